@@ -1,0 +1,25 @@
+# Reference pipeline for risk-sensitive RL on LLMs (RS-GRPO and relatives).
+#   snakemake --profile local all                      # one machine
+#   snakemake --profile slurm all                      # Slurm cluster
+#   snakemake --profile local --configfile config/demo.yaml all   # embedded CPU default
+# Stages, in data-flow order: theory, data, train, evaluate, report.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.theory.input,
+        rules.data.input,
+        rules.train.input,
+        rules.evaluate.input,
+        rules.report.input,

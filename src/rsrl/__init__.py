@@ -1,0 +1,3 @@
+"""rsrl: reference pipeline for risk-sensitive RL on LLMs (RS-GRPO and relatives)."""
+
+__version__ = "0.1.0"

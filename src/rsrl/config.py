@@ -1,0 +1,280 @@
+"""Pipeline configuration: loading, JSON-schema validation, cross-reference checks and the training grid.
+
+Everything that reads the config goes through :func:`load` (or :func:`validate` for an already parsed dict), so a
+bad config fails once, early, with a message that names the key and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.json"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the offending key and how to fix it."""
+
+
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _key_path(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "<top level>"
+
+
+def _subschema(schema: dict, path: Iterable[Any], root: dict) -> dict:
+    """Follow `$ref`s to the schema node that validated `path` (for listing allowed keys)."""
+    node = schema
+    for _ in range(10):
+        if "$ref" in node:
+            ref = node["$ref"].split("/")[1:]
+            node = root
+            for r in ref:
+                node = node[r]
+        else:
+            break
+    return node
+
+
+def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
+    where = _key_path(err.absolute_path)
+    schema = _subschema(err.schema, err.absolute_schema_path, root)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return (f"config key {where}: unknown key(s) {extra}; allowed keys are {allowed}. "
+                "Check the spelling against config/config.yaml.")
+    if err.validator == "enum":
+        return f"config key {where}: value {err.instance!r} is not allowed; allowed values are {err.validator_value}."
+    if err.validator == "required":
+        return f"config key {where}: {err.message}. Add it (see config/config.yaml for an example)."
+    if err.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"config key {where}: {err.message}."
+    if err.validator == "oneOf" and where.startswith("models."):
+        return f"config key {where}: a model needs exactly one of 'hf_id' (load from the hub) or 'build' (tiny local model)."
+    if err.validator == "propertyNames":
+        return f"config key {where}: name {err.instance!r} is not allowed; {err.message}."
+    return f"config key {where}: {err.message}"
+
+
+def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
+    """Fill schema `default`s into `instance` in place (objects only)."""
+    schema = _subschema(schema, (), root)
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        sub = _subschema(sub, (), root)
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra, root)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The grid
+
+
+def method_id(estimator: str, beta: float | None = None) -> str:
+    """Stable, path-safe name of a training method: ``grpo``, ``rloo``, ``rs_beta2``, ``rs_beta0.5``."""
+    if estimator == "rs":
+        return f"rs_beta{beta:g}"
+    return estimator
+
+
+def parse_method_id(mid: str) -> tuple[str, dict]:
+    """Inverse of :func:`method_id`: estimator name and its parameters."""
+    if mid.startswith("rs_beta"):
+        return "rs", {"beta": float(mid[len("rs_beta"):])}
+    return mid, {}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid."""
+
+    model: str
+    train_set: str
+    method: str  # method_id
+    estimator: str
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+    trainer: str = "openrlhf"
+
+    @property
+    def beta(self) -> float | None:
+        return self.params.get("beta")
+
+    @property
+    def path(self) -> str:
+        return f"{self.model}/{self.train_set}/{self.method}"
+
+
+BASE_TRAIN_SET = "base"
+BASE_METHOD = "base"
+
+
+def _expand_methods(methods: list[dict]) -> list[tuple[str, str, dict]]:
+    out = []
+    for m in methods:
+        if m["estimator"] == "rs":
+            for b in m.get("betas", []):
+                out.append((method_id("rs", b), "rs", {"beta": float(b)}))
+        else:
+            out.append((method_id(m["estimator"]), m["estimator"], {}))
+    return out
+
+
+def cells(cfg: dict) -> list[Cell]:
+    """All training cells of the grid (a union of product blocks), in config order."""
+    result = []
+    for block in cfg["grid"]:
+        trainer = block.get("trainer", cfg["training"]["trainer"])
+        for model in block["models"]:
+            for ts in block["train_sets"]:
+                for mid, est, params in _expand_methods(block["methods"]):
+                    result.append(Cell(model, ts, mid, est, params, trainer))
+    return result
+
+
+def cell(cfg: dict, model: str, train_set: str, method: str) -> Cell:
+    for c in cells(cfg):
+        if (c.model, c.train_set, c.method) == (model, train_set, method):
+            return c
+    raise ConfigError(f"no grid cell {model}/{train_set}/{method}; configured cells: "
+                      f"{[c.path for c in cells(cfg)]}")
+
+
+def checkpoints(cfg: dict) -> list[tuple[str, str, str]]:
+    """(model, train_set, method) of every checkpoint to evaluate: trained cells, plus base models."""
+    out = []
+    if cfg["evaluation"].get("evaluate_base", True):
+        for model in dict.fromkeys(c.model for c in cells(cfg)):
+            out.append((model, BASE_TRAIN_SET, BASE_METHOD))
+    out += [(c.model, c.train_set, c.method) for c in cells(cfg)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Cross-reference checks a JSON schema cannot express
+
+
+def _check_references(cfg: dict) -> None:
+    models, sizes = cfg["models"], cfg["size_classes"]
+    for name, m in models.items():
+        if m["size"] not in sizes:
+            raise ConfigError(f"config key models.{name}.size: size class {m['size']!r} is not defined; "
+                              f"defined size classes are {sorted(sizes)} (add it under size_classes).")
+    for ts in (set(cfg["train_sets"]) & set(cfg["benchmarks"])):
+        raise ConfigError(f"config keys train_sets.{ts} and benchmarks.{ts}: a name must be either a training set "
+                          "or a benchmark, not both.")
+    for name, src in {**cfg["train_sets"], **cfg["benchmarks"]}.items():
+        kind = "train_sets" if name in cfg["train_sets"] else "benchmarks"
+        if src["loader"] != "synthetic" and "hub" not in src and "local" not in src:
+            raise ConfigError(f"config key {kind}.{name}: needs a 'hub' source (id, revision, splits) "
+                              "or a 'local' file.")
+        ex = src.get("exclude_benchmark")
+        if ex is not None and ex not in cfg["benchmarks"]:
+            raise ConfigError(f"config key {kind}.{name}.exclude_benchmark: unknown benchmark {ex!r}; "
+                              f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
+    if cfg.get("data_source") == "local":
+        pass  # missing local files are reported by the data stage, naming the file
+    for i, block in enumerate(cfg["grid"]):
+        for key, known in (("models", models), ("train_sets", cfg["train_sets"])):
+            for v in block[key]:
+                if v not in known:
+                    raise ConfigError(f"config key grid[{i}].{key}: unknown name {v!r}; "
+                                      f"allowed values are {sorted(known)}.")
+        for j, m in enumerate(block["methods"]):
+            if m["estimator"] == "rs" and "betas" not in m:
+                raise ConfigError(f"config key grid[{i}].methods[{j}]: estimator 'rs' needs 'betas' "
+                                  "(a list of non-negative numbers, e.g. [0, 2, 4, 8]).")
+            if m["estimator"] != "rs" and "betas" in m:
+                raise ConfigError(f"config key grid[{i}].methods[{j}].betas: only estimator 'rs' takes betas; "
+                                  f"{m['estimator']!r} has no parameters.")
+    seen: dict[tuple, int] = {}
+    for c in cells(cfg):
+        key = (c.model, c.train_set, c.method)
+        if key in seen:
+            raise ConfigError(f"config key grid: duplicate cell {c.path} (listed twice across grid blocks); "
+                              "each (model, train_set, method) may appear once.")
+        seen[key] = 1
+    for b in cfg["evaluation"].get("per_benchmark", {}):
+        if b not in cfg["benchmarks"]:
+            raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
+                              f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
+    rep = cfg.get("report", {}).get("ablation", {})
+    if rep.get("model") and rep["model"] not in models:
+        raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "
+                          f"allowed values are {sorted(models)}.")
+    if rep.get("train_set") and rep["train_set"] not in cfg["train_sets"]:
+        raise ConfigError(f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
+                          f"allowed values are {sorted(cfg['train_sets'])}.")
+
+
+def validate(cfg: dict) -> dict:
+    """Validate a parsed config; return a copy with schema defaults filled in. Raises :class:`ConfigError`."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("config: expected a mapping at the top level (see config/config.yaml).")
+    cfg = copy.deepcopy(cfg)
+    schema = _schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        # Deepest, most specific error first for nested oneOf/anyOf.
+        err = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_format_error(err, schema))
+    _fill_defaults(cfg, schema, schema)
+    _check_references(cfg)
+    return cfg
+
+
+def load(*paths: str | Path, overrides: dict | None = None) -> dict:
+    """Load one or more YAML files (later ones update earlier ones, top-level key by key), validate, return."""
+    cfg: dict = {}
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist.")
+        data = yaml.safe_load(p.read_text()) or {}
+        cfg.update(data)
+    if overrides:
+        cfg.update(overrides)
+    return validate(cfg)
+
+
+def benchmark_settings(cfg: dict, benchmark: str) -> dict:
+    """Sampling settings of one benchmark: the evaluation defaults updated by its per_benchmark entry."""
+    ev = cfg["evaluation"]
+    out = {k: ev[k] for k in ("temperature", "top_p", "max_tokens") if k in ev}
+    out.setdefault("n", 1)
+    out.update(ev.get("per_benchmark", {}).get(benchmark, {}))
+    return out
+
+
+def model_template(cfg: dict, model: str) -> str:
+    return cfg["models"][model].get("prompt_template", cfg.get("prompt_template", "qwen_math_boxed"))
+
+
+def data_path(cfg: dict, rel: str) -> Path:
+    """Resolve a `local:` path against data_dir (absolute paths are kept)."""
+    p = Path(rel)
+    if p.is_absolute():
+        return p
+    base = Path(cfg.get("data_dir", "../shared/data"))
+    if not base.is_absolute():
+        base = REPO_ROOT / base
+    return base / p
