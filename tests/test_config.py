@@ -1,0 +1,123 @@
+"""Config validation: the paper config is valid, and bad configs fail early, naming the key and allowed values."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from rsrl import config as rcfg
+
+
+def test_paper_config_is_valid_and_expands_the_grid(paper_config):
+    cfg = rcfg.validate(paper_config)
+    cells = rcfg.cells(cfg)
+    # 5 models x 3 training sets x (grpo + rs at 4 betas)
+    assert len(cells) == 5 * 3 * 5
+    assert {c.method for c in cells} == {"grpo", "rs_beta0", "rs_beta2", "rs_beta4", "rs_beta8"}
+    assert len(set(cells)) == len(cells)
+    # base models are evaluated with the same rules
+    base = [c for c in rcfg.checkpoints(cfg) if c[2] == "base"]
+    assert len(base) == 5
+
+
+def test_defaults_are_filled(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg.pop("data_dir")
+    out = rcfg.validate(cfg)
+    assert out["data_dir"] == "../shared/data"
+    assert out["size_classes"]["small"]["tensor_parallel"] == 1
+
+
+def test_method_ids_round_trip():
+    for est, beta in [("grpo", None), ("rs", 0.0), ("rs", 2.0), ("rs", 0.5), ("rloo", None)]:
+        mid = rcfg.method_id(est, beta)
+        name, params = rcfg.parse_method_id(mid)
+        assert name == est
+        assert params.get("beta") == beta
+
+
+def test_grid_is_a_union_of_blocks(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg["grid"] = [
+        {"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "betas": [2]}]},
+        {"models": ["Qwen2.5-Math-7B"], "train_sets": ["dapo17k"], "methods": [{"estimator": "grpo"}]},
+    ]
+    got = [c.path for c in rcfg.cells(rcfg.validate(cfg))]
+    assert got == ["Qwen2.5-Math-1.5B/math12k/rs_beta2", "Qwen2.5-Math-7B/dapo17k/grpo"]
+
+
+def _set(cfg, path, value):
+    node = cfg
+    keys = path.split("/")
+    for k in keys[:-1]:
+        node = node[int(k)] if isinstance(node, list) else node[k]
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _delete(cfg, path):
+    node = cfg
+    keys = path.split("/")
+    for k in keys[:-1]:
+        node = node[int(k)] if isinstance(node, list) else node[k]
+    del node[keys[-1]]
+
+
+BAD = [
+    # (description, mutate, substrings the message must contain)
+    ("misspelt top-level key", lambda c: c.update(trainig=c["training"]), ["trainig", "allowed keys", "training"]),
+    ("misspelt nested key", lambda c: _set(c, "training/learnig_rate", 1e-6), ["training", "learnig_rate"]),
+    ("negative beta", lambda c: _set(c, "grid/0/methods/1/betas", [2, -1]),
+     ["grid.0.methods.1.betas.1", "minimum"]),
+    ("unknown estimator", lambda c: _set(c, "grid/0/methods/0/estimator", "ppo"), ["estimator", "'ppo'", "rs"]),
+    ("unknown benchmark in evaluation", lambda c: _set(c, "evaluation/per_benchmark/aime26", {"n": 4}),
+     ["evaluation.per_benchmark.aime26", "math500"]),
+    ("unknown benchmark excluded", lambda c: _set(c, "train_sets/math12k/exclude_benchmark", "math5000"),
+     ["exclude_benchmark", "math5000", "math500"]),
+    ("model without size class", lambda c: _delete(c, "models/Qwen2.5-7B/size"), ["models.Qwen2.5-7B", "size"]),
+    ("model with undefined size class", lambda c: _set(c, "models/Qwen2.5-7B/size", "huge"),
+     ["models.Qwen2.5-7B.size", "huge", "small"]),
+    ("duplicate cell across blocks", lambda c: c["grid"].append(
+        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "betas": [4]}]}),
+     ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta4"]),
+    ("unknown model in grid", lambda c: _set(c, "grid/0/models", ["Qwen9"]), ["grid[0].models", "Qwen9"]),
+    ("unknown training set in grid", lambda c: _set(c, "grid/0/train_sets", ["gsm8k"]),
+     ["grid[0].train_sets", "gsm8k", "math12k"]),
+    ("rs without betas", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs"}]), ["betas"]),
+    ("betas on a non-rs method", lambda c: _set(c, "grid/0/methods", [{"estimator": "grpo", "betas": [1]}]),
+     ["betas", "grpo"]),
+    ("unknown loader", lambda c: _set(c, "benchmarks/math500/loader", "csvv"), ["benchmarks.math500.loader", "columns"]),
+    ("unknown trainer", lambda c: _set(c, "training/trainer", "verl"), ["training.trainer", "openrlhf", "trl"]),
+    ("n out of range", lambda c: _set(c, "evaluation/per_benchmark/aime24", {"n": 0}), ["aime24.n", "minimum"]),
+    ("source without hub or local", lambda c: _set(c, "benchmarks/cmimc25", {"loader": "columns"}),
+     ["benchmarks.cmimc25", "hub", "local"]),
+    ("model with neither hf_id nor build", lambda c: _set(c, "models/Qwen2.5-7B", {"size": "small"}),
+     ["models.Qwen2.5-7B", "hf_id", "build"]),
+    ("wrong type", lambda c: _set(c, "training/max_steps", "many"), ["training.max_steps", "integer"]),
+    ("name in both train sets and benchmarks", lambda c: c["benchmarks"].update(math12k=c["benchmarks"]["math500"]),
+     ["math12k", "both"]),
+]
+
+
+@pytest.mark.parametrize("desc,mutate,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_fails_with_named_key(paper_config, desc, mutate, expected):
+    cfg = copy.deepcopy(paper_config)
+    mutate(cfg)
+    with pytest.raises(rcfg.ConfigError) as info:
+        rcfg.validate(cfg)
+    msg = str(info.value)
+    for s in expected:
+        assert s in msg, f"{desc}: {s!r} not in message {msg!r}"
+
+
+def test_load_merges_files_and_reports_missing(tmp_path, repo):
+    with pytest.raises(rcfg.ConfigError, match="does not exist"):
+        rcfg.load(tmp_path / "nope.yaml")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("data_source: local\n")
+    cfg = rcfg.load(repo / "config" / "config.yaml", extra)
+    assert cfg["data_source"] == "local"
