@@ -1,0 +1,196 @@
+"""Unbiased pass@k and bootstrap confidence intervals over problems.
+
+pass@k (Chen et al., 2021, "Evaluating Large Language Models Trained on Code"): with ``n`` samples of a problem of
+which ``c`` are correct, the probability that at least one of ``k`` samples drawn without replacement is correct is::
+
+    pass@k = 1 - C(n - c, k) / C(n, k) = 1 - prod_{i = n - c + 1}^{n} (1 - k / i)
+           = 1 - prod_{j = 0}^{k - 1} (1 - c / (n - j))
+
+an unbiased estimate of the model's pass@k. The benchmark score is the mean over problems. ``k > n`` has no
+unbiased estimate and is rejected (the widely copied reference loop silently returns 1.0 when ``n - c < k``,
+which is right for ``k <= n`` but meaningless beyond it).
+
+Computation: for every distinct ``(n, c)`` pair, ``log(1 - pass@k) = sum_{j < k} log1p(-c / (n - j))`` is a
+cumulative sum over ``k``, so one pass gives every ``k`` at once, and ``-expm1`` keeps relative precision even
+for tiny pass@k. Problems may have different ``n``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["pass_at_k", "pass_at_k_curve", "default_ks", "bootstrap_ci", "paired_bootstrap_diff",
+           "PassAtKCurve", "BootstrapCI", "PairedDiff"]
+
+
+def _as_int_array(x, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError(f"pass_at_k: {name} must hold whole numbers; got {a.ravel()[:5].tolist()}...")
+        a = a.astype(np.int64)
+    elif a.dtype.kind not in "iu":
+        raise ValueError(f"pass_at_k: {name} must be integers; got dtype {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+def pass_at_k(n, c, k) -> np.ndarray | float:
+    """Unbiased pass@k ``1 - C(n-c, k) / C(n, k)`` for arrays ``n``, ``c``, ``k`` broadcast against each other.
+
+    ``pass_at_k(n[:, None], c[:, None], ks[None, :])`` gives the [problems, ks] matrix. Requires
+    ``0 <= c <= n`` and ``1 <= k <= n``; ``k > n`` raises ValueError. Returns float64 (a float for scalars).
+    """
+    n_a, c_a, k_a = (_as_int_array(v, name) for v, name in ((n, "n"), (c, "c"), (k, "k")))
+    n_b, c_b, k_b = np.broadcast_arrays(n_a, c_a, k_a)
+    if n_b.size == 0:
+        return np.zeros(n_b.shape)
+    if np.any(n_b < 1):
+        raise ValueError(f"pass_at_k: every problem needs n >= 1 samples; got n = {int(n_b.min())}")
+    if np.any((c_b < 0) | (c_b > n_b)):
+        bad = np.argwhere((c_b < 0) | (c_b > n_b))[0]
+        raise ValueError(f"pass_at_k: need 0 <= c <= n; got c = {int(c_b[tuple(bad)])}, n = {int(n_b[tuple(bad)])} "
+                         f"at index {tuple(int(i) for i in bad)}")
+    if np.any(k_b < 1):
+        raise ValueError(f"pass_at_k: k must be >= 1; got k = {int(k_b.min())}")
+    if np.any(k_b > n_b):
+        bad = np.argwhere(k_b > n_b)[0]
+        raise ValueError(f"pass_at_k: k = {int(k_b[tuple(bad)])} exceeds the number of samples n = "
+                         f"{int(n_b[tuple(bad)])} (index {tuple(int(i) for i in bad)}); pass@k has no unbiased "
+                         f"estimate for k > n. Draw more samples or use k <= n.")
+    # One table row per distinct (n, c): problems share rows, every k is a column lookup.
+    n_nc, c_nc = np.broadcast_arrays(n_a, c_a)
+    key = n_nc.ravel() * (int(n_b.max()) + 1) + c_nc.ravel()
+    uniq, inv = np.unique(key, return_inverse=True)
+    un, uc = np.divmod(uniq, int(n_b.max()) + 1)
+    log_miss = _log_miss_table(un, uc, int(k_b.max()))
+    row = np.broadcast_to(inv.reshape(n_nc.shape), n_b.shape)
+    out = 0.0 - np.expm1(log_miss[row, k_b - 1])
+    if out.ndim == 0:
+        return float(out)
+    return out
+
+
+def _log_miss_table(n: np.ndarray, c: np.ndarray, kmax: int) -> np.ndarray:
+    """[U, kmax]: log(C(n-c, k) / C(n, k)) for k = 1..kmax (entries with k > n are never read)."""
+    j = np.arange(kmax)
+    denom = n[:, None] - j[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.log1p(-c[:, None] / denom)
+    # Once fewer than k incorrect samples remain (n - j <= c) a correct one is certain: log(0) = -inf.
+    terms = np.where(denom > c[:, None], terms, -np.inf)
+    terms = np.where(c[:, None] == 0, 0.0, terms)
+    return np.cumsum(terms, axis=1)
+
+
+def default_ks(n_min: int) -> np.ndarray:
+    """1, 2, 4, ... up to ``n_min``, plus ``n_min`` itself if it is not a power of two."""
+    if n_min < 1:
+        raise ValueError(f"default_ks: need at least one sample per problem; got n = {n_min}")
+    ks = [1 << i for i in range(int(np.log2(n_min)) + 1) if (1 << i) <= n_min]
+    if ks[-1] != n_min:
+        ks.append(n_min)
+    return np.asarray(ks, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PassAtKCurve:
+    ks: np.ndarray          # [K]
+    per_problem: np.ndarray  # [P, K]
+    mean: np.ndarray        # [K] benchmark pass@k
+
+    def as_dict(self) -> dict[int, float]:
+        return {int(k): float(v) for k, v in zip(self.ks, self.mean)}
+
+
+def pass_at_k_curve(n, c, ks=None) -> PassAtKCurve:
+    """pass@k of every problem at every k (a [P, K] matrix) and the benchmark mean over problems.
+
+    ``n`` may be a scalar (same for all problems) or a per-problem array; ``ks`` defaults to
+    :func:`default_ks` of the smallest ``n``.
+    """
+    c = np.atleast_1d(_as_int_array(c, "c"))
+    n = np.broadcast_to(_as_int_array(n, "n"), c.shape)
+    if c.ndim != 1:
+        raise ValueError(f"pass_at_k_curve: c must be one value per problem (1-D); got shape {c.shape}")
+    if c.size == 0:
+        raise ValueError("pass_at_k_curve: no problems")
+    ks = default_ks(int(n.min())) if ks is None else np.atleast_1d(_as_int_array(ks, "ks"))
+    per = pass_at_k(n[:, None], c[:, None], ks[None, :])
+    return PassAtKCurve(ks=ks, per_problem=per, mean=per.mean(axis=0))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bootstrap over problems
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    mean: np.ndarray | float
+    low: np.ndarray | float
+    high: np.ndarray | float
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    diff: np.ndarray | float  # mean(a - b)
+    low: np.ndarray | float
+    high: np.ndarray | float
+    p_value: np.ndarray | float  # two-sided share of bootstrap means on the other side of zero
+
+
+def _resample_weights(n_problems: int, n_boot: int, seed) -> np.ndarray:
+    """[n_boot, P] counts of each problem in each bootstrap resample (multinomial = resampling indices)."""
+    if n_boot < 1:
+        raise ValueError(f"bootstrap: n_boot must be >= 1; got {n_boot}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_problems, size=(n_boot, n_problems))
+    idx += np.arange(n_boot)[:, None] * n_problems
+    return np.bincount(idx.ravel(), minlength=n_boot * n_problems).reshape(n_boot, n_problems).astype(np.float64)
+
+
+def _prep(values, name: str) -> tuple[np.ndarray, bool]:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim not in (1, 2) or v.shape[0] == 0:
+        raise ValueError(f"{name}: values must be [problems] or [problems, columns] with at least one problem; "
+                         f"got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: values contain NaN or inf")
+    return (v[:, None] if v.ndim == 1 else v), v.ndim == 1
+
+
+def _squeeze(x, one_d: bool):
+    return float(x[0]) if one_d else x
+
+
+def bootstrap_ci(per_problem_values, n_boot: int = 10000, alpha: float = 0.05, seed=0) -> BootstrapCI:
+    """Percentile bootstrap CI of the mean over problems (columns, e.g. several k, are resampled jointly)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"bootstrap_ci: alpha must be in (0, 1); got {alpha}")
+    v, one_d = _prep(per_problem_values, "bootstrap_ci")
+    w = _resample_weights(v.shape[0], n_boot, seed)
+    means = w @ v / v.shape[0]
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0)
+    return BootstrapCI(_squeeze(v.mean(0), one_d), _squeeze(low, one_d), _squeeze(high, one_d))
+
+
+def paired_bootstrap_diff(a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0) -> PairedDiff:
+    """Mean difference ``a - b`` of two methods on the same problems with a paired percentile bootstrap CI.
+
+    Problem indices are resampled jointly for both methods. ``p_value`` is twice the smaller share of bootstrap
+    mean differences at or beyond zero on either side (capped at 1): small when the sign of the difference is
+    stable under resampling.
+    """
+    va, one_d = _prep(a, "paired_bootstrap_diff(a)")
+    vb, _ = _prep(b, "paired_bootstrap_diff(b)")
+    if va.shape != vb.shape:
+        raise ValueError(f"paired_bootstrap_diff: a and b must cover the same problems; shapes {va.shape} and "
+                         f"{vb.shape} differ")
+    d = va - vb
+    w = _resample_weights(d.shape[0], n_boot, seed)
+    means = w @ d / d.shape[0]
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0)
+    share = np.minimum((means <= 0).mean(0), (means >= 0).mean(0))
+    p = np.minimum(1.0, 2 * share)
+    return PairedDiff(_squeeze(d.mean(0), one_d), _squeeze(low, one_d), _squeeze(high, one_d), _squeeze(p, one_d))

@@ -1,0 +1,113 @@
+"""Command line of the report stage: ``python -m rsrl.report {fig4,table2,fig5,fig7} --config C --out STEM``.
+
+``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, Table 2 as ``STEM.csv`` and
+``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Inputs are read from ``--results`` following the
+pipeline's path contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rsrl.io import load_config_json, save_figure, setup_logging, write_table, write_text
+
+log = logging.getLogger("rsrl.report")
+
+_SUFFIXES = {".png", ".svg", ".csv", ".md"}
+
+
+def _stem(out: str) -> Path:
+    p = Path(out)
+    return p.with_suffix("") if p.suffix in _SUFFIXES else p
+
+
+def _passk(args):
+    from rsrl.report.inputs import read_passk
+
+    return read_passk(args.passk or Path(args.results) / "tables" / "passk.csv")
+
+
+def cmd_fig4(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.passk_curves import make_fig4
+
+    fig = make_fig4(cfg, _passk(args), model=args.model)
+    paths = save_figure(fig, _stem(args.out))
+    plt.close(fig)
+    return paths
+
+
+def cmd_table2(args, cfg) -> list[Path]:
+    from rsrl.report.table2 import make_table2
+
+    table, md = make_table2(cfg, _passk(args))
+    stem = _stem(args.out)
+    write_table(stem.with_suffix(".csv"), table)
+    write_text(stem.with_suffix(".md"), md + "\n")
+    return [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+
+
+def cmd_fig5(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.beta_ablation import make_fig5
+
+    fig = make_fig5(cfg, _passk(args), results=args.results)
+    paths = save_figure(fig, _stem(args.out))
+    plt.close(fig)
+    return paths
+
+
+def cmd_fig7(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.diversity import make_fig7
+
+    fig = make_fig7(cfg, results=args.results, beta=args.beta, model=args.model, train_set=args.train_set)
+    paths = save_figure(fig, _stem(args.out))
+    plt.close(fig)
+    return paths
+
+
+COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig7": cmd_fig7}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rsrl.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    helps = {"fig4": "Fig. 4: pass@k curves", "table2": "Table 2: pass@k table (CSV and Markdown)",
+             "fig5": "Fig. 5: β ablation over training", "fig7": "Fig. 7: answer diversity"}
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
+        p.add_argument("--out", required=True, help="output path stem")
+        p.add_argument("--results", default="results", help="results root to read inputs from")
+        p.add_argument("--passk", default=None, help="pass@k table (default: RESULTS/tables/passk.csv)")
+        p.add_argument("--log", default=None, help="also log to this file")
+        if name == "fig4":
+            p.add_argument("--model", default=None, help="draw only this model's rows")
+        if name == "fig7":
+            p.add_argument("--beta", type=float, default=None,
+                           help="RS-GRPO β compared with GRPO in panel (b) (default: the largest in the grid)")
+            p.add_argument("--model", default=None, help="model (default: report.ablation or the first grid cell)")
+            p.add_argument("--train-set", default=None, help="training set (with --model)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log)
+    cfg = load_config_json(args.config)
+    paths = COMMANDS[args.command](args, cfg)
+    for p in paths:
+        log.info("wrote %s", p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

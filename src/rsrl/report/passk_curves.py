@@ -1,0 +1,99 @@
+"""Fig. 4: pass@k against k for the base model and every trained method, per model, training set and benchmark.
+
+A grid of panels: one row per (model, training set), one column per benchmark; k on a log2 axis; shaded bands
+are the confidence intervals reported by the evaluation stage (95 % percentile bootstrap over problems).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rsrl.config import BASE_METHOD, BASE_TRAIN_SET
+from rsrl.report.inputs import benchmarks, grid_methods, grid_rows, has_base
+from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
+                               method_sort_key, note)
+
+log = logging.getLogger(__name__)
+
+PANEL_W, PANEL_H = 3.1, 2.5
+
+
+def _curve(passk: pd.DataFrame, model: str, train_set: str, method: str, bench: str) -> pd.DataFrame:
+    sub = passk[(passk["model"] == model) & (passk["train_set"] == train_set) & (passk["method"] == method)
+                & (passk["benchmark"] == bench) & passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
+    return sub.sort_values("k")
+
+
+def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.Figure:
+    """The pass@k figure for the configured grid (or for one model)."""
+    apply_style()
+    rows = [r for r in grid_rows(cfg) if model is None or r[0] == model]
+    if model is not None and not rows:
+        raise ValueError(f"model {model!r} has no trained cell in the configured grid; grid rows are "
+                         f"{grid_rows(cfg)}.")
+    bench = benchmarks(cfg)
+    nrow, ncol = max(len(rows), 1), max(len(bench), 1)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(PANEL_W * ncol + 0.6, PANEL_H * nrow + 1.3), squeeze=False)
+    handles: dict[str, object] = {}
+    for i, (mdl, ts) in enumerate(rows):
+        methods = ([BASE_METHOD] if has_base(cfg, mdl) else []) + grid_methods(cfg, mdl, ts)
+        for j, b in enumerate(bench):
+            ax = axes[i, j]
+            drawn, sizes, kmax, absent = 0, set(), 1, []
+            for meth in methods:
+                tset = BASE_TRAIN_SET if meth == BASE_METHOD else ts
+                cur = _curve(passk, mdl, tset, meth, b)
+                if cur.empty:
+                    absent.append(meth)
+                    continue
+                k = cur["k"].to_numpy()
+                y = 100 * cur["pass_at_k"].to_numpy(dtype=float)
+                color = method_color(meth)
+                (line,) = ax.plot(k, y, color=color, ls=method_linestyle(meth), marker=method_marker(meth),
+                                  ms=3, lw=1.5, label=method_label(meth))
+                lo, hi = cur["ci_low"].to_numpy(dtype=float), cur["ci_high"].to_numpy(dtype=float)
+                if np.isfinite(lo).all() and np.isfinite(hi).all():
+                    ax.fill_between(k, 100 * lo, 100 * hi, color=color, alpha=0.15, lw=0)
+                handles.setdefault(meth, line)
+                sizes.add((int(cur["n_problems"].iloc[0]), int(cur["n_samples"].iloc[0])))
+                kmax = max(kmax, int(k.max()))
+                drawn += 1
+            if i == 0:
+                ax.set_title(b, fontweight="bold")
+            if not drawn:
+                note(ax, f"no pass@k rows for\n{mdl} / {ts} on {b}")
+                continue
+            if len(sizes) == 1:
+                p, n = sizes.pop()
+                size_txt = f"{p} problems, n={n}"
+            else:
+                size_txt = "; ".join(f"{p} problems, n={n}" for p, n in sorted(sizes))
+            ax.text(0.98, 0.03, size_txt, transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+                    color="#444444")
+            if kmax > 1:
+                ax.set_xscale("log", base=2)
+                ax.set_xlim(1, kmax)
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xlabel("k (samples)" if i == nrow - 1 else "")
+            if absent:
+                log.warning("pass@k rows missing for %s on %s: %s", f"{mdl}/{ts}", b, absent)
+                ax.text(0.02, 0.97, "not evaluated: " + ", ".join(method_label(m) for m in absent),
+                        transform=ax.transAxes, ha="left", va="top", fontsize=6, color="#aa0000")
+        axes[i, 0].set_ylabel(f"{mdl}\ntrained on {ts}\n\npass@k (%)")
+    if not rows:
+        note(axes[0, 0], "the configured grid has no trained cells")
+    top = 1 - 0.15 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    order = sorted(handles, key=method_sort_key)
+    if order:
+        fig.legend([handles[m] for m in order], [method_label(m) for m in order], loc="lower center",
+                   ncol=min(len(order), 7), bbox_to_anchor=(0.5, top), frameon=False)
+    who = f" — {model}" if model else ""
+    fig.suptitle(f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; bands: 95% bootstrap "
+                 "CI over problems; n = samples per problem)", y=top + 0.5 / fig.get_figheight(), va="bottom",
+                 fontsize=11)
+    return fig
