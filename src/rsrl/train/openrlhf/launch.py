@@ -1,0 +1,147 @@
+"""Run OpenRLHF for one grid cell on a running Ray cluster, then export its outputs.
+
+    python -m rsrl.train openrlhf --config CONFIG_JSON --model M --train-set T --method X \\
+        --nodes 2 --gpus-per-node 8 --out results/train/M/T/X
+
+Started by ``scripts/train_openrlhf_slurm.sh``, which brings up Ray inside the Slurm allocation (or on the local
+GPU node) and stops it afterwards. Steps:
+
+1. write the cell's prompt file ``work/.../prompts.jsonl`` (``max_steps`` rollouts' worth of prompts, reshuffled
+   each pass over the training set) unless it exists (a resumed run must see the same prompts);
+2. check that the installed OpenRLHF is the pinned one (:func:`rsrl.train.openrlhf.patch.check_openrlhf`) and that
+   its advantage code with the seam reproduces the registry (:mod:`rsrl.train.openrlhf.check`);
+3. connect to Ray with a job ``runtime_env`` that installs the advantage seam in every worker process and names
+   the cell's estimator, and run ``openrlhf.cli.train_ppo_ray`` as ``__main__`` in this process (its ``train()``
+   reuses the connection). OpenRLHF resumes from ``work/.../ckpt`` when a checkpoint is there;
+4. export: snapshots at ``training.eval_steps`` to ``work/.../snapshots/step{k}``, the final HF model to
+   ``{out}/model`` and the per-step table to ``{out}/metrics.csv`` (both atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rsrl import config as rcfg
+from rsrl.io import atomic_path, write_table
+from rsrl.train import metrics as tm
+from rsrl.train.openrlhf import command, patch
+from rsrl.train.snapshots import prepare_work, snapshot_dir
+
+log = logging.getLogger(__name__)
+
+
+def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: int) -> None:
+    """`rows` prompts (prompt, answer, id) cycling through reshuffled passes over the training set."""
+    out = Path(out)
+    if out.exists():
+        log.info("prompt file %s exists; reusing it (resumed run)", out)
+        return
+    df = pd.read_parquet(train_parquet, columns=["id", "prompt", "answer"])
+    if df.empty:
+        raise ValueError(f"{train_parquet}: training set is empty")
+    rng = np.random.default_rng(seed)
+    parts, total = [], 0
+    while total < rows:
+        parts.append(df.iloc[rng.permutation(len(df))])
+        total += len(df)
+    sel = pd.concat(parts).iloc[:rows]
+    with atomic_path(out) as tmp:
+        sel.to_json(tmp, orient="records", lines=True, force_ascii=False)
+
+
+def collect_snapshots(paths: command.RunPaths, eval_steps: list[int]) -> None:
+    """Move OpenRLHF's HF checkpoints at eval steps to ``snapshots/step{k}``; drop the others."""
+    ckpt = Path(paths.ckpt)
+    for d in sorted(ckpt.glob("global_step*_hf")):
+        step = int(d.name.removeprefix("global_step").removesuffix("_hf"))
+        if step in eval_steps:
+            dest = snapshot_dir(paths.work, step)
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(d, dest)
+        else:
+            shutil.rmtree(d)
+
+
+def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int]) -> None:
+    out = Path(out)
+    collect_snapshots(paths, eval_steps)
+    final = Path(paths.final)
+    if not (final / "config.json").exists():
+        raise FileNotFoundError(f"{final}: OpenRLHF finished without saving the final model (no config.json); "
+                                "see the log above.")
+    with atomic_path(out / "model") as tmp:
+        shutil.copytree(final, tmp)
+    records = tm.read_records(paths.rollouts)
+    scalars = tm.read_tensorboard(paths.tensorboard) if Path(paths.tensorboard).exists() else {}
+    write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.OPENRLHF_SCALARS))
+
+
+def run(cfg: dict, model: str, train_set: str, method: str, out: str, nodes: int, gpus_per_node: int,
+        root: str | Path = ".") -> None:
+    import ray
+
+    cell = rcfg.cell(cfg, model, train_set, method)
+    root = Path(root).resolve()
+    paths = command.default_paths(cfg, cell, root)
+    t = cfg["training"]
+    size = cfg["size_classes"][cfg["models"][model]["size"]]
+    # The prompt file's length and OpenRLHF's data order depend on max_steps, so only snapshot steps may change
+    # on a resume.
+    prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k != "eval_steps"},
+                              "model": cfg["models"][model], "estimator": cell.estimator, "params": cell.params,
+                              "nodes": nodes, "gpus_per_node": gpus_per_node})
+    write_prompts(root / f"results/data/train/{train_set}.parquet", paths.prompts, command.prompt_rows(t), t["seed"])
+    patch.check_openrlhf()
+    # Pre-flight: OpenRLHF's own advantage code with the seam must reproduce the registry (a few seconds).
+    pre = subprocess.run([sys.executable, "-m", "rsrl.train.openrlhf.check"], capture_output=True, text=True)
+    log.info("advantage seam check:\n%s", pre.stdout[-3000:])
+    if pre.returncode != 0:
+        raise RuntimeError(f"the advantage seam check failed; not starting the run:\n{pre.stdout[-3000:]}"
+                           f"{pre.stderr[-3000:]}")
+    argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node,
+                                 cfg["models"][model].get("max_context"), size.get("tensor_parallel", 1))
+    log.info("OpenRLHF command:\n%s", command.render(argv))
+    grader = cfg["evaluation"].get("grader", {})
+    env = {
+        "RSRL_GRADER_BOXED_ONLY": "1" if grader.get("boxed_only", True) else "0",
+        "RSRL_GRADER_TIMEOUT_S": str(grader.get("timeout_s", 5)),
+        "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true"),
+        "NCCL_DEBUG": os.environ.get("NCCL_DEBUG", "WARN"),
+        "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": os.environ.get("RAY_ENABLE_ZERO_COPY_TORCH_TENSORS", "1"),
+    }
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    runtime_env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, env)
+    ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), runtime_env=runtime_env)
+    try:
+        sys.argv = ["openrlhf.cli.train_ppo_ray", *argv]
+        runpy.run_module("openrlhf.cli.train_ppo_ray", run_name="__main__", alter_sys=True)
+    finally:
+        ray.shutdown()
+    export(paths, out, t.get("eval_steps", []))
+    log.info("exported %s", out)
+
+
+def dump_command(cfg: dict, model: str, train_set: str, method: str, nodes: int, gpus_per_node: int,
+                 root: str | Path = ".") -> str:
+    """The OpenRLHF command line of a cell (for inspection and the golden test); touches nothing."""
+    cell = rcfg.cell(cfg, model, train_set, method)
+    paths = command.default_paths(cfg, cell, root)
+    size = cfg["size_classes"][cfg["models"][model]["size"]]
+    argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node, cfg["models"][model].get("max_context"),
+                                 size.get("tensor_parallel", 1))
+    env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts)
+    return (f"# ray runtime_env: {json.dumps(env, sort_keys=True)}\n"
+            f"python -m openrlhf.cli.train_ppo_ray \\\n" + command.render(argv))

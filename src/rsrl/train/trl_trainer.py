@@ -1,0 +1,257 @@
+"""Single-machine training (CPU or one GPU) with TRL's GRPOTrainer and the estimators of :mod:`rsrl.estimators`.
+
+TRL 1.16.0 computes advantages inline in ``GRPOTrainer._generate_and_score_completions`` (group mean, optional
+std scaling) and has no hook for other estimators. :class:`RegistryGRPOTrainer` keeps TRL's code path and
+replaces only its result: it remembers the reward matrix TRL computed (``_calculate_rewards``, gathered over
+processes), and after TRL returns it overwrites ``advantages`` with the registry's advantages of the same rewards,
+grouped ``[prompts, num_generations]`` as TRL groups them (each prompt's generations are consecutive), and sliced to
+this process as TRL slices them. The policy loss (``_compute_loss``) then reads exactly the registry's values.
+
+:data:`TRL_VERSION` and :data:`PINNED_SOURCE_SHA256` (of the two overridden methods) guard the override: a
+different TRL fails at start-up (and in the drift test).
+
+One *step* is one rollout (a generation batch of ``rollout_batch_size`` prompts x ``n_samples_per_prompt``), as for
+OpenRLHF. TRL batch sizes count completions: ``per_device_train_batch_size = micro_train_batch_size``,
+``gradient_accumulation_steps = train_batch_size / micro_train_batch_size`` and ``generation_batch_size =
+rollout_batch_size * n_samples_per_prompt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import logging
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from rsrl import config as rcfg
+from rsrl import estimators
+from rsrl.io import atomic_path, write_table
+from rsrl.train import metrics as tm
+from rsrl.train.snapshots import prepare_work
+
+log = logging.getLogger(__name__)
+
+TRL_VERSION = "1.16.0"
+#: sha256 of the source of the GRPOTrainer methods the override relies on, in TRL 1.16.0.
+PINNED_SOURCE_SHA256 = {
+    "_generate_and_score_completions": "1fa48922792dcd5c72da155cfe99db477771a7c61cde15519fe8c86d0cdc0b65",
+    "_calculate_rewards": "736ae29b083840b5da2638b55ad1258659c644589991fe6a494131354952efef",
+}
+
+
+class TRLDriftError(RuntimeError):
+    pass
+
+
+def source_sha256(name: str) -> str:
+    from trl import GRPOTrainer
+
+    return hashlib.sha256(inspect.getsource(getattr(GRPOTrainer, name)).encode()).hexdigest()
+
+
+def check_trl() -> None:
+    version = importlib.metadata.version("trl")
+    if version != TRL_VERSION:
+        raise TRLDriftError(f"trl {version} is installed; {__name__} overrides GRPOTrainer internals of trl "
+                            f"{TRL_VERSION} (envs/cpu.txt pins it). Re-read GRPOTrainer._generate_and_score_completions "
+                            "and update the override and PINNED_SOURCE_SHA256.")
+    for name, pinned in PINNED_SOURCE_SHA256.items():
+        got = source_sha256(name)
+        if got != pinned:
+            raise TRLDriftError(f"trl GRPOTrainer.{name} differs from the code {__name__} was written against "
+                                f"(sha256 {got}, pinned {pinned}); re-check the override before updating the pin.")
+
+
+def _trainer_class():
+    import torch
+    from trl import GRPOTrainer
+
+    class RegistryGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose advantages come from ``rsrl.estimators`` (see the module docstring)."""
+
+        def __init__(self, *args, estimator, record_path=None, steps_per_rollout: int = 1, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.rsrl_estimator = estimator
+            self.rsrl_record_path = record_path
+            self.rsrl_steps_per_rollout = steps_per_rollout
+            self._rsrl_rewards = None
+
+        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+            self._rsrl_rewards = rewards_per_func
+            return rewards_per_func
+
+        def _generate_and_score_completions(self, inputs):
+            self._rsrl_rewards = None
+            output = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return output
+            if self._rsrl_rewards is None:
+                raise RuntimeError("TRL did not compute rewards through _calculate_rewards; the override in "
+                                   f"{__name__} does not match this TRL version.")
+            per_func = self._rsrl_rewards
+            rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
+            grouped = torch.nan_to_num(rewards, nan=0.0).view(-1, self.num_generations)
+            adv = self.rsrl_estimator(grouped).reshape(-1)
+            n_local = len(inputs)
+            start = self.accelerator.process_index * n_local
+            output["advantages"] = adv[start:start + n_local].to(output["advantages"].dtype)
+            if self.accelerator.is_main_process:
+                self._rsrl_record(inputs, grouped)
+            return output
+
+        def _rsrl_record(self, inputs, grouped):
+            if not self.rsrl_record_path:
+                return
+            step = self.state.global_step // self.rsrl_steps_per_rollout + 1
+            n = self.num_generations
+            prompts = [x["prompt"] for x in inputs]
+            groups = [(tm.prompt_key(prompts[g * n]), int((grouped[g] >= 0.5).sum()), n)
+                      for g in range(grouped.shape[0])]
+            tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()))
+
+    return RegistryGRPOTrainer
+
+
+def reward_function(boxed_only: bool = True, timeout_s: float = 5.0):
+    """TRL reward function: the evaluation's grader on the gold ``answer`` column."""
+    from rsrl.grader import reward as grade
+
+    def correct(prompts, completions, answer, **kwargs):
+        return [grade(c if isinstance(c, str) else c[-1]["content"], str(a), boxed_only=boxed_only,
+                      timeout_s=timeout_s) for c, a in zip(completions, answer)]
+
+    correct.__name__ = "correct"
+    return correct
+
+
+def _snapshot_callback(work: Path, eval_steps: set[int], steps_per_rollout: int, tokenizer):
+    from transformers import TrainerCallback
+
+    class Snapshots(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % steps_per_rollout:
+                return
+            step = state.global_step // steps_per_rollout
+            if step in eval_steps and state.is_world_process_zero:
+                with atomic_path(work / "snapshots" / f"step{step}") as tmp:
+                    model.save_pretrained(tmp)
+                    tokenizer.save_pretrained(tmp)
+
+    return Snapshots()
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    ckpts = [p for p in output_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    if not ckpts:
+        return None
+    return str(max(ckpts, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def grpo_config(cfg: dict, work: Path, use_cpu: bool):
+    from trl import GRPOConfig
+
+    t = cfg["training"]
+    n = t["n_samples_per_prompt"]
+    rbs = t.get("rollout_batch_size", 1)
+    tbs = t.get("train_batch_size", rbs * n)
+    micro = t.get("micro_train_batch_size", min(tbs, 8))
+    if tbs % micro or (rbs * n) % tbs:
+        raise ValueError("config key training: train_batch_size must be a multiple of micro_train_batch_size and "
+                         f"divide rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size="
+                         f"{tbs}, micro_train_batch_size={micro}.")
+    steps_per_rollout = rbs * n // tbs
+    grader = cfg["evaluation"].get("grader", {})
+    kwargs = dict(
+        output_dir=str(work / "trl"),
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=tbs // micro,
+        generation_batch_size=rbs * n,
+        num_generations=n,
+        num_iterations=1,
+        max_completion_length=t.get("max_new_tokens", 256),
+        temperature=t.get("temperature", 1.0),
+        top_p=t.get("top_p", 1.0),
+        learning_rate=t["learning_rate"],
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=t.get("init_kl_coef", 0.0) if t.get("use_kl_loss") else 0.0,
+        epsilon=t.get("eps_clip", 0.2),
+        max_steps=t["max_steps"] * steps_per_rollout,
+        save_steps=t.get("save_steps", t["max_steps"]) * steps_per_rollout,
+        save_total_limit=2,
+        logging_steps=1,
+        seed=t.get("seed", 42),
+        report_to=[],
+        use_cpu=use_cpu,
+        bf16=not use_cpu,  # mixed precision on a GPU; fp32 weights and optimizer state either way
+        scale_rewards="none",  # replaced by the registry's advantages anyway
+        log_completions=False,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+    )
+    if t.get("entropy_coef"):
+        raise ValueError("config key training.entropy_coef: the TRL trainer has no entropy bonus; set it to 0.")
+    return GRPOConfig(**kwargs), steps_per_rollout, grader
+
+
+def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, root: str | Path = ".",
+          threads: int | None = None) -> None:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_trl()
+    if threads:
+        torch.set_num_threads(threads)
+    root = Path(root)
+    cell = rcfg.cell(cfg, model, train_set, method)
+    estimator = estimators.get(cell.estimator, **cell.params)
+    work = root / "work" / "train" / model / train_set / method
+    # Longer runs (max_steps) and other snapshot steps resume; anything else starts afresh.
+    t = {k: v for k, v in cfg["training"].items() if k not in ("max_steps", "save_steps", "eval_steps")}
+    prepare_work(work, {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
+                        "params": cell.params})
+    out = Path(out)
+    m = cfg["models"][model]
+    source = str(root / f"results/models/{model}/base") if "build" in m else m["hf_id"]
+    df = pd.read_parquet(root / f"results/data/train/{train_set}.parquet", columns=["id", "prompt", "answer"])
+    dataset = Dataset.from_pandas(df, preserve_index=False)
+    use_cpu = not torch.cuda.is_available()
+    args, steps_per_rollout, grader = grpo_config(cfg, work, use_cpu)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    policy = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    eval_steps = set(cfg["training"].get("eval_steps", []))
+    resume = last_checkpoint(work / "trl")
+    if resume is None:
+        (work / "rollouts.jsonl").unlink(missing_ok=True)
+    cls = _trainer_class()
+    trainer = cls(
+        model=policy,
+        reward_funcs=[reward_function(grader.get("boxed_only", True), grader.get("timeout_s", 5))],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[_snapshot_callback(work, eval_steps, steps_per_rollout, tokenizer)],
+        estimator=estimator,
+        record_path=str(work / "rollouts.jsonl"),
+        steps_per_rollout=steps_per_rollout,
+    )
+    log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.path, cell.estimator,
+             cell.params, cfg["training"]["max_steps"], resume)
+    trainer.train(resume_from_checkpoint=resume)
+    records = tm.read_records(work / "rollouts.jsonl")
+    scalars = tm.trl_scalars(trainer.state.log_history, steps_per_rollout)
+    write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.TRL_LOGS))
+    with atomic_path(out / "model") as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(tmp)
+    log.info("saved %s", out / "model")
