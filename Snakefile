@@ -1,10 +1,13 @@
 # Reference pipeline for risk-sensitive RL on LLMs (RS-GRPO and relatives).
 #   snakemake --profile local all                      # one machine
 #   snakemake --profile slurm all                      # Slurm cluster
-#   snakemake --profile local --configfile config/demo.yaml all   # embedded CPU default
+#   snakemake all --profile local --configfile config/demo.yaml   # embedded CPU default
 # Stages, in data-flow order: theory, data, train, evaluate, report.
 
-configfile: "config/config.yaml"
+# The paper config is the default; `--configfile FILE` replaces it (it is not merged into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

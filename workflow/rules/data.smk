@@ -11,8 +11,10 @@ def _data_params(kind, name):
 
 def _data_local_file(kind, name):
     """The local file a source is read from, if any (missing files are reported by the job, naming them)."""
+    from rsrl.data.sources import use_local_file
+
     src = CFG[kind][name]
-    if "local" in src and (CFG.get("data_source") == "local" or "hub" not in src):
+    if use_local_file(src, CFG):
         path = rcfg.data_path(CFG, src["local"])
         if path.exists():
             return [str(path)]

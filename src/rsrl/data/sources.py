@@ -1,6 +1,7 @@
 """Reading a configured source: from the Hugging Face hub by id (`data_source: hub`) or from a local file
-(`data_source: local`; jsonl, json, parquet or csv, resolved against `data_dir`). A source with only a `local:`
-file is read from it in either mode.
+(`data_source: local`; jsonl, json, parquet or csv, resolved against `data_dir`). `data_source: auto` reads the
+local file where one is configured and exists, else the hub. A source with only a `local:` file is read from it
+in every mode.
 
 Every reader returns Arrow tables holding only the columns a loader asks for, renamed to the loader's column
 names (a source's `columns:` mapping says which source column feeds which). Problems are reported as
@@ -231,13 +232,25 @@ def _read_hub(name: str, hub: dict, split: str, cols: Columns, mapping: dict, se
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def use_local_file(src: dict, cfg: dict) -> bool:
+    """Whether a source is read from its `local:` file under the config's `data_source`."""
+    if "local" not in src:
+        return False
+    mode = cfg.get("data_source", "hub")
+    if mode == "local" or "hub" not in src:
+        return True
+    return mode == "auto" and data_path(cfg, src["local"]).exists()
+
+
 def read(name: str, src: dict, cfg: dict, cols: Columns, selective: bool = False) -> tuple[list[Part], Provenance]:
     """Read every split of a configured source (hub or local, per `cfg['data_source']`)."""
     mapping = dict(src.get("columns", {}))
     mode = cfg.get("data_source", "hub")
     parts: list[Part] = []
-    if mode not in ("hub", "local"):
-        raise DataError(f"dataset {name!r}: unknown data_source {mode!r}; allowed values are ['hub', 'local'].")
+    if mode not in ("hub", "local", "auto"):
+        raise DataError(f"dataset {name!r}: unknown data_source {mode!r}; allowed values are ['hub', 'local', 'auto'].")
+    if mode == "auto":
+        mode = "local" if use_local_file(src, cfg) else "hub"
     if mode == "local" or ("hub" not in src and "local" in src):  # a local-only source is read locally always
         if "local" not in src:
             raise DataError(f"dataset {name!r}: data_source is 'local' but this source has no `local:` file. Add "
