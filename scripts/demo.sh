@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
-snakemake --profile local --configfile config/demo.yaml "$@" all
-snakemake --profile local --configfile config/demo.yaml --report results/report.html
+snakemake all --configfile config/demo.yaml --profile local "$@"
+snakemake all --configfile config/demo.yaml --profile local --report results/report.html
 echo "Done: tables in results/tables/, figures in results/figures/, report at results/report.html"

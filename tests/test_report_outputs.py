@@ -17,7 +17,7 @@ from rsrl.report.diversity import make_fig7
 from rsrl.report.inputs import MissingInputError, focus_cell, read_passk
 from rsrl.report.passk_curves import make_fig4
 from rsrl.report.style import method_color, method_label, method_sort_key
-from rsrl.report.synthetic import write_synthetic
+from report_inputs import write_synthetic
 from rsrl.report.table2 import make_table2
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

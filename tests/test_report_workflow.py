@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rsrl import config as rcfg
-from rsrl.report.synthetic import write_synthetic
+from report_inputs import write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 

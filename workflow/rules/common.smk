@@ -48,3 +48,9 @@ def built_model(model):
     if "build" in CFG["models"][model]:
         return [f"results/models/{model}/base"]
     return []
+
+
+# Step snapshots `<method>.step<k>` of the beta-ablation cell (Fig. 5): evaluated like any checkpoint.
+from rsrl.report.beta_ablation import ablation_checkpoints  # noqa: E402
+
+EVAL_CHECKPOINTS = CHECKPOINTS + ablation_checkpoints(CFG)

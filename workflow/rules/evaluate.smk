@@ -55,7 +55,7 @@ def _eval_threads(wc):
 
 EVAL_OUTPUTS = [
     f"results/eval/{m}/{t}/{meth}/{b}/{f}"
-    for (m, t, meth) in CHECKPOINTS
+    for (m, t, meth) in EVAL_CHECKPOINTS
     for b in BENCHMARKS
     for f in ("problems.parquet", "metrics.csv")
 ]

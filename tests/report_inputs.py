@@ -1,4 +1,4 @@
-"""Synthetic evaluation and training outputs for exercising the report without running the pipeline.
+"""Synthetic evaluation and training outputs for the report tests (no pipeline run needed).
 
 Per-problem success probabilities follow a logistic model ``p = sigmoid(a · (d + s))`` with a problem difficulty
 ``d`` (shifted per benchmark), a checkpoint skill ``s`` and a sharpness ``a``. GRPO gets a high skill and a large
