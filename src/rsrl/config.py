@@ -220,6 +220,10 @@ def _check_references(cfg: dict) -> None:
     if rep.get("model") and rep["model"] not in models:
         raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "
                           f"allowed values are {sorted(models)}.")
+    for b in rep.get("benchmarks", []):
+        if b not in cfg["benchmarks"]:
+            raise ConfigError(f"config key report.ablation.benchmarks: unknown benchmark {b!r}; "
+                              f"allowed values are {sorted(cfg['benchmarks'])}.")
     if rep.get("train_set") and rep["train_set"] not in cfg["train_sets"]:
         raise ConfigError(f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
                           f"allowed values are {sorted(cfg['train_sets'])}.")

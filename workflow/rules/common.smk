@@ -51,6 +51,8 @@ def built_model(model):
 
 
 # Step snapshots `<method>.step<k>` of the beta-ablation cell (Fig. 5): evaluated like any checkpoint.
-from rsrl.report.beta_ablation import ablation_checkpoints  # noqa: E402
+from rsrl.report.beta_ablation import ablation_benchmarks, ablation_checkpoints  # noqa: E402
 
-EVAL_CHECKPOINTS = CHECKPOINTS + ablation_checkpoints(CFG)
+# (checkpoint, benchmark) pairs to evaluate: every checkpoint on every benchmark, snapshots on the ablation's.
+EVAL_PAIRS = [(c, b) for c in CHECKPOINTS for b in BENCHMARKS] + [
+    (c, b) for c in ablation_checkpoints(CFG) for b in ablation_benchmarks(CFG)]

@@ -55,8 +55,7 @@ def _eval_threads(wc):
 
 EVAL_OUTPUTS = [
     f"results/eval/{m}/{t}/{meth}/{b}/{f}"
-    for (m, t, meth) in EVAL_CHECKPOINTS
-    for b in BENCHMARKS
+    for ((m, t, meth), b) in EVAL_PAIRS
     for f in ("problems.parquet", "metrics.csv")
 ]
 EVAL_TABLES = ["results/tables/passk.csv", "results/tables/eval_summary.csv"]

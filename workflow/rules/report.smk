@@ -1,6 +1,6 @@
 # Report stage: Table 2 and Figs. 4, 5 and 7 from the evaluation and training outputs, plus the HTML report
 #   snakemake --report results/report.html
-from rsrl.report.beta_ablation import ablation_checkpoints, ablation_methods  # noqa: E402
+from rsrl.report.beta_ablation import ablation_benchmarks, ablation_checkpoints, ablation_methods  # noqa: E402
 from rsrl.report.diversity import diversity_checkpoints  # noqa: E402
 
 report: "../report/workflow.rst"
@@ -12,7 +12,7 @@ ABLATION_CELL, ABLATION_METHODS = ablation_methods(CFG)
 # aggregates them into results/tables/passk.csv.
 ABLATION_SNAPSHOTS = ablation_checkpoints(CFG)
 ABLATION_EVAL = [f"results/eval/{m}/{ts}/{meth}/{b}/metrics.csv"
-                 for m, ts, meth in ABLATION_SNAPSHOTS for b in BENCHMARKS]
+                 for m, ts, meth in ABLATION_SNAPSHOTS for b in ablation_benchmarks(CFG)]
 ABLATION_TRAIN = ([f"results/train/{ABLATION_CELL[0]}/{ABLATION_CELL[1]}/{meth}/metrics.csv"
                    for meth in ABLATION_METHODS] if ABLATION_CELL else [])
 DIVERSITY_PROBLEMS = [f"results/eval/{m}/{ts}/{meth}/{b}/problems.parquet"

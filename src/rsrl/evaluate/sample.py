@@ -1,6 +1,6 @@
 """Sampling one shard of a (checkpoint, benchmark) evaluation with the vLLM offline engine.
 
-Every sample is its own request with its own seed (:mod:`rsrl.evaluate.shards`), so a shard is reproducible and
+Every sample has its own seed (:mod:`rsrl.evaluate.shards`), so a shard is reproducible and
 independent of how many other shards exist or which ran before. The output table holds, per sample:
 problem_id, sample_idx, completion (dropped when ``evaluation.store`` is ``answers``), extracted (content of the
 last ``\\boxed{}``, or null), n_tokens, finish_reason (``stop`` | ``length`` | ...), seed.
@@ -107,14 +107,24 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full") -
 
     from rsrl.answers import last_boxed
 
-    params = [SamplingParams(n=1, seed=int(seed), temperature=float(settings["temperature"]),
+    # One request per run of consecutive seeds of one problem: vLLM seeds child i of `SamplingParams(n, seed=s)`
+    # with s + i, so each sample gets exactly the seed of its row while the prompt is sent (and prefilled) once.
+    seeds = requests["seed"].to_numpy(np.int64)
+    pids = requests["problem_id"].astype(str).to_numpy()
+    starts = [i for i in range(len(seeds)) if i == 0 or pids[i] != pids[i - 1] or seeds[i] != seeds[i - 1] + 1]
+    bounds = list(zip(starts, starts[1:] + [len(seeds)]))
+    prompts = [requests["prompt"].iat[a] for a, _ in bounds]
+    params = [SamplingParams(n=b - a, seed=int(seeds[a]), temperature=float(settings["temperature"]),
                              top_p=float(settings["top_p"]), max_tokens=int(settings["max_tokens"]))
-              for seed in requests["seed"]]
+              for a, b in bounds]
     t0 = time.perf_counter()
-    outs = llm.generate(list(requests["prompt"]), params, use_tqdm=True) if len(requests) else []
+    grouped = llm.generate(prompts, params, use_tqdm=True) if len(requests) else []
     dt = time.perf_counter() - t0
-    texts = [o.outputs[0].text for o in outs]
-    n_tokens = np.array([len(o.outputs[0].token_ids) for o in outs], dtype=np.int64)
+    outs = [c for g in grouped for c in sorted(g.outputs, key=lambda c: c.index)]
+    if len(outs) != len(requests):
+        raise RuntimeError(f"vLLM returned {len(outs)} samples for {len(requests)} requested")
+    texts = [o.text for o in outs]
+    n_tokens = np.array([len(o.token_ids) for o in outs], dtype=np.int64)
     log.info("generated %d samples, %d tokens in %.1f s (%.0f tokens/s)", len(outs), n_tokens.sum(), dt,
              n_tokens.sum() / max(dt, 1e-9))
     df = pd.DataFrame({
@@ -123,7 +133,7 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full") -
         "completion": pd.array(texts, dtype="string"),
         "extracted": pd.array([last_boxed(t) for t in texts], dtype="string"),
         "n_tokens": n_tokens,
-        "finish_reason": pd.array([str(o.outputs[0].finish_reason) for o in outs], dtype="string"),
+        "finish_reason": pd.array([str(o.finish_reason) for o in outs], dtype="string"),
         "seed": requests["seed"].to_numpy(np.int64),
     })
     if store == "answers":

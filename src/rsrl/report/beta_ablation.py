@@ -37,6 +37,12 @@ def ablation_methods(cfg: dict) -> tuple[tuple[str, str] | None, list[str]]:
     return cell, grid_methods(cfg, *cell)
 
 
+def ablation_benchmarks(cfg: dict) -> list[str]:
+    """Benchmarks the snapshots are evaluated on: ``report.ablation.benchmarks``, default every benchmark."""
+    chosen = (cfg.get("report", {}).get("ablation") or {}).get("benchmarks")
+    return [b for b in benchmarks(cfg) if not chosen or b in chosen]
+
+
 def ablation_checkpoints(cfg: dict) -> list[tuple[str, str, str]]:
     """(model, train_set, ``<method>.step<k>``) snapshots the evaluation stage must score for Fig. 5."""
     cell, methods = ablation_methods(cfg)
@@ -54,7 +60,7 @@ def with_snapshots(cfg: dict, passk: pd.DataFrame, results: str | Path) -> pd.Da
     have = set(zip(passk["model"], passk["train_set"], passk["method"], passk["benchmark"]))
     extra = []
     for model, ts, meth in ablation_checkpoints(cfg):
-        for b in benchmarks(cfg):
+        for b in ablation_benchmarks(cfg):
             if (model, ts, meth, b) in have:
                 continue
             path = eval_metrics_path(results, model, ts, meth, b)
@@ -135,7 +141,7 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, results: str | Path = "results") -
     ax_s.set_ylabel("prompts ever solved / prompts seen (%)")
 
     # Test pass@k over training.
-    bench_all = benchmarks(cfg)
+    bench_all = ablation_benchmarks(cfg)
     final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
     for j, k in enumerate(ks):
         ax = axes[1, j]
