@@ -248,6 +248,8 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.path, cell.estimator,
              cell.params, cfg["training"]["max_steps"], resume)
     trainer.train(resume_from_checkpoint=resume)
+    if torch.cuda.is_available():
+        log.info("peak GPU memory %.2f GiB", torch.cuda.max_memory_allocated() / 2**30)
     records = tm.read_records(work / "rollouts.jsonl")
     scalars = tm.trl_scalars(trainer.state.log_history, steps_per_rollout)
     write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.TRL_LOGS))
