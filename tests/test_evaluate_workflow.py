@@ -194,3 +194,16 @@ def test_cpu_engine_settings(paper_config):
         assert kw["enforce_eager"] and "kv_cache_memory_bytes" in kw and "gpu_memory_utilization" not in kw
     else:
         assert kw["gpu_memory_utilization"] == 0.9
+
+
+def test_cpu_process_drops_scheduler_thread_counts_and_keeps_the_engine_in_process():
+    from rsrl.evaluate.sample import prepare_cpu_process
+
+    # Snakemake exports OMP/MKL thread counts for every job; vLLM's CPU serving loop must not inherit them.
+    env = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    changed = prepare_cpu_process(env)
+    assert env == {"OPENBLAS_NUM_THREADS": "2", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    assert set(changed) == {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "VLLM_ENABLE_V1_MULTIPROCESSING"}
+    # a user's explicit choice of engine process is kept
+    env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
+    assert prepare_cpu_process(env) == {} and env == {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}

@@ -579,6 +579,13 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
                  "results/figures/fig5_beta_ablation.svg", "results/figures/fig7_diversity.png",
                  "results/data/manifest.json"):
         assert (wd / path).stat().st_size > 0, path
+    # The HTML report of the README's first command (every figure and table marked for it, with its caption).
+    run_snakemake(wd, DEMO_TARGETS, profile="local", configfile=DEMO_CI_CONFIG,
+                  extra=["--report", "results/report.html"]).check()
+    html = (wd / "results/report.html").read_text(errors="replace")
+    for name in ("fig2_advantage_shape.png", "fig3_bandit.png", "fig4_passk.png", "fig5_beta_ablation.png",
+                 "fig7_diversity.png", "table2.md"):
+        assert name in html, f"{name} missing from the report"
 
     cell = "results/train/tiny-qwen2/sums/rs_beta2"
     forced = [f"{cell}/model"]

@@ -87,3 +87,17 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     assert again["step"].tolist() == [1, 2, 3, 4, 5, 6]
     pd.testing.assert_frame_equal(again.iloc[:4][["step", "reward_mean", "solve_rate"]],
                                   first[["step", "reward_mean", "solve_rate"]])
+
+    # Outputs removed after the cell finished: they are rebuilt from the final checkpoint, with no extra step.
+    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", "--config", str(longer), "--model", "tiny",
+                        "--train-set", "synth", "--method", "rs_beta2", "--out", "out2", "--threads", "2"],
+                       cwd=wd, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert "already trained to step 6" in r.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(wd / "out2/metrics.csv"), again)
+    steps = sorted(int(p.name.split("-")[1]) for p in (wd / "work/train/tiny/synth/rs_beta2/trl").glob("checkpoint-*"))
+    assert steps[-1] == 6, steps
+    from safetensors.numpy import load_file
+
+    a, b = load_file(wd / "out/model/model.safetensors"), load_file(wd / "out2/model/model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

@@ -46,10 +46,10 @@ rule theory_figures:
         final="results/theory/bandit_final.csv",
     output:
         fig2_png=report("results/figures/fig2_advantage_shape.png", category="Theory",
-                        caption="RS advantage against reward (continuous) and prompt accuracy (binary)"),
+                        caption="../report/fig2.rst"),
         fig2_svg="results/figures/fig2_advantage_shape.svg",
         fig3_png=report("results/figures/fig3_bandit.png", category="Theory",
-                        caption="100-armed bandit: expected reward and policy entropy per beta over seeds"),
+                        caption="../report/fig3.rst"),
         fig3_svg="results/figures/fig3_bandit.svg",
     params:
         fig2=lambda wc, output: output.fig2_png.removesuffix(".png"),

@@ -154,6 +154,13 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return str(max(ckpts, key=lambda p: int(p.name.split("-")[-1])))
 
 
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """Optimizer steps done at a Trainer checkpoint."""
+    import json
+
+    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
+
+
 def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     from trl import GRPOConfig
 
@@ -228,11 +235,14 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    policy = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     eval_steps = set(cfg["training"].get("eval_steps", []))
     resume = last_checkpoint(work / "trl")
     if resume is None:
         (work / "rollouts.jsonl").unlink(missing_ok=True)
+    # A cell trained to the end before (its outputs were removed since) is not trained further: Trainer resumed
+    # from its final checkpoint would run one optimizer step more.
+    finished = resume is not None and checkpoint_step(resume) >= args.max_steps
+    policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     cls = _trainer_class()
     trainer = cls(
         model=policy,
@@ -247,7 +257,13 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     )
     log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.path, cell.estimator,
              cell.params, cfg["training"]["max_steps"], resume)
-    trainer.train(resume_from_checkpoint=resume)
+    if finished:
+        from transformers import TrainerState
+
+        log.info("already trained to step %d: outputs from %s", checkpoint_step(resume), resume)
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=resume)
     if torch.cuda.is_available():
         log.info("peak GPU memory %.2f GiB", torch.cuda.max_memory_allocated() / 2**30)
     records = tm.read_records(work / "rollouts.jsonl")
