@@ -218,5 +218,7 @@ def test_sampling_jobs_request_gpus_and_one_engine(full_workflow, paper_config):
         res = job["resources"]
         assert gpus_of(res) == sc["eval_gpus"] and res["tasks_per_gpu"] == "0", res
         assert int(res["cpus_per_task"]) == sc["cpus_per_gpu"] * sc["eval_gpus"], res
+        # host memory: the GPUs' share of the node's (vLLM loads weights and pins memory on the host)
+        assert int(res["mem_mb"]) == max(8000, sc["mem_mb_per_node"] * sc["eval_gpus"] // sc["gpus_per_node"]), res
         # the local profile's budget of one engine at a time applies to every sampling job
         assert res.get("vllm_engines") == "1", res

@@ -53,6 +53,14 @@ def _eval_threads(wc):
     return max(1, size.get("cpus_per_gpu", 8) * max(1, size.get("eval_gpus", 1)))
 
 
+def _eval_mem_mb(wc):
+    """Host memory of a sampling job: its GPUs' share of a node's memory (at least 8 GB), or a CPU node's."""
+    size = size_class(wc.model)
+    node = size.get("mem_mb_per_node", 64000)
+    gpus = size.get("gpus_per_node", 0)
+    return max(8000, node * max(1, size.get("eval_gpus", 1)) // gpus) if gpus else node
+
+
 EVAL_OUTPUTS = [
     f"results/eval/{m}/{t}/{meth}/{b}/{f}"
     for ((m, t, meth), b) in EVAL_PAIRS
@@ -77,6 +85,7 @@ rule sample:
         gpu=lambda wc: size_class(wc.model).get("eval_gpus", 1),
         tasks_per_gpu=0,
         runtime=lambda wc: size_class(wc.model).get("runtime_min", 1440),
+        mem_mb=_eval_mem_mb,
         vllm_engines=1,  # one vLLM engine: the local profile runs one at a time
     shell:
         "{PY} -m rsrl.evaluate sample --config {CONFIG_JSON} --benchmark {wildcards.benchmark} "
