@@ -200,6 +200,22 @@ def test_plain_prompt_template(tmp_path):
     assert df["prompt"].iloc[0].startswith("Question: Find the number of ordered pairs")
 
 
+def test_a_models_own_template_is_rendered_from_the_problem(tmp_path):
+    from rsrl.data.prompts import build_prompt, for_model
+
+    cfg = make_config(bench={"aime24": BENCH["aime24"]})
+    prepare(cfg, "bench", "aime24", tmp_path / "a.parquet", tmp_path / "a.json")
+    df = pd.read_parquet(tmp_path / "a.parquet")
+    (model,) = list(cfg["models"])[:1]
+    assert for_model(df, cfg, model) is df  # the stored prompts are the top-level template's
+    cfg["models"][model]["prompt_template"] = "plain"
+    plain = for_model(df, cfg, model)
+    assert plain["prompt"].tolist() == [build_prompt(p, "plain") for p in df["problem"]]
+    assert df["prompt"].iloc[0] != plain["prompt"].iloc[0] and plain.drop(columns="prompt").equals(df.drop(columns="prompt"))
+    with pytest.raises(ValueError, match=f"models.{model}.prompt_template"):
+        for_model(df.drop(columns="problem"), cfg, model)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The hub code path (datasets.load_dataset) on local directories in the published layouts
 

@@ -121,3 +121,21 @@ def test_every_flag_exists_in_openrlhf_0_11_2(cfg, tmp_path):
     used = {t for t in command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/R"), 2, 8, 4096)
             if t.startswith("--")}
     assert used - accepted == set()
+
+
+def test_prompt_file_uses_the_models_own_template(tmp_path):
+    import pandas as pd
+
+    from rsrl.data.prompts import build_prompt
+
+    df = pd.DataFrame({"id": ["a", "b"], "problem": ["1+1?", "2+2?"],
+                       "prompt": [build_prompt(p, "qwen_math_boxed") for p in ("1+1?", "2+2?")], "answer": ["2", "4"]})
+    df.to_parquet(tmp_path / "t.parquet")
+    cfg = {"prompt_template": "qwen_math_boxed", "models": {"llama": {"prompt_template": "plain"}, "qwen": {}}}
+    write_prompts(tmp_path / "t.parquet", tmp_path / "llama.jsonl", 2, seed=0, cfg=cfg, model="llama")
+    write_prompts(tmp_path / "t.parquet", tmp_path / "qwen.jsonl", 2, seed=0, cfg=cfg, model="qwen")
+    llama = pd.read_json(tmp_path / "llama.jsonl", lines=True).set_index("id")
+    qwen = pd.read_json(tmp_path / "qwen.jsonl", lines=True).set_index("id")
+    assert llama.loc["a", "prompt"] == build_prompt("1+1?", "plain")
+    assert qwen.loc["a", "prompt"] == df.loc[0, "prompt"]
+    assert list(llama.columns) == ["prompt", "answer"]

@@ -269,10 +269,6 @@ def benchmark_settings(cfg: dict, benchmark: str) -> dict:
     return out
 
 
-def model_template(cfg: dict, model: str) -> str:
-    return cfg["models"][model].get("prompt_template", cfg.get("prompt_template", "qwen_math_boxed"))
-
-
 def data_path(cfg: dict, rel: str) -> Path:
     """Resolve a `local:` path against data_dir (absolute paths are kept)."""
     p = Path(rel)

@@ -1,7 +1,11 @@
-"""Prompt templates. The data stage renders every problem once into the `prompt` column; training and
-evaluation both read that column, so the two can never use different prompts."""
+"""Prompt templates. The data stage renders every problem once into the `prompt` column with the config's
+top-level `prompt_template`; training and evaluation both take their prompts from :func:`for_model`, which returns
+that column unchanged, or, for a model with its own `models.<m>.prompt_template`, renders `problem` with it. A
+model is therefore trained and evaluated on the same prompts."""
 
 from __future__ import annotations
+
+import pandas as pd
 
 TEMPLATES: dict[str, str] = {
     # Qwen2.5-Math chat format with the boxed-answer system prompt.
@@ -22,3 +26,23 @@ def build_prompt(problem: str, template: str) -> str:
         raise ValueError(f"unknown prompt template {template!r}; allowed templates are {sorted(TEMPLATES)} "
                          "(config key prompt_template).") from None
     return fmt.format(problem=problem)
+
+
+def model_template(cfg: dict, model: str | None) -> str:
+    """The template of `model`: `models.<model>.prompt_template`, else the top-level `prompt_template`."""
+    top = cfg.get("prompt_template", "qwen_math_boxed")
+    return cfg["models"].get(model, {}).get("prompt_template", top) if model else top
+
+
+def for_model(df: pd.DataFrame, cfg: dict, model: str | None) -> pd.DataFrame:
+    """`df` (a prepared training set or benchmark) with its `prompt` column in `model`'s template."""
+    want = model_template(cfg, model)
+    if want == cfg.get("prompt_template", "qwen_math_boxed"):
+        return df
+    if "problem" not in df.columns:
+        raise ValueError(f"model {model!r} uses prompt template {want!r} (config key models.{model}.prompt_template), "
+                         "which is rendered from the `problem` column, but the table has none; rebuild it with the "
+                         "data stage.")
+    out = df.copy()
+    out["prompt"] = [build_prompt(p, want) for p in out["problem"].astype(str)]
+    return out

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rsrl.data import prompts as templates
 from rsrl.evaluate import shards as sh
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | Non
     from rsrl.io import write_table
 
     settings = sh.eval_settings(cfg, benchmark)
-    bench = read_benchmark(bench_file, settings.get("limit"))
+    bench = templates.for_model(read_benchmark(bench_file, settings.get("limit")), cfg, model)
     requests = shard_requests(bench, settings, p, s)
     log.info("%s shard p%d_s%d: %d problems x %d samples", benchmark, p, s, requests["problem_id"].nunique(),
              len(requests) // max(1, requests["problem_id"].nunique()))

@@ -32,7 +32,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     cfg = load_config_json(a.config)
     spec = TinySpec.from_config(cfg, a.model)
-    df = pd.read_parquet(a.train)
+    from rsrl.data.prompts import for_model
+
+    df = for_model(pd.read_parquet(a.train), cfg, a.model)
     with atomic_path(a.out) as tmp:
         build(df, spec, tmp)
     return 0

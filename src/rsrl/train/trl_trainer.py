@@ -31,6 +31,7 @@ import pandas as pd
 
 from rsrl import config as rcfg
 from rsrl import estimators
+from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import metrics as tm
 from rsrl.train.snapshots import prepare_work
@@ -228,7 +229,8 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     out = Path(out)
     m = cfg["models"][model]
     source = str(root / f"results/models/{model}/base") if "build" in m else m["hf_id"]
-    df = pd.read_parquet(root / f"results/data/train/{train_set}.parquet", columns=["id", "prompt", "answer"])
+    df = pd.read_parquet(root / f"results/data/train/{train_set}.parquet", columns=["id", "problem", "prompt", "answer"])
+    df = templates.for_model(df, cfg, model)[["id", "prompt", "answer"]]
     dataset = Dataset.from_pandas(df, preserve_index=False)
     use_cpu = not torch.cuda.is_available()
     args, steps_per_rollout, grader = grpo_config(cfg, work, use_cpu)

@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from rsrl import config as rcfg
+from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import metrics as tm
 from rsrl.train.openrlhf import command, patch
@@ -40,13 +42,19 @@ from rsrl.train.snapshots import prepare_work, snapshot_dir
 log = logging.getLogger(__name__)
 
 
-def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: int) -> None:
-    """`rows` prompts (prompt, answer, id) cycling through reshuffled passes over the training set."""
+def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: int, cfg: dict | None = None,
+                  model: str | None = None) -> None:
+    """`rows` prompts (prompt, answer, id) cycling through reshuffled passes over the training set; prompts in
+    `model`'s template (:func:`rsrl.data.prompts.for_model`) when `cfg` is given."""
     out = Path(out)
     if out.exists():
         log.info("prompt file %s exists; reusing it (resumed run)", out)
         return
-    df = pd.read_parquet(train_parquet, columns=["id", "prompt", "answer"])
+    names = pq.read_schema(train_parquet).names
+    df = pd.read_parquet(train_parquet, columns=[c for c in ("id", "problem", "prompt", "answer") if c in names])
+    if cfg is not None:
+        df = templates.for_model(df, cfg, model)
+    df = df[["id", "prompt", "answer"]]
     if df.empty:
         raise ValueError(f"{train_parquet}: training set is empty")
     rng = np.random.default_rng(seed)
@@ -102,7 +110,8 @@ def run(cfg: dict, model: str, train_set: str, method: str, out: str, nodes: int
     prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k != "eval_steps"},
                               "model": cfg["models"][model], "estimator": cell.estimator, "params": cell.params,
                               "nodes": nodes, "gpus_per_node": gpus_per_node})
-    write_prompts(root / f"results/data/train/{train_set}.parquet", paths.prompts, command.prompt_rows(t), t["seed"])
+    write_prompts(root / f"results/data/train/{train_set}.parquet", paths.prompts, command.prompt_rows(t), t["seed"],
+                  cfg, model)
     patch.check_openrlhf()
     # Pre-flight: OpenRLHF's own advantage code with the seam must reproduce the registry (a few seconds).
     pre = subprocess.run([sys.executable, "-m", "rsrl.train.openrlhf.check"], capture_output=True, text=True)
