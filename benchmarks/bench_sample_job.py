@@ -31,27 +31,15 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def _config():
-    from rsrl.config import validate
-
-    return validate({
-        "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 1024}},
-        "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "eval_gpus": 0}},
-        "train_sets": {"t": {"loader": "synthetic"}}, "benchmarks": {"b": {"loader": "synthetic"}},
-        "grid": [{"models": ["tiny"], "train_sets": ["t"], "methods": [{"estimator": "grpo"}]}],
-        "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-6, "max_steps": 1},
-        "evaluation": {"seed": 0},
-    })
-
-
 def child(mode: str, model_dir: str, prompts: list[str], n: int, max_tokens: int) -> dict:
     """Runs in the child process: start the engine, sample, report times and a digest of the completions."""
     t0 = time.perf_counter()
     from vllm import LLM, SamplingParams
 
     from rsrl.evaluate.sample import build_engine, engine_kwargs
+    from bench_vllm import tiny_config
 
-    cfg = _config()
+    cfg = tiny_config()
     t1 = time.perf_counter()
     llm = build_engine(cfg, "tiny", model_dir) if mode == "pipeline" else LLM(**engine_kwargs(cfg, "tiny", model_dir))
     t2 = time.perf_counter()

@@ -35,6 +35,20 @@ def build_model(out: Path, data_dir: Path, max_context: int) -> list[str]:
     return prompts
 
 
+def tiny_config() -> dict:
+    """A validated config whose model `tiny` (max_context 1024) is sampled on CPU with evaluation seed 0."""
+    from rsrl.config import validate
+
+    return validate({
+        "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 1024}},
+        "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "eval_gpus": 0}},
+        "train_sets": {"t": {"loader": "synthetic"}}, "benchmarks": {"b": {"loader": "synthetic"}},
+        "grid": [{"models": ["tiny"], "train_sets": ["t"], "methods": [{"estimator": "grpo"}]}],
+        "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-6, "max_steps": 1},
+        "evaluation": {"seed": 0},
+    })
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
@@ -47,21 +61,13 @@ def main(argv=None) -> int:
 
     from vllm import SamplingParams
 
-    from rsrl.config import validate
     from rsrl.evaluate.sample import build_engine
     from rsrl.evaluate.shards import sample_seeds
 
     with tempfile.TemporaryDirectory(prefix="bench_vllm_") as tmp:
         model_dir = Path(tmp) / "tiny"
         prompts = build_model(model_dir, Path(args.data_dir), 1024)[: args.prompts]
-        cfg = validate({
-            "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 1024}},
-            "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "eval_gpus": 0}},
-            "train_sets": {"t": {"loader": "synthetic"}}, "benchmarks": {"b": {"loader": "synthetic"}},
-            "grid": [{"models": ["tiny"], "train_sets": ["t"], "methods": [{"estimator": "grpo"}]}],
-            "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-6, "max_steps": 1},
-            "evaluation": {"seed": 0},
-        })
+        cfg = tiny_config()
         t0 = time.perf_counter()
         llm = build_engine(cfg, "tiny", str(model_dir))
         t_start = time.perf_counter() - t0

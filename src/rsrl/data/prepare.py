@@ -16,7 +16,7 @@ from rsrl.answers import is_parseable
 from rsrl.data import loaders, sources
 from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import clean_text, problem_keys
-from rsrl.data.prompts import build_prompt
+from rsrl.data.prompts import build_prompt, model_template
 from rsrl.data.schema import DataError, validate
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     df = _drop(df, bad, "unparseable_answer", loaded)
     df = _drop(df, [o is None for o in ok if o is not False], "over_limit", loaded, list_ids=False)
 
-    template = cfg.get("prompt_template", "qwen_math_boxed")
+    template = model_template(cfg)
     df["prompt"] = [build_prompt(p, template) for p in df["problem"]]
     df = validate(df, name)
     dropped = dict(sorted(loaded.dropped.items()))

@@ -28,8 +28,9 @@ def build_prompt(problem: str, template: str) -> str:
     return fmt.format(problem=problem)
 
 
-def model_template(cfg: dict, model: str | None) -> str:
-    """The template of `model`: `models.<model>.prompt_template`, else the top-level `prompt_template`."""
+def model_template(cfg: dict, model: str | None = None) -> str:
+    """The template of `model`: `models.<model>.prompt_template`, else (and for no model) the top-level
+    `prompt_template`, which the data stage renders the `prompt` column with."""
     top = cfg.get("prompt_template", "qwen_math_boxed")
     return cfg["models"].get(model, {}).get("prompt_template", top) if model else top
 
@@ -37,7 +38,7 @@ def model_template(cfg: dict, model: str | None) -> str:
 def for_model(df: pd.DataFrame, cfg: dict, model: str | None) -> pd.DataFrame:
     """`df` (a prepared training set or benchmark) with its `prompt` column in `model`'s template."""
     want = model_template(cfg, model)
-    if want == cfg.get("prompt_template", "qwen_math_boxed"):
+    if want == model_template(cfg):
         return df
     if "problem" not in df.columns:
         raise ValueError(f"model {model!r} uses prompt template {want!r} (config key models.{model}.prompt_template), "

@@ -155,13 +155,6 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return str(max(ckpts, key=lambda p: int(p.name.split("-")[-1])))
 
 
-def checkpoint_step(checkpoint: str | Path) -> int:
-    """Optimizer steps done at a Trainer checkpoint."""
-    import json
-
-    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
-
-
 def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     from trl import GRPOConfig
 
@@ -213,7 +206,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
           threads: int | None = None) -> None:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerState
 
     check_trl()
     if threads:
@@ -243,7 +236,8 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
         (work / "rollouts.jsonl").unlink(missing_ok=True)
     # A cell trained to the end before (its outputs were removed since) is not trained further: Trainer resumed
     # from its final checkpoint would run one optimizer step more.
-    finished = resume is not None and checkpoint_step(resume) >= args.max_steps
+    state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")) if resume else None
+    finished = state is not None and state.global_step >= args.max_steps
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     cls = _trainer_class()
     trainer = cls(
@@ -260,10 +254,8 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.path, cell.estimator,
              cell.params, cfg["training"]["max_steps"], resume)
     if finished:
-        from transformers import TrainerState
-
-        log.info("already trained to step %d: outputs from %s", checkpoint_step(resume), resume)
-        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+        log.info("already trained to step %d: outputs from %s", state.global_step, resume)
+        trainer.state = state
     else:
         trainer.train(resume_from_checkpoint=resume)
     if torch.cuda.is_available():

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from rsrl import config as rcfg
 from rsrl.data import prompts as templates
@@ -50,8 +49,7 @@ def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: i
     if out.exists():
         log.info("prompt file %s exists; reusing it (resumed run)", out)
         return
-    names = pq.read_schema(train_parquet).names
-    df = pd.read_parquet(train_parquet, columns=[c for c in ("id", "problem", "prompt", "answer") if c in names])
+    df = pd.read_parquet(train_parquet)
     if cfg is not None:
         df = templates.for_model(df, cfg, model)
     df = df[["id", "prompt", "answer"]]
