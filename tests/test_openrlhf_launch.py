@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from rsrl.train.metrics import COLUMNS, append_record
+from rsrl.train.progress import COLUMNS, append_record
 from rsrl.train.openrlhf.command import RunPaths
 from rsrl.train.openrlhf.launch import export
 

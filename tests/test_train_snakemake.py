@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from rsrl.train.metrics import COLUMNS
+from rsrl.train.progress import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 

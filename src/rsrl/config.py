@@ -7,8 +7,9 @@ bad config fails once, early, with a message that names the key and says what is
 from __future__ import annotations
 
 import copy
+import itertools
 import json
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -86,93 +87,15 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The grid
-
-
-def method_id(estimator: str, beta: float | None = None) -> str:
-    """Stable, path-safe name of a training method: ``grpo``, ``rloo``, ``rs_beta2``, ``rs_beta0.5``."""
-    if estimator == "rs":
-        return f"rs_beta{beta:g}"
-    return estimator
-
-
-def parse_method_id(mid: str) -> tuple[str, dict]:
-    """Inverse of :func:`method_id`: estimator name and its parameters."""
-    if mid.startswith("rs_beta"):
-        return "rs", {"beta": float(mid[len("rs_beta"):])}
-    return mid, {}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One training run of the grid."""
-
-    model: str
-    train_set: str
-    method: str  # method_id
-    estimator: str
-    params: dict = field(default_factory=dict, compare=False, hash=False)
-    trainer: str = "openrlhf"
-
-    @property
-    def beta(self) -> float | None:
-        return self.params.get("beta")
-
-    @property
-    def path(self) -> str:
-        return f"{self.model}/{self.train_set}/{self.method}"
-
-
-BASE_TRAIN_SET = "base"
-BASE_METHOD = "base"
-
-
-def _expand_methods(methods: list[dict]) -> list[tuple[str, str, dict]]:
-    out = []
-    for m in methods:
-        if m["estimator"] == "rs":
-            for b in m.get("betas", []):
-                out.append((method_id("rs", b), "rs", {"beta": float(b)}))
-        else:
-            out.append((method_id(m["estimator"]), m["estimator"], {}))
-    return out
-
-
-def cells(cfg: dict) -> list[Cell]:
-    """All training cells of the grid (a union of product blocks), in config order."""
-    result = []
-    for block in cfg["grid"]:
-        trainer = block.get("trainer", cfg["training"]["trainer"])
-        for model in block["models"]:
-            for ts in block["train_sets"]:
-                for mid, est, params in _expand_methods(block["methods"]):
-                    result.append(Cell(model, ts, mid, est, params, trainer))
-    return result
-
-
-def cell(cfg: dict, model: str, train_set: str, method: str) -> Cell:
-    for c in cells(cfg):
-        if (c.model, c.train_set, c.method) == (model, train_set, method):
-            return c
-    raise ConfigError(f"no grid cell {model}/{train_set}/{method}; configured cells: "
-                      f"{[c.path for c in cells(cfg)]}")
-
-
-def checkpoints(cfg: dict) -> list[tuple[str, str, str]]:
-    """(model, train_set, method) of every checkpoint to evaluate: trained cells, plus base models."""
-    out = []
-    if cfg["evaluation"].get("evaluate_base", True):
-        for model in dict.fromkeys(c.model for c in cells(cfg)):
-            out.append((model, BASE_TRAIN_SET, BASE_METHOD))
-    out += [(c.model, c.train_set, c.method) for c in cells(cfg)]
-    return out
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Cross-reference checks a JSON schema cannot express
 
 
 def _check_references(cfg: dict) -> None:
+    from rsrl import estimators, grid
+
+    context = {"group_size": cfg["training"]["n_samples_per_prompt"]}
+    if cfg["training"].get("rollout_batch_size"):
+        context["prompts_per_batch"] = cfg["training"]["rollout_batch_size"]
     models, sizes = cfg["models"], cfg["size_classes"]
     for name, m in models.items():
         if m["size"] not in sizes:
@@ -190,8 +113,6 @@ def _check_references(cfg: dict) -> None:
         if ex is not None and ex not in cfg["benchmarks"]:
             raise ConfigError(f"config key {kind}.{name}.exclude_benchmark: unknown benchmark {ex!r}; "
                               f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
-    if cfg.get("data_source") == "local":
-        pass  # missing local files are reported by the data stage, naming the file
     for i, block in enumerate(cfg["grid"]):
         for key, known in (("models", models), ("train_sets", cfg["train_sets"])):
             for v in block[key]:
@@ -199,24 +120,35 @@ def _check_references(cfg: dict) -> None:
                     raise ConfigError(f"config key grid[{i}].{key}: unknown name {v!r}; "
                                       f"allowed values are {sorted(known)}.")
         for j, m in enumerate(block["methods"]):
-            if m["estimator"] == "rs" and "betas" not in m:
-                raise ConfigError(f"config key grid[{i}].methods[{j}]: estimator 'rs' needs 'betas' "
-                                  "(a list of non-negative numbers, e.g. [0, 2, 4, 8]).")
-            if m["estimator"] != "rs" and "betas" in m:
-                raise ConfigError(f"config key grid[{i}].methods[{j}].betas: only estimator 'rs' takes betas; "
-                                  f"{m['estimator']!r} has no parameters.")
+            where = f"config key grid[{i}].methods[{j}]"
+            if m["estimator"] not in estimators.names():
+                raise ConfigError(f"{where}.estimator: unknown estimator {m['estimator']!r}; allowed values are "
+                                  f"{estimators.names()} (registered in rsrl/estimators/).")
+            params = m.get("params") or {}
+            axes = [v if isinstance(v, list) else [v] for v in params.values()]
+            for combo in itertools.product(*axes):
+                try:
+                    estimators.check_params(m["estimator"], dict(zip(params, combo)), context=context,
+                                            where=f"{where}.params")
+                except estimators.EstimatorError as exc:
+                    raise ConfigError(str(exc)) from None
+    try:
+        all_cells = grid.cells(cfg)
+    except grid.GridError as exc:
+        raise ConfigError(str(exc)) from None
     seen: dict[tuple, int] = {}
-    for c in cells(cfg):
-        key = (c.model, c.train_set, c.method)
+    for c in all_cells:
+        key = (c.model, c.train_set, c.method_id)
         if key in seen:
-            raise ConfigError(f"config key grid: duplicate cell {c.path} (listed twice across grid blocks); "
-                              "each (model, train_set, method) may appear once.")
+            raise ConfigError(f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
+                              "parameter values that name the same method); each (model, train_set, method) may "
+                              "appear once.")
         seen[key] = 1
     for b in cfg["evaluation"].get("per_benchmark", {}):
         if b not in cfg["benchmarks"]:
             raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
                               f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
-    rep = cfg.get("report", {}).get("ablation", {})
+    rep = cfg["report"].get("ablation", {})
     if rep.get("model") and rep["model"] not in models:
         raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "
                           f"allowed values are {sorted(models)}.")
@@ -227,6 +159,10 @@ def _check_references(cfg: dict) -> None:
     if rep.get("train_set") and rep["train_set"] not in cfg["train_sets"]:
         raise ConfigError(f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
                           f"allowed values are {sorted(cfg['train_sets'])}.")
+    try:
+        grid.focus_cell(cfg)
+    except grid.GridError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def validate(cfg: dict) -> dict:
@@ -263,10 +199,21 @@ def load(*paths: str | Path, overrides: dict | None = None) -> dict:
 def benchmark_settings(cfg: dict, benchmark: str) -> dict:
     """Sampling settings of one benchmark: the evaluation defaults updated by its per_benchmark entry."""
     ev = cfg["evaluation"]
-    out = {k: ev[k] for k in ("temperature", "top_p", "max_tokens") if k in ev}
-    out.setdefault("n", 1)
+    out = {k: ev[k] for k in ("n", "temperature", "top_p", "max_tokens")}
     out.update(ev.get("per_benchmark", {}).get(benchmark, {}))
     return out
+
+
+def write_config_json(cfg: dict, path: str | Path) -> Path:
+    """Write the validated config as JSON at ``path`` (atomically, and only when its content changes)."""
+    path = Path(path)
+    text = json.dumps(cfg, sort_keys=True, indent=1)
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
 
 
 def data_path(cfg: dict, rel: str) -> Path:

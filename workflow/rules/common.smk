@@ -1,27 +1,25 @@
-# Config loading and validation, wildcard constraints and path helpers shared by every stage.
-import hashlib
+# Config loading and validation, wildcard constraints, the grid and the helper functions of every stage.
+# What is trained and evaluated, and where every file lives, comes from rsrl.grid (the same module the jobs and
+# the report read); the rule files hold rules only.
 import json
+import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import rsrl.config as rcfg  # noqa: E402
+from rsrl import grid  # noqa: E402
+from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
     CFG = rcfg.validate(dict(config))
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
 
-# The validated config (with defaults and --config overrides) is handed to every job as one JSON file.
-_cfg_text = json.dumps(CFG, sort_keys=True, indent=1)
-CONFIG_JSON = Path(".snakemake/rsrl") / f"config-{hashlib.sha256(_cfg_text.encode()).hexdigest()[:16]}.json"
-if not CONFIG_JSON.exists():
-    CONFIG_JSON.parent.mkdir(parents=True, exist_ok=True)
-    _tmp = CONFIG_JSON.with_suffix(".tmp")
-    _tmp.write_text(_cfg_text)
-    _tmp.replace(CONFIG_JSON)
+# The validated config (defaults and --config overrides filled in) reaches every job as one JSON file, passed as
+# a rule parameter. Its path is fixed, so editing the config reruns only the jobs whose own parameters changed.
+CONFIG_JSON = rcfg.write_config_json(CFG, Path(".snakemake") / "rsrl" / "config.json")
 
-PY = "python"  # the job environment's interpreter (a venv, a conda env from envs/, or a module)
 
 wildcard_constraints:
     model="[^/]+",
@@ -33,26 +31,150 @@ wildcard_constraints:
     s=r"\d+",
     step=r"\d+",
 
-CELLS = rcfg.cells(CFG)
-CHECKPOINTS = rcfg.checkpoints(CFG)
+
+CELLS = grid.cells(CFG)
 TRAIN_SETS = list(CFG["train_sets"])
 BENCHMARKS = list(CFG["benchmarks"])
+EVAL_TARGETS = grid.eval_targets(CFG)
 
 
 def size_class(model):
-    return CFG["size_classes"][CFG["models"][model]["size"]]
+    return grid.size_class(CFG, model)
 
 
 def built_model(model):
     """Directory of a locally built base model, or [] for a hub model (loaded by id)."""
-    if "build" in CFG["models"][model]:
-        return [f"results/models/{model}/base"]
+    return [grid.base_model_dir(model)] if "build" in CFG["models"][model] else []
+
+
+def warmstart_input(wc):
+    from rsrl.models.tiny import warmstart_set
+
+    return grid.train_data(warmstart_set(CFG, wc.model))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data
+
+
+def data_params(kind, name):
+    """What a preparation depends on in the config (so unrelated config edits do not rerun it)."""
+    keys = ("data_source", "data_dir", "prompt_template", "data")
+    return json.dumps({"source": CFG[kind][name], **{k: CFG.get(k) for k in keys}}, sort_keys=True)
+
+
+def data_local_file(kind, name):
+    """The local file a source is read from, if any (missing files are reported by the job, naming them)."""
+    from rsrl.data.sources import use_local_file
+
+    src = CFG[kind][name]
+    if use_local_file(src, CFG):
+        path = rcfg.data_path(CFG, src["local"])
+        if path.exists():
+            return [str(path)]
     return []
 
 
-# Step snapshots `<method>.step<k>` of the beta-ablation cell (Fig. 5): evaluated like any checkpoint.
-from rsrl.report.beta_ablation import ablation_benchmarks, ablation_checkpoints  # noqa: E402
+# ---------------------------------------------------------------------------------------------------------------
+# Training
 
-# (checkpoint, benchmark) pairs to evaluate: every checkpoint on every benchmark, snapshots on the ablation's.
-EVAL_PAIRS = [(c, b) for c in CHECKPOINTS for b in BENCHMARKS] + [
-    (c, b) for c in ablation_checkpoints(CFG) for b in ablation_benchmarks(CFG)]
+
+def train_cell(wc):
+    return grid.cell(CFG, wc.model, wc.train_set, wc.method)
+
+
+def train_params(wc):
+    """What a cell's training depends on in the config (unrelated edits do not retrain)."""
+    c = train_cell(wc)
+    return json.dumps({"training": CFG["training"], "model": CFG["models"][c.model], "trainer": c.trainer,
+                       "estimator": c.estimator, "params": c.params, "grader": CFG["evaluation"]["grader"],
+                       "size": size_class(c.model)}, sort_keys=True)
+
+
+def train_trainer(wc):
+    return train_cell(wc).trainer
+
+
+def _gres(model):
+    sc = size_class(model)
+    return f"gpu:{sc['gpu_model']}:{sc['gpus_per_node']}" if sc.get("gpu_model") else f"gpu:{sc['gpus_per_node']}"
+
+
+def train_resource(key):
+    """Slurm resources of a cell: its model's size class for OpenRLHF, one CPU job for TRL."""
+
+    def get(wc):
+        c = train_cell(wc)
+        sc = size_class(c.model)
+        if c.trainer == "trl":
+            return {"nodes": 1, "gres": "", "cpus_per_task": 2, "mem_mb": 16000,
+                    "runtime": sc["runtime_min"], "tasks_per_gpu": 0, "tasks": 1}[key]
+        return {
+            "nodes": sc["nodes"],
+            "gres": _gres(c.model),
+            "cpus_per_task": sc["cpus_per_gpu"] * sc["gpus_per_node"],
+            "mem_mb": sc["mem_mb_per_node"],
+            "runtime": sc["runtime_min"],
+            "tasks_per_gpu": 0,  # else the slurm plugin may start the script once per GPU
+            "tasks": sc["nodes"],  # one per node (multi-node jobs start Ray on each node with srun)
+        }[key]
+
+    return get
+
+
+# Cells of multi-node models run as "MPI" jobs: the job script itself starts Ray on every node with srun, so the
+# slurm plugin must not wrap it in `srun -n1` (resource `mpi`, one task per node). Everything else is one node.
+MULTINODE_MODELS = [m for m in CFG["models"] if size_class(m)["nodes"] > 1]
+MULTINODE_RE = "|".join(re.escape(m) for m in MULTINODE_MODELS) or "(?!)"
+SINGLENODE_RE = "|".join(re.escape(m) for m in CFG["models"] if m not in MULTINODE_MODELS) or "(?!)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def eval_checkpoint(wc):
+    return grid.checkpoint_of(CFG, wc.model, wc.train_set, wc.method)
+
+
+def eval_model_inputs(wc):
+    return grid.checkpoint_inputs(CFG, eval_checkpoint(wc))
+
+
+def eval_model_source(wc):
+    return grid.checkpoint_source(CFG, eval_checkpoint(wc))
+
+
+def eval_shards(benchmark):
+    st = eval_shards_plan.eval_settings(CFG, benchmark)
+    return eval_shards_plan.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"])
+
+
+def eval_graded(wc):
+    return [grid.GRADED_PATTERN.format(p=p, s=s, **wc) for p, s in eval_shards(wc.benchmark)]
+
+
+def eval_sampling_params(wc):
+    """What a sample shard depends on in the config, so unrelated edits do not resample. Its sample range
+    stands in for n and samples_per_shard: raising n only adds shards (seeds do not depend on n)."""
+    st = eval_shards_plan.eval_settings(CFG, wc.benchmark)
+    sd = eval_shards_plan.shard(1, st["n"], st["problem_shards"], st["samples_per_shard"], int(wc.p), int(wc.s))
+    keep = {k: v for k, v in st.items() if k not in ("n", "samples_per_shard")}
+    return json.dumps({**keep, "start": sd.start, "count": sd.count, "store": CFG["evaluation"]["store"]},
+                      sort_keys=True)
+
+
+def eval_threads(wc):
+    size = size_class(wc.model)
+    return max(1, size["cpus_per_gpu"] * max(1, size["eval_gpus"]))
+
+
+def eval_mem_mb(wc):
+    """Host memory of a sampling job: its GPUs' share of a node's memory (at least 8 GB), or a CPU node's."""
+    size = size_class(wc.model)
+    node, gpus = size["mem_mb_per_node"], size["gpus_per_node"]
+    return max(8000, node * max(1, size["eval_gpus"]) // gpus) if gpus else node
+
+
+EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL_TARGETS]
+EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TARGETS]

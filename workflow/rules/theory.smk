@@ -11,32 +11,36 @@ rule theory_bandit:
         curves="results/theory/bandit_curves.csv",
         final="results/theory/bandit_final.csv",
     params:
-        bandit=CFG["theory"].get("bandit", {}),
+        config=CONFIG_JSON,
+        bandit=CFG["theory"]["bandit"],
     log:
         "logs/theory/bandit.log",
     shell:
-        "{PY} -m rsrl.theory bandit --config {CONFIG_JSON} --curves {output.curves} --final {output.final} "
+        "python -m rsrl.theory bandit --config {params.config} --curves {output.curves} --final {output.final} "
         "> {log} 2>&1"
 
 
 rule theory_advantage_shape:
     output:
         "results/theory/advantage_shape.csv",
+    params:
+        config=CONFIG_JSON,
     log:
         "logs/theory/advantage_shape.log",
     shell:
-        "{PY} -m rsrl.theory advantage-shape --config {CONFIG_JSON} --out {output} > {log} 2>&1"
+        "python -m rsrl.theory advantage-shape --config {params.config} --out {output} > {log} 2>&1"
 
 
 rule theory_lemmas:
     output:
         "results/theory/lemmas.csv",
     params:
-        lemmas=CFG["theory"].get("lemmas", {}),
+        config=CONFIG_JSON,
+        lemmas=CFG["theory"]["lemmas"],
     log:
         "logs/theory/lemmas.log",
     shell:
-        "{PY} -m rsrl.theory lemmas --config {CONFIG_JSON} --out {output} > {log} 2>&1"
+        "python -m rsrl.theory lemmas --config {params.config} --out {output} > {log} 2>&1"
 
 
 rule theory_figures:
@@ -52,12 +56,13 @@ rule theory_figures:
                         caption="../report/fig3.rst"),
         fig3_svg="results/figures/fig3_bandit.svg",
     params:
+        config=CONFIG_JSON,
         fig2=lambda wc, output: output.fig2_png.removesuffix(".png"),
         fig3=lambda wc, output: output.fig3_png.removesuffix(".png"),
     log:
         "logs/theory/figures.log",
     shell:
-        "{PY} -m rsrl.theory figures --config {CONFIG_JSON} --advantage-shape {input.shape} "
+        "python -m rsrl.theory figures --config {params.config} --advantage-shape {input.shape} "
         "--bandit-curves {input.curves} --bandit-final {input.final} "
         "--fig2 {params.fig2} --fig3 {params.fig3} > {log} 2>&1"
 

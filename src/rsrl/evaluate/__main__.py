@@ -26,8 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-file", required=True)
     p.add_argument("--model", default=None, help="model name in the config (engine settings)")
     p.add_argument("--model-path", required=True, help="HF directory or hub id")
-    p.add_argument("--p", type=int, required=True)
-    p.add_argument("--s", type=int, required=True)
+    p.add_argument("--problem-shard", type=int, required=True, help="problem shard p (see rsrl.evaluate.shards)")
+    p.add_argument("--sample-block", type=int, required=True, help="sample block s (see rsrl.evaluate.shards)")
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("grade", help="grade one sample shard")
@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("aggregate", help="passk.csv and eval_summary.csv over all checkpoints and benchmarks")
     p.add_argument("--config", required=True)
-    p.add_argument("--metrics", nargs="*", default=[])
+    p.add_argument("--metrics", nargs="*", default=[], help="metrics.csv of every evaluation, in grid order")
+    p.add_argument("--problems", nargs="*", default=[], help="problems.parquet of every evaluation, same order")
     p.add_argument("--passk", required=True)
     p.add_argument("--summary", required=True)
     return ap
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         from rsrl.evaluate.sample import sample_shard
 
         sample_shard(cfg, benchmark=args.benchmark, bench_file=args.bench_file, model=args.model,
-                     model_path=args.model_path, p=args.p, s=args.s, out=args.out)
+                     model_path=args.model_path, p=args.problem_shard, s=args.sample_block, out=args.out)
     elif args.cmd == "grade":
         from rsrl.evaluate.grade import grade_shard
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "aggregate":
         from rsrl.evaluate.aggregate import aggregate
 
-        aggregate(args.metrics, args.passk, args.summary)
+        aggregate(cfg, args.metrics, args.problems, args.passk, args.summary)
     return 0
 
 

@@ -1,44 +1,36 @@
 """Evaluation tables over every (checkpoint, benchmark): results/tables/passk.csv and eval_summary.csv.
 
-passk.csv: model, train_set, method, beta, benchmark, k, pass_at_k, ci_low, ci_high, n_problems, n_samples
-(``n_samples``: samples per problem, the n of pass@k; ``beta`` empty for methods other than rs).
+passk.csv: model, train_set, method, estimator, params, step, benchmark, k, pass_at_k, ci_low, ci_high, n_problems,
+n_samples. ``method`` is the checkpoint id (``rs_beta2``, ``rs_beta2.step20``, ``base``); ``estimator`` and
+``params`` (a JSON object) say what it was trained with (empty for base models), ``step`` the snapshot's training
+step (empty for final models); ``n_samples`` is the samples per problem, the n of pass@k.
 
 eval_summary.csv, one row per checkpoint x benchmark: the same keys, then mean@n, maj@k at the largest k (= n)
 and pass@1 / pass@n with their CIs, distinct_share, timeouts (samples graded wrong after a grading timeout) and
 timeout_share, mean_tokens and truncated (share of samples stopped by the token limit).
+
+Which checkpoint and benchmark a file belongs to comes from the grid (:func:`rsrl.grid.eval_targets`, the order
+in which the workflow passes the files), never from its path.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from rsrl.config import parse_method_id
+from rsrl import grid
+from rsrl.methods import Checkpoint, method_of
 
-PASSK_COLUMNS = ["model", "train_set", "method", "beta", "benchmark", "k", "pass_at_k", "ci_low", "ci_high",
-                 "n_problems", "n_samples"]
-KEYS = ["model", "train_set", "method", "beta", "benchmark"]
-
-
-def method_beta(method: str) -> float:
-    """β of an rs method id (``rs_beta2``, ``rs_beta2.step100``), NaN otherwise."""
-    base = method.split(".step")[0]
-    try:
-        return float(parse_method_id(base)[1].get("beta", np.nan))
-    except ValueError:
-        return np.nan
+KEYS = ["model", "train_set", "method", "estimator", "params", "step", "benchmark"]
+PASSK_COLUMNS = KEYS + ["k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
 
 
-def eval_keys(path: str | Path) -> dict:
-    """(model, train_set, method, benchmark) of ``results/eval/{model}/{train_set}/{method}/{benchmark}/<file>``."""
-    parts = Path(path).parts
-    if len(parts) < 5:
-        raise ValueError(f"{path}: expected results/eval/<model>/<train_set>/<method>/<benchmark>/<file>")
-    model, train_set, method, benchmark = parts[-5:-1]
-    return {"model": model, "train_set": train_set, "method": method, "beta": method_beta(method),
-            "benchmark": benchmark}
+def checkpoint_keys(ckpt: Checkpoint, benchmark: str) -> dict:
+    """The key columns of one (checkpoint, benchmark)."""
+    m = method_of(ckpt.id)
+    return {"model": ckpt.model, "train_set": ckpt.train_set, "method": ckpt.id,
+            "estimator": m.estimator if m else "", "params": m.params_json if m else "",
+            "step": ckpt.step if ckpt.step is not None else pd.NA, "benchmark": benchmark}
 
 
 def _ci_cols(m: pd.DataFrame, metric: str, k: int | None, name: str) -> dict:
@@ -53,15 +45,21 @@ def _ci_cols(m: pd.DataFrame, metric: str, k: int | None, name: str) -> dict:
     return {name: r["value"], f"{name}_ci_low": r["ci_low"], f"{name}_ci_high": r["ci_high"]}
 
 
-def aggregate(metrics_files: list[str], passk_out: str, summary_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build both tables from metrics.csv files (problems.parquet is read from the same directory)."""
+def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], passk_out: str,
+              summary_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build both tables from the metrics.csv and problems.parquet of every evaluation, in grid order."""
     from rsrl.io import write_table
 
+    targets = grid.eval_targets(cfg)
+    if not (len(metrics_files) == len(problems_files) == len(targets)):
+        raise ValueError(f"aggregate: {len(metrics_files)} metrics and {len(problems_files)} problems files for "
+                         f"{len(targets)} configured evaluations; pass one of each per rsrl.grid.eval_targets entry, "
+                         "in that order")
     passk, summary = [], []
-    for f in metrics_files:
-        keys = eval_keys(f)
+    for (ckpt, bench), f, pf in zip(targets, metrics_files, problems_files):
+        keys = checkpoint_keys(ckpt, bench)
         m = pd.read_csv(f)
-        probs = pd.read_parquet(Path(f).with_name("problems.parquet"))
+        probs = pd.read_parquet(pf)
         n_problems, n_samples = len(probs), int(probs["n"].min())
         pk = m[m["metric"] == "pass@k"].rename(columns={"value": "pass_at_k"})
         pk = pk.assign(**keys, n_problems=n_problems, n_samples=n_samples)[PASSK_COLUMNS]
@@ -79,6 +77,7 @@ def aggregate(metrics_files: list[str], passk_out: str, summary_out: str) -> tup
         row["truncated"] = float(np.average(probs["truncated"], weights=probs["n"]))
         summary.append(row)
     passk_df = (pd.concat(passk, ignore_index=True) if passk else pd.DataFrame(columns=PASSK_COLUMNS))
+    passk_df["step"] = passk_df["step"].astype("Int64")
     summary_df = pd.DataFrame(summary)
     write_table(passk_out, passk_df)
     write_table(summary_out, summary_df)

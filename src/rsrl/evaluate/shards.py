@@ -103,12 +103,9 @@ def eval_settings(cfg: dict, benchmark: str) -> dict:
 
     st = dict(benchmark_settings(cfg, benchmark))
     ev = cfg["evaluation"]
-    st["problem_shards"] = int(ev.get("problem_shards", 1))
-    st["samples_per_shard"] = int(ev.get("samples_per_shard", 256))
-    st["seed"] = int(ev.get("seed", 0))
-    st.setdefault("temperature", 1.0)
-    st.setdefault("top_p", 1.0)
-    st.setdefault("max_tokens", 1024)
+    st["problem_shards"] = int(ev["problem_shards"])
+    st["samples_per_shard"] = int(ev["samples_per_shard"])
+    st["seed"] = int(ev["seed"])
     if st["n"] > MAX_SAMPLES:
         raise ValueError(f"evaluation.per_benchmark.{benchmark}.n = {st['n']} exceeds {MAX_SAMPLES}")
     return st

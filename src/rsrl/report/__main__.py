@@ -1,8 +1,7 @@
 """Command line of the report stage: ``python -m rsrl.report {fig4,table2,fig5,fig7} --config C --out STEM``.
 
 ``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, Table 2 as ``STEM.csv`` and
-``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Inputs are read from ``--results`` following the
-pipeline's path contract.
+``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Every input file is named on the command line.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ def _stem(out: str) -> Path:
 def _passk(args):
     from rsrl.report.inputs import read_passk
 
-    return read_passk(args.passk or Path(args.results) / "tables" / "passk.csv")
+    return read_passk(args.passk)
 
 
 def cmd_fig4(args, cfg) -> list[Path]:
@@ -56,7 +55,7 @@ def cmd_fig5(args, cfg) -> list[Path]:
 
     from rsrl.report.beta_ablation import make_fig5
 
-    fig = make_fig5(cfg, _passk(args), results=args.results)
+    fig = make_fig5(cfg, _passk(args), args.train_metrics)
     paths = save_figure(fig, _stem(args.out))
     plt.close(fig)
     return paths
@@ -67,7 +66,7 @@ def cmd_fig7(args, cfg) -> list[Path]:
 
     from rsrl.report.diversity import make_fig7
 
-    fig = make_fig7(cfg, results=args.results, beta=args.beta, model=args.model, train_set=args.train_set)
+    fig = make_fig7(cfg, args.problems, beta=args.beta)
     paths = save_figure(fig, _stem(args.out))
     plt.close(fig)
     return paths
@@ -86,16 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
         p.add_argument("--out", required=True, help="output path stem")
-        p.add_argument("--results", default="results", help="results root to read inputs from")
-        p.add_argument("--passk", default=None, help="pass@k table (default: RESULTS/tables/passk.csv)")
         p.add_argument("--log", default=None, help="also log to this file")
+        if name != "fig7":
+            p.add_argument("--passk", required=True, help="the aggregated pass@k table (results/tables/passk.csv)")
         if name == "fig4":
             p.add_argument("--model", default=None, help="draw only this model's rows")
+        if name == "fig5":
+            p.add_argument("--train-metrics", nargs="+", required=True,
+                           help="metrics.csv of each method of the focus cell, in display order")
         if name == "fig7":
+            p.add_argument("--problems", nargs="*", default=[],
+                           help="problems.parquet of each rsrl.grid.diversity_targets entry, in that order")
             p.add_argument("--beta", type=float, default=None,
                            help="RS-GRPO β compared with GRPO in panel (b) (default: the largest in the grid)")
-            p.add_argument("--model", default=None, help="model (default: report.ablation or the first grid cell)")
-            p.add_argument("--train-set", default=None, help="training set (with --model)")
     return parser
 
 

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from rsrl.config import BASE_METHOD, BASE_TRAIN_SET
-from rsrl.report.inputs import benchmarks, focus_cell, grid_methods, has_base, problems_path, read_problems
+from rsrl import grid
+from rsrl.methods import BASE
+from rsrl.report.inputs import read_problems
 from rsrl.report.style import apply_style, method_beta, method_color, method_label, note
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,6 @@ log = logging.getLogger(__name__)
 # Benchmarks in panel (b): colours and markers distinct from the method colours of the other panels.
 BENCH_STYLES = [("#1b9e77", "o"), ("#7570b3", "s"), ("#66a61e", "D"), ("#a6761d", "^"), ("#666666", "v"),
                 ("#17becf", "P"), ("#bcbd22", "X"), ("#8c564b", "*")]
-
-
-def diversity_checkpoints(cfg: dict, model: str | None = None,
-                          train_set: str | None = None) -> list[tuple[str, str, str]]:
-    """(model, train_set, method) checkpoints whose per-problem results Fig. 7 reads."""
-    cell = (model, train_set) if model and train_set else focus_cell(cfg)
-    if cell is None:
-        return []
-    out = [(cell[0], BASE_TRAIN_SET, BASE_METHOD)] if has_base(cfg, cell[0]) else []
-    return out + [(cell[0], cell[1], m) for m in grid_methods(cfg, *cell)]
 
 
 def choose_beta(cfg: dict, methods: list[str], beta: float | None) -> str | None:
@@ -47,29 +38,26 @@ def choose_beta(cfg: dict, methods: list[str], beta: float | None) -> str | None
     return rs[float(beta)]
 
 
-def _load(cfg, results, ckpts):
-    frames = {}
-    for mdl, ts, meth in ckpts:
-        for b in benchmarks(cfg):
-            frames[(meth, b)] = read_problems(problems_path(results, mdl, ts, meth, b))
-    return frames
-
-
-def make_fig7(cfg: dict, results: str | Path = "results", beta: float | None = None, model: str | None = None,
-              train_set: str | None = None) -> plt.Figure:
+def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) -> plt.Figure:
+    """Fig. 7 from the per-problem tables of the focus cell's checkpoints, one file per
+    :func:`rsrl.grid.diversity_targets` entry."""
     apply_style()
-    ckpts = diversity_checkpoints(cfg, model, train_set)
+    targets = grid.diversity_targets(cfg)
+    if len(problems) != len(targets):
+        raise ValueError(f"fig7: {len(problems)} per-problem tables for {len(targets)} (checkpoint, benchmark) "
+                         "pairs of the focus cell; pass one per rsrl.grid.diversity_targets entry, in that order")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(14, 5.6), gridspec_kw={"width_ratios": [1.5, 1]})
-    if not ckpts:
+    if not targets:
         note(ax_a, "the configured grid has no trained cells")
         note(ax_b, "the configured grid has no trained cells")
         fig.suptitle("Fig. 7: answer diversity (no data)")
         return fig
-    model = ckpts[-1][0]
-    train_set = next((ts for _, ts, m in ckpts if m != BASE_METHOD), BASE_TRAIN_SET)
-    methods = [m for _, _, m in ckpts]
-    frames = _load(cfg, results, ckpts)
-    bench = benchmarks(cfg)
+    ckpts = list(dict.fromkeys(c for c, _ in targets))
+    model = ckpts[-1].model
+    train_set = next((c.train_set for c in ckpts if not c.is_base), BASE)
+    methods = [c.id for c in ckpts]
+    frames = {(c.id, b): read_problems(f) for (c, b), f in zip(targets, problems)}
+    bench = list(cfg["benchmarks"])
 
     # (a) Distinct-answer share.
     width = 0.8 / len(methods)

@@ -1,20 +1,20 @@
 """Reading the evaluation and training outputs the report is built from, with errors that name the producer.
 
-Paths follow the pipeline's path contract relative to a results root (``results/`` in the workflow).
+The report's jobs get every file they read on the command line; which checkpoint a file belongs to comes from the
+grid (:mod:`rsrl.grid`), in the order the workflow passes the files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import numpy as np
 import pandas as pd
 
-from rsrl.config import BASE_METHOD, BASE_TRAIN_SET, cells, checkpoints
-from rsrl.report.style import is_rs, method_beta, method_sort_key, split_method
-
-PASSK_COLUMNS = ["model", "train_set", "method", "beta", "benchmark", "k", "pass_at_k", "ci_low", "ci_high",
-                 "n_problems", "n_samples"]
+from rsrl.evaluate.aggregate import PASSK_COLUMNS
+from rsrl.methods import split_checkpoint
 PROBLEM_COLUMNS = ["problem_id", "n", "c", "accuracy", "n_distinct"]
 TRAIN_METRIC_COLUMNS = ["step", "reward_mean", "cumulative_solve_rate"]
 
@@ -53,31 +53,22 @@ def _check_columns(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
 
 
 def read_passk(path: str | Path) -> pd.DataFrame:
-    """The aggregated pass@k table, with `base_method`, `step` (None for final checkpoints) and `beta` filled."""
+    """The aggregated pass@k table, with `base_method` (the method id without its step) and RS-GRPO's `beta`
+    (from the `estimator` and `params` columns; NaN for other methods) added."""
     path = require(path)
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, keep_default_na=False, na_values={"step": [""], "ci_low": [""], "ci_high": [""],
+                                                             "pass_at_k": [""]})
     _check_columns(df, path, PASSK_COLUMNS)
-    for col in ("model", "train_set", "method", "benchmark"):
+    for col in ("model", "train_set", "method", "benchmark", "estimator", "params"):
         df[col] = df[col].astype(str)
-    split = df["method"].map(split_method)
-    df["base_method"] = split.map(lambda t: t[0])
-    df["step"] = split.map(lambda t: t[1]).astype("Int64")
-    df["beta"] = df["method"].map(lambda m: method_beta(m)).astype(float)
+    df["step"] = df["step"].astype("Int64")
+    df["base_method"] = df["method"].map(lambda m: split_checkpoint(m)[0])
+    df["beta"] = [json.loads(p).get("beta", np.nan) if e == "rs" else np.nan
+                  for e, p in zip(df["estimator"], df["params"])]
+    df["beta"] = df["beta"].astype(float)
     for col in ("k", "n_problems", "n_samples"):
         df[col] = df[col].astype(int)
     return df
-
-
-def problems_path(results: str | Path, model: str, train_set: str, method: str, benchmark: str) -> Path:
-    return Path(results) / "eval" / model / train_set / method / benchmark / "problems.parquet"
-
-
-def eval_metrics_path(results: str | Path, model: str, train_set: str, method: str, benchmark: str) -> Path:
-    return Path(results) / "eval" / model / train_set / method / benchmark / "metrics.csv"
-
-
-def train_metrics_path(results: str | Path, model: str, train_set: str, method: str) -> Path:
-    return Path(results) / "train" / model / train_set / method / "metrics.csv"
 
 
 def read_problems(path: str | Path) -> pd.DataFrame:
@@ -95,62 +86,8 @@ def read_train_metrics(path: str | Path) -> pd.DataFrame:
     return df.sort_values("step").reset_index(drop=True)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# The configured grid, in config order
-
-
-def grid_models(cfg: dict) -> list[str]:
-    return list(dict.fromkeys(m for m, _, _ in checkpoints(cfg)))
-
-
-def grid_rows(cfg: dict) -> list[tuple[str, str]]:
-    """(model, train_set) pairs with at least one trained cell, in config order."""
-    return list(dict.fromkeys((c.model, c.train_set) for c in cells(cfg)))
-
-
-def grid_methods(cfg: dict, model: str, train_set: str) -> list[str]:
-    """Trained methods of one (model, train_set), base first, then baselines, then RS-GRPO by β."""
-    ms = [c.method for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
-    return sorted(dict.fromkeys(ms), key=method_sort_key)
-
-
-def has_base(cfg: dict, model: str) -> bool:
-    return (model, BASE_TRAIN_SET, BASE_METHOD) in checkpoints(cfg)
-
-
-def benchmarks(cfg: dict) -> list[str]:
-    return list(cfg["benchmarks"])
-
-
-def focus_cell(cfg: dict) -> tuple[str, str] | None:
-    """The (model, train_set) of the β ablation and the diversity figure.
-
-    ``report.ablation`` when set (a missing key is taken from the default); otherwise the first pair in the grid
-    with at least two RS-GRPO βs, else the first with any RS-GRPO β, else the first pair; None for an empty grid.
-    """
-    rows = grid_rows(cfg)
-    if not rows:
-        return None
-
-    def n_rs(row):
-        return sum(is_rs(m) for m in grid_methods(cfg, *row))
-
-    default = next((r for r in rows if n_rs(r) >= 2), None) or next((r for r in rows if n_rs(r) >= 1), rows[0])
-    conf = cfg.get("report", {}).get("ablation", {}) or {}
-    if not conf:
-        return default
-    model = conf.get("model")
-    train_set = conf.get("train_set")
-    candidates = [r for r in rows if (model is None or r[0] == model) and (train_set is None or r[1] == train_set)]
-    if not candidates:
-        raise ValueError(
-            f"config key report.ablation: {{model: {model}, train_set: {train_set}}} has no trained cell in the "
-            f"grid; grid (model, train_set) pairs are {rows}. Name one of them or remove report.ablation.")
-    return next((r for r in candidates if n_rs(r) >= 2), candidates[0])
-
-
 def k_table(cfg: dict) -> list[int]:
-    return [int(k) for k in (cfg.get("report", {}) or {}).get("k_table", [1, 32])]
+    return [int(k) for k in cfg["report"]["k_table"]]
 
 
 def finite(x) -> bool:

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rsrl.config import BASE_METHOD, BASE_TRAIN_SET
-from rsrl.report.inputs import benchmarks, grid_methods, grid_rows, has_base
+from rsrl import grid
+from rsrl.methods import BASE
 from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
                                method_sort_key, note)
 
@@ -31,21 +31,21 @@ def _curve(passk: pd.DataFrame, model: str, train_set: str, method: str, bench: 
 def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.Figure:
     """The pass@k figure for the configured grid (or for one model)."""
     apply_style()
-    rows = [r for r in grid_rows(cfg) if model is None or r[0] == model]
+    rows = [r for r in grid.rows(cfg) if model is None or r[0] == model]
     if model is not None and not rows:
         raise ValueError(f"model {model!r} has no trained cell in the configured grid; grid rows are "
-                         f"{grid_rows(cfg)}.")
-    bench = benchmarks(cfg)
+                         f"{grid.rows(cfg)}.")
+    bench = list(cfg["benchmarks"])
     nrow, ncol = max(len(rows), 1), max(len(bench), 1)
     fig, axes = plt.subplots(nrow, ncol, figsize=(PANEL_W * ncol + 0.6, PANEL_H * nrow + 1.3), squeeze=False)
     handles: dict[str, object] = {}
     for i, (mdl, ts) in enumerate(rows):
-        methods = ([BASE_METHOD] if has_base(cfg, mdl) else []) + grid_methods(cfg, mdl, ts)
+        methods = ([BASE] if grid.has_base(cfg, mdl) else []) + grid.methods_of(cfg, mdl, ts)
         for j, b in enumerate(bench):
             ax = axes[i, j]
             drawn, sizes, kmax, absent = 0, set(), 1, []
             for meth in methods:
-                tset = BASE_TRAIN_SET if meth == BASE_METHOD else ts
+                tset = BASE if meth == BASE else ts
                 cur = _curve(passk, mdl, tset, meth, b)
                 if cur.empty:
                     absent.append(meth)

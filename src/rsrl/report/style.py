@@ -1,7 +1,7 @@
 """Shared plotting style: one colour, marker and label per method, identical in every figure.
 
-Colours depend only on the method id (and, for RS-GRPO, on β), never on which other methods a figure shows,
-so "RS-GRPO (β=4)" has the same colour in Fig. 4, Fig. 5 and Fig. 7.
+Colours depend only on the method (its estimator, and for RS-GRPO its β), never on which other methods a figure
+shows, so "RS-GRPO (β=4)" has the same colour in Fig. 2 to 7. Labels come from :mod:`rsrl.methods`.
 """
 
 from __future__ import annotations
@@ -15,87 +15,71 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 
-from rsrl.config import parse_method_id  # noqa: E402
+from rsrl import estimators  # noqa: E402
+from rsrl import methods as mth  # noqa: E402
 
-# Fixed colours for the baselines (Okabe-Ito palette, readable for colour-blind readers).
-_FIXED = {
-    "base": "#7f7f7f",
-    "grpo": "#0072B2",
-    "drgrpo": "#009E73",
-    "rloo": "#CC79A7",
-}
-_LABELS = {"base": "Base model", "grpo": "GRPO", "drgrpo": "Dr. GRPO", "rloo": "RLOO"}
-_OTHER = ["#56B4E9", "#F0E442", "#000000", "#8c564b"]
-# RS-GRPO: amber → red → magenta → violet as β grows (log scale, saturating at β = 32).
+# Estimator colours and markers by registration order (Okabe-Ito palette, readable for colour-blind readers).
+_PALETTE = ["#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000", "#8c564b", "#999933"]
+_MARKERS = ["^", "v", "D", "o", "P", "X", "*", "h", "<"]
+_BASE_COLOR = "#7f7f7f"
+# RS-GRPO: amber → red → magenta → violet as β grows (log scale, saturating at β = 32), in every figure.
 _RS_CMAP = mcolors.LinearSegmentedColormap.from_list(
     "rs_beta", ["#E6A100", "#E66100", "#D62728", "#B5179E", "#6A0DAD", "#2E0854"])
 _RS_BETA_MAX = 32.0
 
 
-def split_method(method: str) -> tuple[str, int | None]:
+def split_method(checkpoint_id: str) -> tuple[str, int | None]:
     """`rs_beta2.step100` → (`rs_beta2`, 100); `grpo` → (`grpo`, None)."""
-    if ".step" in method:
-        base, step = method.rsplit(".step", 1)
-        if step.isdigit():
-            return base, int(step)
-    return method, None
+    return mth.split_checkpoint(checkpoint_id)
 
 
-def method_beta(method: str) -> float | None:
-    est, params = parse_method_id(split_method(method)[0])
-    return params.get("beta") if est == "rs" else None
+def method_beta(checkpoint_id: str) -> float | None:
+    """RS-GRPO's β of a checkpoint, None for other estimators and the base model."""
+    m = mth.method_of(checkpoint_id)
+    return float(m.param_dict["beta"]) if m is not None and m.estimator == "rs" else None
 
 
-def is_rs(method: str) -> bool:
-    return method_beta(method) is not None
+def is_rs(checkpoint_id: str) -> bool:
+    return method_beta(checkpoint_id) is not None
 
 
-def method_label(method: str) -> str:
-    """Human-readable method name, e.g. ``RS-GRPO (β=4)``."""
-    base, step = split_method(method)
-    beta = method_beta(base)
-    label = f"RS-GRPO (β={beta:g})" if beta is not None else _LABELS.get(base, base)
-    return f"{label}, step {step}" if step is not None else label
+def method_label(checkpoint_id: str) -> str:
+    """Human-readable method name, e.g. ``RS-GRPO (β=4)`` (see :func:`rsrl.methods.label`)."""
+    return mth.label(checkpoint_id)
 
 
-def method_color(method: str) -> str:
-    base, _ = split_method(method)
-    beta = method_beta(base)
-    if beta is not None:
-        x = min(math.log2(1.0 + max(beta, 0.0)) / math.log2(1.0 + _RS_BETA_MAX), 1.0)
-        return mcolors.to_hex(_RS_CMAP(x))
-    if base in _FIXED:
-        return _FIXED[base]
-    return _OTHER[sum(map(ord, base)) % len(_OTHER)]
+def rs_color(beta: float) -> str:
+    """The colour of RS-GRPO with this β (every figure, theory included)."""
+    x = min(math.log2(1.0 + max(float(beta), 0.0)) / math.log2(1.0 + _RS_BETA_MAX), 1.0)
+    return mcolors.to_hex(_RS_CMAP(x))
 
 
-def method_marker(method: str) -> str:
-    base, _ = split_method(method)
-    if base == "base":
+def method_color(checkpoint_id: str) -> str:
+    m = mth.method_of(checkpoint_id)
+    if m is None:
+        return _BASE_COLOR
+    if m.estimator == "rs":
+        return rs_color(m.param_dict["beta"])
+    return _PALETTE[estimators.spec(m.estimator).order % len(_PALETTE)]
+
+
+def method_marker(checkpoint_id: str) -> str:
+    m = mth.method_of(checkpoint_id)
+    if m is None:
         return "s"
-    if is_rs(base):
-        return "o"
-    return {"grpo": "^", "drgrpo": "v", "rloo": "D"}.get(base, "x")
+    return _MARKERS[estimators.spec(m.estimator).order % len(_MARKERS)]
 
 
-def method_linestyle(method: str) -> str:
-    base, _ = split_method(method)
-    if base == "base":
+def method_linestyle(checkpoint_id: str) -> str:
+    m = mth.method_of(checkpoint_id)
+    if m is None:
         return ":"
-    return "-" if is_rs(base) else "--"
+    return "-" if m.estimator == "rs" else "--"
 
 
-def method_sort_key(method: str) -> tuple:
-    """Base first, then baselines, then RS-GRPO by increasing β."""
-    base, step = split_method(method)
-    beta = method_beta(base)
-    if base == "base":
-        group = 0
-    elif beta is None:
-        group = 1 + (list(_FIXED).index(base) if base in _FIXED else len(_FIXED))
-    else:
-        group = 100
-    return (group, beta if beta is not None else 0.0, base, step or 0)
+def method_sort_key(checkpoint_id: str) -> tuple:
+    """Base first, then estimators in registration order, then by parameter values (see rsrl.methods)."""
+    return mth.sort_key(checkpoint_id)
 
 
 def apply_style() -> None:

@@ -11,24 +11,26 @@ import logging
 import numpy as np
 import pandas as pd
 
-from rsrl.config import BASE_METHOD, BASE_TRAIN_SET
-from rsrl.report.inputs import benchmarks, grid_methods, grid_models, grid_rows, has_base, k_table
-from rsrl.report.style import method_beta, method_label
+from rsrl import grid
+from rsrl.evaluate.aggregate import checkpoint_keys
+from rsrl.methods import BASE, Checkpoint
+from rsrl.report.inputs import k_table
+from rsrl.report.style import method_label
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ["model", "train_set", "method", "beta", "metric"]
+ID_COLUMNS = ["model", "train_set", "method", "estimator", "params", "metric"]
 
 
-def table_rows(cfg: dict) -> list[tuple[str, str, str]]:
-    """(model, train_set, method) rows in table order: per model, the base model, then each training set."""
+def table_rows(cfg: dict) -> list[Checkpoint]:
+    """Checkpoints in table order: per model, the base model, then each training set's methods."""
     out = []
-    for model in grid_models(cfg):
-        if has_base(cfg, model):
-            out.append((model, BASE_TRAIN_SET, BASE_METHOD))
-        for m, ts in grid_rows(cfg):
+    for model in grid.models(cfg):
+        if grid.has_base(cfg, model):
+            out.append(grid.base_checkpoint(model))
+        for m, ts in grid.rows(cfg):
             if m == model:
-                out += [(model, ts, meth) for meth in grid_methods(cfg, model, ts)]
+                out += [Checkpoint(model, ts, meth) for meth in grid.methods_of(cfg, model, ts)]
     return out
 
 
@@ -45,7 +47,7 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     ``average`` is the mean over the metric's benchmarks (those where k ≤ n); it is empty for a row that lacks
     one of them, so averages in one metric always cover the same benchmarks.
     """
-    bench = benchmarks(cfg)
+    bench = list(cfg["benchmarks"])
     final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
     idx = final.set_index(["model", "train_set", "method", "benchmark", "k"])["pass_at_k"]
     if idx.index.duplicated().any():
@@ -56,8 +58,9 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     rows = table_rows(cfg)
     seen = set(zip(final["model"], final["train_set"], final["method"]))
     for r in rows:
-        if r not in seen:
-            log.warning("passk.csv has no rows for checkpoint %s; its table row is empty", "/".join(r))
+        if (r.model, r.train_set, r.id) not in seen:
+            log.warning("passk.csv has no rows for checkpoint %s/%s/%s; its table row is empty", r.model,
+                        r.train_set, r.id)
     records = []
     for k in k_table(cfg):
         avail = metric_benchmarks(final, bench, k)
@@ -68,16 +71,15 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
         if skipped:
             log.info("pass@%d: not defined on %s (fewer than %d samples per problem or not evaluated)",
                      k, skipped, k)
-        for model, ts, meth in rows:
-            rec = {"model": model, "train_set": ts, "method": meth, "beta": method_beta(meth), "metric": f"pass@{k}"}
+        for ck in rows:
+            keys = checkpoint_keys(ck, "")
+            rec = {c: keys[c] for c in ID_COLUMNS[:-1]} | {"metric": f"pass@{k}"}
             for b in bench:
-                rec[b] = values.get((model, ts, meth, b, k), np.nan)
+                rec[b] = values.get((ck.model, ck.train_set, ck.id, b, k), np.nan)
             vals = [rec[b] for b in avail]
             rec["average"] = float(np.mean(vals)) if not any(np.isnan(vals)) else np.nan
             records.append(rec)
-    df = pd.DataFrame.from_records(records, columns=ID_COLUMNS + bench + ["average"])
-    df["beta"] = df["beta"].astype(float)
-    return df
+    return pd.DataFrame.from_records(records, columns=ID_COLUMNS + bench + ["average"])
 
 
 def _fmt(v: float, bold: bool) -> str:
@@ -99,7 +101,7 @@ def _bold_mask(values: np.ndarray) -> np.ndarray:
 
 
 def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
-    bench = benchmarks(cfg)
+    bench = list(cfg["benchmarks"])
     cols = bench + ["average"]
     final = passk[passk["step"].isna()]
     lines = ["# Table 2: pass@k on the evaluation benchmarks", ""]
@@ -125,8 +127,8 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
         if len(avail) < len(bench):
             lines += [f"Average over: {', '.join(avail)}.", ""]
         for model in dict.fromkeys(mdf["model"]):
-            base = mdf[(mdf["model"] == model) & (mdf["method"] == BASE_METHOD)]
-            for ts in dict.fromkeys(mdf.loc[(mdf["model"] == model) & (mdf["method"] != BASE_METHOD), "train_set"]):
+            base = mdf[(mdf["model"] == model) & (mdf["method"] == BASE)]
+            for ts in dict.fromkeys(mdf.loc[(mdf["model"] == model) & (mdf["method"] != BASE), "train_set"]):
                 block = pd.concat([base, mdf[(mdf["model"] == model) & (mdf["train_set"] == ts)]])
                 vals = block[cols].to_numpy(dtype=float)
                 bold = _bold_mask(vals)

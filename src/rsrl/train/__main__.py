@@ -1,7 +1,8 @@
 """Training stage command line.
 
-    python -m rsrl.train trl       --config C --model M --train-set T --method X --out results/train/M/T/X
-    python -m rsrl.train openrlhf  --config C --model M --train-set T --method X --out ... --nodes N --gpus-per-node G
+    python -m rsrl.train trl       --config C --model M --train-set T --method X --data D --base-model B --work W --out O
+    python -m rsrl.train openrlhf  --config C --model M --train-set T --method X --data D --base-model B --work W --out O
+                                   --nodes N --gpus-per-node G
     python -m rsrl.train command   --config C --model M --train-set T --method X [--nodes N --gpus-per-node G]
     python -m rsrl.train export-step --work work/train/M/T/X --step K --out results/train/M/T/X/steps/stepK
 """
@@ -18,8 +19,15 @@ def _cell_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="validated config JSON (see workflow/rules/common.smk)")
     p.add_argument("--model", required=True)
     p.add_argument("--train-set", required=True)
-    p.add_argument("--method", required=True, help="method id: grpo, drgrpo, rloo, rs_beta<β>")
+    p.add_argument("--method", required=True, help="method id (rsrl.methods), e.g. grpo, rs_beta2")
     p.add_argument("--log", help="also log to this file")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="prepared training set (Parquet)")
+    p.add_argument("--base-model", required=True, help="base policy: a model directory or a hub id")
+    p.add_argument("--work", required=True, help="resumable state (checkpoints, snapshots, rollout records)")
+    p.add_argument("--out", required=True, help="output directory: model/ and metrics.csv")
 
 
 def main(argv=None) -> int:
@@ -27,11 +35,11 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("trl", help="train one cell with TRL GRPOTrainer (CPU or one GPU)")
     _cell_args(p)
-    p.add_argument("--out", required=True, help="results/train/{model}/{train_set}/{method}")
+    _run_args(p)
     p.add_argument("--threads", type=int, default=None)
     p = sub.add_parser("openrlhf", help="train one cell with OpenRLHF on a running Ray cluster")
     _cell_args(p)
-    p.add_argument("--out", required=True)
+    _run_args(p)
     p.add_argument("--nodes", type=int, required=True)
     p.add_argument("--gpus-per-node", type=int, required=True)
     p = sub.add_parser("command", help="print a cell's OpenRLHF command line")
@@ -54,11 +62,11 @@ def main(argv=None) -> int:
     if a.cmd == "trl":
         from rsrl.train.trl_trainer import train
 
-        train(cfg, a.model, a.train_set, a.method, a.out, threads=a.threads)
+        train(cfg, a.model, a.train_set, a.method, a.data, a.base_model, a.work, a.out, threads=a.threads)
     elif a.cmd == "openrlhf":
         from rsrl.train.openrlhf.launch import run
 
-        run(cfg, a.model, a.train_set, a.method, a.out, a.nodes, a.gpus_per_node)
+        run(cfg, a.model, a.train_set, a.method, a.data, a.base_model, a.work, a.out, a.nodes, a.gpus_per_node)
     elif a.cmd == "command":
         from rsrl.train.openrlhf.launch import dump_command
 

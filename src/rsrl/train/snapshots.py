@@ -10,11 +10,8 @@ from pathlib import Path
 from rsrl.io import atomic_path
 
 
-def work_dir(model: str, train_set: str, method: str, root: str | Path = ".") -> Path:
-    return Path(root) / "work" / "train" / model / train_set / method
-
-
 def snapshot_dir(work: str | Path, step: int) -> Path:
+    """Where a trainer keeps the snapshot of step ``step`` inside a cell's work directory."""
     return Path(work) / "snapshots" / f"step{step}"
 
 

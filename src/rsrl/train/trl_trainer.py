@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsrl import config as rcfg
+from rsrl import grid
 from rsrl import estimators
+from rsrl import stops as rstops
 from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
-from rsrl.train import metrics as tm
+from rsrl.train import progress as tm
 from rsrl.train.snapshots import prepare_work
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,20 @@ def reward_function(boxed_only: bool = True, timeout_s: float = 5.0):
     return correct
 
 
+def generation_stop_ids(stops: rstops.Stops, model: str) -> list[int]:
+    """The end-of-sequence ids TRL generates with: every stop sequence of `model` (:mod:`rsrl.stops`).
+
+    TRL 1.16 samples with transformers' ``generate``, which stops on ``generation_config.eos_token_id``; TRL reads
+    the same ids from the policy's generation config to cut each completion after its first stop token. A stop text
+    that is no special token of the tokenizer cannot be expressed as such an id, so it fails here."""
+    if stops.text_only:
+        raise ValueError(f"model {model!r}: stop sequence(s) {list(stops.text_only)} are no single special token of "
+                         "its tokenizer, and the TRL trainer (transformers generate) stops on token ids only. Train "
+                         f"this model with the openrlhf trainer, or set models.{model}.stop to special tokens of its "
+                         "tokenizer.")
+    return list(stops.token_ids)
+
+
 def _snapshot_callback(work: Path, eval_steps: set[int], steps_per_rollout: int, tokenizer):
     from transformers import TrainerCallback
 
@@ -188,7 +203,7 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         save_steps=t.get("save_steps", t["max_steps"]) * steps_per_rollout,
         save_total_limit=2,
         logging_steps=1,
-        seed=t.get("seed", 42),
+        seed=t["seed"],
         report_to=[],
         use_cpu=use_cpu,
         bf16=not use_cpu,  # mixed precision on a GPU; fp32 weights and optimizer state either way
@@ -202,8 +217,10 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     return GRPOConfig(**kwargs), steps_per_rollout, grader
 
 
-def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, root: str | Path = ".",
-          threads: int | None = None) -> None:
+def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, base_model: str, work: str | Path,
+          out: str | Path, threads: int | None = None) -> None:
+    """Train one cell: prompts from ``data``, policy from ``base_model`` (directory or hub id), resumable state
+    under ``work``, outputs (model/, metrics.csv) under ``out``."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerState
@@ -211,26 +228,25 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     check_trl()
     if threads:
         torch.set_num_threads(threads)
-    root = Path(root)
-    cell = rcfg.cell(cfg, model, train_set, method)
+    cell = grid.cell(cfg, model, train_set, method)
     estimator = estimators.get(cell.estimator, **cell.params)
-    work = root / "work" / "train" / model / train_set / method
+    work = Path(work)
     # Longer runs (max_steps) and other snapshot steps resume; anything else starts afresh.
     t = {k: v for k, v in cfg["training"].items() if k not in ("max_steps", "save_steps", "eval_steps")}
     prepare_work(work, {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
                         "params": cell.params})
     out = Path(out)
-    m = cfg["models"][model]
-    source = str(root / f"results/models/{model}/base") if "build" in m else m["hf_id"]
-    df = pd.read_parquet(root / f"results/data/train/{train_set}.parquet", columns=["id", "problem", "prompt", "answer"])
+    source = base_model
+    df = pd.read_parquet(data, columns=["id", "problem", "prompt", "answer"])
     df = templates.for_model(df, cfg, model)[["id", "prompt", "answer"]]
     dataset = Dataset.from_pandas(df, preserve_index=False)
     use_cpu = not torch.cuda.is_available()
     args, steps_per_rollout, grader = grpo_config(cfg, work, use_cpu)
     tokenizer = AutoTokenizer.from_pretrained(source)
+    stop_ids = generation_stop_ids(rstops.resolve(cfg, model, source), model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    eval_steps = set(cfg["training"].get("eval_steps", []))
+    eval_steps = set(cfg["training"]["eval_steps"])
     resume = last_checkpoint(work / "trl")
     if resume is None:
         (work / "rollouts.jsonl").unlink(missing_ok=True)
@@ -239,6 +255,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
     state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")) if resume else None
     finished = state is not None and state.global_step >= args.max_steps
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
+    policy.generation_config.eos_token_id = stop_ids  # TRL generates with, and cuts completions at, these ids
     cls = _trainer_class()
     trainer = cls(
         model=policy,
@@ -251,7 +268,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, out: str | Path, r
         record_path=str(work / "rollouts.jsonl"),
         steps_per_rollout=steps_per_rollout,
     )
-    log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.path, cell.estimator,
+    log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.key, cell.estimator,
              cell.params, cfg["training"]["max_steps"], resume)
     if finished:
         log.info("already trained to step %d: outputs from %s", state.global_step, resume)

@@ -28,8 +28,14 @@ from unittest.mock import MagicMock
 STUBBED = ("flash_attn", "deepspeed", "ray", "vllm")
 
 #: (estimator, params) cases: every registry estimator, rs at several betas.
-CASES = [("grpo", {}), ("drgrpo", {}), ("rloo", {}), ("rs", {"beta": 0.0}), ("rs", {"beta": 0.5}),
-         ("rs", {"beta": 2.0}), ("rs", {"beta": 4.0}), ("rs", {"beta": 8.0}), ("rs", {"beta": 32.0})]
+
+
+def cases() -> list[tuple[str, dict, bool]]:
+    """(estimator, params, binary_only) for every registered estimator and each of its example parameter sets."""
+    from rsrl import estimators
+
+    return [(name, ex, estimators.spec(name).binary_only) for name in estimators.names()
+            for ex in estimators.spec(name).examples]
 
 
 class _StubModule(ModuleType):
@@ -214,7 +220,9 @@ def main(argv=None) -> int:
     results = []
     for dynamic in (False, True):
         for binary in (True, False):
-            for est, params in CASES:
+            for est, params, binary_only in cases():
+                if binary_only and not binary:
+                    continue
                 results.append(run_case(est, params, patched=True, dynamic=dynamic, binary=binary,
                                         seed=len(results)))
     control = run_case("grpo", {}, patched=False, dynamic=False)

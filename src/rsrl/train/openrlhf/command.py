@@ -3,7 +3,8 @@
 Every value of the config's ``training:`` block reaches a flag here (flag names checked against the argparse
 of ``openrlhf/cli/train_ppo_ray.py`` 0.11.2; all flags are dotted since 0.10.2). Values that are properties of
 the cluster rather than of the experiment (colocation, sleep mode, ZeRO stage, vLLM memory share) are the
-constants below.
+constants below. Stop sequences have no flag in 0.11.2; they travel in the job's ``runtime_env``
+(:func:`rollout_stops`, :mod:`rsrl.train.openrlhf.patch`).
 
 OpenRLHF has no step limit: a run makes one rollout per ``rollout.batch_size`` prompts of its prompt file. The
 launcher therefore writes a prompt file of exactly ``max_steps / num_episodes * rollout_batch_size`` prompts
@@ -17,6 +18,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from rsrl import grid
+from rsrl import stops as rstops
 from rsrl.train.openrlhf.patch import CARRIER_ESTIMATOR
 
 #: Reward clip range: wide enough never to bind, so OpenRLHF does not clamp the registry's advantages.
@@ -71,7 +74,7 @@ def check_training(training: dict, where: str = "training") -> None:
     if (rbs * n) % t["train_batch_size"]:
         raise ValueError(f"config keys {where}: rollout_batch_size * n_samples_per_prompt ({rbs * n}) must be a "
                          f"multiple of train_batch_size ({t['train_batch_size']}).")
-    for s in t.get("eval_steps", []):
+    for s in t["eval_steps"]:
         if s % t["save_steps"] or s > t["max_steps"]:
             raise ValueError(f"config key {where}.eval_steps: step {s} must be a multiple of {where}.save_steps "
                              f"({t['save_steps']}) and at most {where}.max_steps ({t['max_steps']}); snapshots are "
@@ -145,8 +148,14 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     flag("ckpt.output_dir", paths.final)
     flag("logger.logging_steps", 1)
     flag("logger.tensorboard_dir", paths.tensorboard)
-    flag("logger.wandb.run_name", cell.method)
+    flag("logger.wandb.run_name", cell.method_id)
     return a
+
+
+def rollout_stops(cfg: dict, model: str, paths: RunPaths) -> rstops.Stops:
+    """The stop sequences of the cell's rollouts: those of the base policy (:mod:`rsrl.stops`). OpenRLHF 0.11.2 has
+    no flag for them; the stop seam of :mod:`rsrl.train.openrlhf.patch` adds them to its sampling parameters."""
+    return rstops.resolve(cfg, model, paths.model)
 
 
 def render(argv: list[str]) -> str:
@@ -162,17 +171,13 @@ def render(argv: list[str]) -> str:
     return " \\\n".join(lines) + "\n"
 
 
-def model_source(cfg: dict, model: str) -> str:
-    """The base policy: the locally built directory, or the hub id."""
-    m = cfg["models"][model]
-    return f"results/models/{model}/base" if "build" in m else m["hf_id"]
-
-
-def default_paths(cfg: dict, cell, root: str | Path = ".") -> RunPaths:
+def default_paths(cfg: dict, cell, root: str | Path = ".", work: str | Path | None = None,
+                  base_model: str | None = None) -> RunPaths:
+    """A cell's run paths: its work directory and base policy (defaults: the grid layout's, under ``root``)."""
     root = Path(root)
-    work = root / "work" / "train" / cell.model / cell.train_set / cell.method
-    model = model_source(cfg, cell.model)
-    if "build" in cfg["models"][cell.model]:
+    work = Path(work) if work is not None else root / grid.work_dir(cell.model, cell.train_set, cell.method_id)
+    model = base_model if base_model is not None else grid.model_source(cfg, cell.model)
+    if "build" in cfg["models"][cell.model] and not Path(model).is_absolute():
         model = str(root / model)
     return RunPaths(model=model, prompts=str(work / "prompts.jsonl"),
                     reward_file=str(Path(__file__).with_name("reward.py").resolve()), work=str(work))

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rsrl import config as rcfg
+from rsrl import grid
 from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
-from rsrl.train import metrics as tm
+from rsrl.train import progress as tm
 from rsrl.train.openrlhf import command, patch
 from rsrl.train.snapshots import prepare_work, snapshot_dir
 
@@ -94,13 +94,17 @@ def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int]) -> N
     write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.OPENRLHF_SCALARS))
 
 
-def run(cfg: dict, model: str, train_set: str, method: str, out: str, nodes: int, gpus_per_node: int,
-        root: str | Path = ".") -> None:
+def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_model: str, work: str, out: str,
+        nodes: int, gpus_per_node: int) -> None:
+    """Train one cell: prompts from ``data``, policy from ``base_model`` (directory or hub id), resumable state
+    under ``work``, outputs (model/, metrics.csv) under ``out``."""
     import ray
 
-    cell = rcfg.cell(cfg, model, train_set, method)
-    root = Path(root).resolve()
-    paths = command.default_paths(cfg, cell, root)
+    cell = grid.cell(cfg, model, train_set, method)
+    root = Path(".").resolve()
+    if Path(base_model).exists():
+        base_model = str(Path(base_model).resolve())
+    paths = command.default_paths(cfg, cell, root, work=Path(work).resolve(), base_model=base_model)
     t = cfg["training"]
     size = cfg["size_classes"][cfg["models"][model]["size"]]
     # The prompt file's length and OpenRLHF's data order depend on max_steps, so only snapshot steps may change
@@ -108,7 +112,7 @@ def run(cfg: dict, model: str, train_set: str, method: str, out: str, nodes: int
     prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k != "eval_steps"},
                               "model": cfg["models"][model], "estimator": cell.estimator, "params": cell.params,
                               "nodes": nodes, "gpus_per_node": gpus_per_node})
-    write_prompts(root / f"results/data/train/{train_set}.parquet", paths.prompts, command.prompt_rows(t), t["seed"],
+    write_prompts(data, paths.prompts, command.prompt_rows(t), t["seed"],
                   cfg, model)
     patch.check_openrlhf()
     # Pre-flight: OpenRLHF's own advantage code with the seam must reproduce the registry (a few seconds).
@@ -130,25 +134,26 @@ def run(cfg: dict, model: str, train_set: str, method: str, out: str, nodes: int
     }
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    runtime_env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, env)
+    runtime_env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, env,
+                                    stops=command.rollout_stops(cfg, model, paths))
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), runtime_env=runtime_env)
     try:
         sys.argv = ["openrlhf.cli.train_ppo_ray", *argv]
         runpy.run_module("openrlhf.cli.train_ppo_ray", run_name="__main__", alter_sys=True)
     finally:
         ray.shutdown()
-    export(paths, out, t.get("eval_steps", []))
+    export(paths, out, t["eval_steps"])
     log.info("exported %s", out)
 
 
 def dump_command(cfg: dict, model: str, train_set: str, method: str, nodes: int, gpus_per_node: int,
                  root: str | Path = ".") -> str:
     """The OpenRLHF command line of a cell (for inspection and the golden test); touches nothing."""
-    cell = rcfg.cell(cfg, model, train_set, method)
+    cell = grid.cell(cfg, model, train_set, method)
     paths = command.default_paths(cfg, cell, root)
     size = cfg["size_classes"][cfg["models"][model]["size"]]
     argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node, cfg["models"][model].get("max_context"),
                                  size.get("tensor_parallel", 1))
-    env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts)
+    env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, stops=command.rollout_stops(cfg, model, paths))
     return (f"# ray runtime_env: {json.dumps(env, sort_keys=True)}\n"
             f"python -m openrlhf.cli.train_ppo_ray \\\n" + command.render(argv))

@@ -1,4 +1,5 @@
-"""The one place where rsrl changes OpenRLHF: group advantages from :func:`rsrl.estimators.get`.
+"""The one place where rsrl changes OpenRLHF: group advantages from :func:`rsrl.estimators.get`, and the stop
+sequences of rollouts (:mod:`rsrl.stops`).
 
 OpenRLHF 0.11.2 has no plugin mechanism for advantage estimators. Its advantages are computed in
 ``RemoteExperienceMaker.compute_advantages_and_returns`` (``openrlhf/trainer/ppo_utils/experience_maker.py``),
@@ -36,6 +37,17 @@ docstring describes). An upgrade therefore fails loudly at start-up, never silen
 
 Removing it: delete this module and the ``runtime_env`` in ``launch.py``; pass an OpenRLHF estimator name instead.
 
+Stop sequences
+--------------
+OpenRLHF 0.11.2 has no flag for stop strings or stop token ids: ``SamplesGenerator._dispatch_prompts_to_vllm``
+(``openrlhf/trainer/ppo_utils/samples_generator.py``, run in the PPO trainer's Ray actor) builds the rollouts'
+``vllm.SamplingParams`` from temperature, top-p, top-k, token limits and ``skip_special_tokens`` only, through the
+module attribute ``SamplingParams``. :func:`patch_stops` replaces that attribute by a factory that adds the
+model's ``stop`` strings and ``stop_token_ids`` (:class:`rsrl.stops.Stops`, as JSON in ``RSRL_STOP``), so a rollout
+ends where an evaluation sample ends. Guarded like the advantage seam: version and :data:`STOP_FINGERPRINT` of
+the method that builds the parameters. :func:`install` applies it in every worker of the job when ``RSRL_STOP``
+is set.
+
 The wrapper also appends one JSON line per rollout (step, per prompt: id hash, correct samples, samples) to
 ``RSRL_ROLLOUT_RECORD`` when that is set; the metrics table derives solve rates from it.
 """
@@ -68,10 +80,17 @@ SEAM_ATTR = "apply_length_penalties"
 CARRIER_ESTIMATOR = "dr_grpo"
 #: sha256 of the source of ``RemoteExperienceMaker.compute_advantages_and_returns`` in OpenRLHF 0.11.2.
 PINNED_FINGERPRINT = "1ca04eaeb7190ec872ac601ccf9cee47fb18d42ce2975eddee1475c412be7808"
+STOP_MODULE = "openrlhf.trainer.ppo_utils.samples_generator"
+STOP_CLASS = "SamplesGenerator"
+STOP_METHOD = "_dispatch_prompts_to_vllm"
+STOP_ATTR = "SamplingParams"
+#: sha256 of the source of ``SamplesGenerator._dispatch_prompts_to_vllm`` in OpenRLHF 0.11.2.
+STOP_FINGERPRINT = "a5b0d5d17e1a1504f04e6cb74fe8e6c2914d74d088dc9c3a2f9df19d2e200b49"
 
 ENV_ESTIMATOR = "RSRL_ADVANTAGE_ESTIMATOR"
 ENV_PARAMS = "RSRL_ADVANTAGE_PARAMS"
 ENV_RECORD = "RSRL_ROLLOUT_RECORD"
+ENV_STOP = "RSRL_STOP"
 HOOK = f"{__name__}.install"
 
 #: Tolerance of the centring check: |group mean of advantages| <= CENTRED_ATOL * (1 + max |advantage|).
@@ -104,15 +123,27 @@ def method_fingerprint(source: str, cls: str = TARGET_CLASS, method: str = TARGE
                              f"OpenRLHF {OPENRLHF_VERSION}.")
 
 
-def target_source_path() -> Path:
-    spec = importlib.util.find_spec(TARGET_MODULE)
+def target_source_path(module: str = TARGET_MODULE) -> Path:
+    spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
-        raise OpenRLHFDriftError(f"cannot find {TARGET_MODULE}; install openrlhf=={OPENRLHF_VERSION}.")
+        raise OpenRLHFDriftError(f"cannot find {module}; install openrlhf=={OPENRLHF_VERSION}.")
     return Path(spec.origin)
 
 
+def check_stop_target(path: str | Path | None = None) -> None:
+    """Raise :class:`OpenRLHFDriftError` unless the code that builds the rollouts' sampling parameters is the
+    pinned one (the stop seam relies on it; see the module docstring)."""
+    path = Path(path) if path else target_source_path(STOP_MODULE)
+    fp = method_fingerprint(path.read_text(), STOP_CLASS, STOP_METHOD)
+    if fp != STOP_FINGERPRINT:
+        raise OpenRLHFDriftError(f"{path}: {STOP_CLASS}.{STOP_METHOD} differs from the code the stop seam was written "
+                                 f"against (source fingerprint {fp}, pinned {STOP_FINGERPRINT}); re-check the seam in "
+                                 f"{__name__} before updating the fingerprint.")
+
+
 def check_openrlhf(path: str | Path | None = None) -> None:
-    """Raise :class:`OpenRLHFDriftError` unless OpenRLHF is the pinned version with the pinned advantage code."""
+    """Raise :class:`OpenRLHFDriftError` unless OpenRLHF is the pinned version with the pinned advantage code (at
+    `path`, default: the installed module) and, for the installed OpenRLHF, the pinned rollout sampling code."""
     try:
         version = importlib.metadata.version("openrlhf")
     except importlib.metadata.PackageNotFoundError:
@@ -122,12 +153,15 @@ def check_openrlhf(path: str | Path | None = None) -> None:
         raise OpenRLHFDriftError(f"openrlhf {version} is installed but the advantage seam ({__name__}) was written "
                                  f"against {OPENRLHF_VERSION}; re-read {TARGET_MODULE}.{TARGET_CLASS}."
                                  f"{TARGET_METHOD}, update the seam and PINNED_FINGERPRINT.")
+    installed = not path
     path = Path(path) if path else target_source_path()
     fp = method_fingerprint(path.read_text())
     if fp != PINNED_FINGERPRINT:
         raise OpenRLHFDriftError(f"{path}: {TARGET_CLASS}.{TARGET_METHOD} differs from the code the seam was written "
                                  f"against (source fingerprint {fp}, pinned {PINNED_FINGERPRINT}); re-check the seam in "
                                  f"{__name__} before updating the fingerprint.")
+    if installed:
+        check_stop_target()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -191,7 +225,7 @@ class _Recorder:
         return 0
 
     def record(self, experiences: list, raw_rewards: list, args: Any) -> None:
-        from rsrl.train.metrics import append_record, prompt_key
+        from rsrl.train.progress import append_record, prompt_key
 
         if self.step is None:
             self.step = self._start_step(args)
@@ -260,11 +294,48 @@ def unpatch(module: ModuleType) -> None:
     setattr(module, SEAM_ATTR, getattr(current, "__wrapped__", current))
 
 
+def stop_env(stops) -> str:
+    """The ``RSRL_STOP`` value for :class:`rsrl.stops.Stops`."""
+    return json.dumps({"stop": list(stops.strings), "stop_token_ids": list(stops.token_ids)})
+
+
+def with_stops(factory: Callable, stop: list[str], stop_token_ids: list[int]) -> Callable:
+    """`factory` (``vllm.SamplingParams``) with the given stop strings and stop token ids added to every call."""
+
+    def sampling_params_with_stops(*args, **kwargs):
+        kwargs["stop"] = list(dict.fromkeys([*(kwargs.get("stop") or []), *stop]))
+        kwargs["stop_token_ids"] = list(dict.fromkeys([*(kwargs.get("stop_token_ids") or []), *stop_token_ids]))
+        return factory(*args, **kwargs)
+
+    sampling_params_with_stops.__wrapped__ = factory  # type: ignore[attr-defined]
+    return sampling_params_with_stops
+
+
+def patch_stops(module: ModuleType | None = None, stops: dict | None = None, check: bool = True) -> ModuleType:
+    """Make every rollout's ``SamplingParams`` carry the stop sequences (default: ``RSRL_STOP``). Idempotent."""
+    if module is None:
+        module = importlib.import_module(STOP_MODULE)
+    if check:
+        check_openrlhf(target_source_path())
+        check_stop_target(getattr(module, "__file__", None))
+    if stops is None:
+        stops = json.loads(os.environ.get(ENV_STOP) or "{}")
+    current = getattr(module, STOP_ATTR)
+    original = getattr(current, "__wrapped__", current)
+    setattr(module, STOP_ATTR, with_stops(original, list(stops.get("stop", [])), list(stops.get("stop_token_ids", []))))
+    log.info("rsrl stop seam installed in %s: %s", module.__name__, stops)
+    return module
+
+
 class _PatchOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Import hook: load the target module normally, then patch it before anyone uses it."""
 
+    def __init__(self, target: str = TARGET_MODULE, apply: Callable | None = None):
+        self.target = target
+        self.apply = apply or patch
+
     def find_spec(self, fullname, path, target=None):
-        if fullname != TARGET_MODULE:
+        if fullname != self.target:
             return None
         sys.meta_path.remove(self)
         try:
@@ -283,23 +354,32 @@ class _PatchOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         self._loader.exec_module(module)
         sys.meta_path[:] = [f for f in sys.meta_path if f is not self]
-        patch(module)
+        self.apply(module)
+
+
+def _install_one(target: str, apply: Callable) -> None:
+    if target in sys.modules:
+        apply(sys.modules[target])
+    elif not any(isinstance(f, _PatchOnImport) and f.target == target for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport(target, apply))
 
 
 def install() -> None:
-    """Ray ``worker_process_setup_hook``: patch OpenRLHF in this process if an estimator is configured."""
-    if not os.environ.get(ENV_ESTIMATOR):
-        return
-    if TARGET_MODULE in sys.modules:
-        patch(sys.modules[TARGET_MODULE])
-    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    """Ray ``worker_process_setup_hook``: patch OpenRLHF in this process where an estimator (advantage seam) or
+    stop sequences (stop seam) are configured."""
+    if os.environ.get(ENV_ESTIMATOR):
+        _install_one(TARGET_MODULE, patch)
+    if os.environ.get(ENV_STOP):
+        _install_one(STOP_MODULE, patch_stops)
 
 
-def runtime_env(estimator: str, params: dict, record: str | Path | None = None, extra_env: dict | None = None) -> dict:
-    """Ray job ``runtime_env`` carrying the seam to every worker process."""
+def runtime_env(estimator: str, params: dict, record: str | Path | None = None, extra_env: dict | None = None,
+                stops=None) -> dict:
+    """Ray job ``runtime_env`` carrying the seams to every worker process (`stops`: :class:`rsrl.stops.Stops`)."""
     env = {ENV_ESTIMATOR: estimator, ENV_PARAMS: json.dumps(params, sort_keys=True)}
     if record:
         env[ENV_RECORD] = str(record)
+    if stops is not None:
+        env[ENV_STOP] = stop_env(stops)
     env.update(extra_env or {})
     return {"env_vars": env, "worker_process_setup_hook": HOOK}

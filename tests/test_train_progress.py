@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rsrl.train import metrics as tm
+from rsrl.train import progress as tm
 
 
 def test_solve_rates_and_resume_duplicates(tmp_path):

@@ -1,0 +1,288 @@
+"""The experiment grid and the results layout, read by the workflow, the trainers, the evaluation and the report.
+
+*Grid*: the training runs (:class:`Cell`: model × training set × method), the checkpoints evaluated (base models,
+final models, step snapshots of the focus cell), and which checkpoint is evaluated on which benchmark
+(:func:`eval_targets`). *Layout*: the path of every output (the ``*_PATTERN`` constants hold the Snakemake
+patterns; the functions fill them in). Nothing else composes a results path or decides what is evaluated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from rsrl.methods import BASE, Checkpoint, Method, MethodError, sort_key
+
+# --------------------------------------------------------------------------------------------------------------
+# Layout: every path of the pipeline, relative to the working directory (the repository root).
+
+RESULTS = "results"
+WORK = "work"
+TRAIN_DATA_PATTERN = "results/data/train/{train_set}.parquet"
+BENCH_DATA_PATTERN = "results/data/bench/{benchmark}.parquet"
+MANIFEST_PATTERN = "results/data/manifests/{kind}/{name}.json"
+MERGED_MANIFEST = "results/data/manifest.json"
+BASE_MODEL_PATTERN = "results/models/{model}/base"
+CELL_PATTERN = "results/train/{model}/{train_set}/{method}"
+MODEL_PATTERN = CELL_PATTERN + "/model"
+TRAIN_METRICS_PATTERN = CELL_PATTERN + "/metrics.csv"
+SNAPSHOT_PATTERN = CELL_PATTERN + "/steps/step{step}"
+WORK_PATTERN = "work/train/{model}/{train_set}/{method}"
+EVAL_PATTERN = "results/eval/{model}/{train_set}/{method}/{benchmark}"
+SAMPLES_PATTERN = EVAL_PATTERN + "/samples/p{p}_s{s}.parquet"
+GRADED_PATTERN = EVAL_PATTERN + "/graded/p{p}_s{s}.parquet"
+PROBLEMS_PATTERN = EVAL_PATTERN + "/problems.parquet"
+EVAL_METRICS_PATTERN = EVAL_PATTERN + "/metrics.csv"
+PASSK_TABLE = "results/tables/passk.csv"
+EVAL_SUMMARY_TABLE = "results/tables/eval_summary.csv"
+TABLES = "results/tables"
+FIGURES = "results/figures"
+THEORY = "results/theory"
+
+
+def train_data(train_set: str) -> str:
+    return TRAIN_DATA_PATTERN.format(train_set=train_set)
+
+
+def bench_data(benchmark: str) -> str:
+    return BENCH_DATA_PATTERN.format(benchmark=benchmark)
+
+
+def base_model_dir(model: str) -> str:
+    return BASE_MODEL_PATTERN.format(model=model)
+
+
+def model_dir(model: str, train_set: str, method: str) -> str:
+    return MODEL_PATTERN.format(model=model, train_set=train_set, method=method)
+
+
+def train_metrics(model: str, train_set: str, method: str) -> str:
+    return TRAIN_METRICS_PATTERN.format(model=model, train_set=train_set, method=method)
+
+
+def snapshot_dir(model: str, train_set: str, method: str, step: int) -> str:
+    return SNAPSHOT_PATTERN.format(model=model, train_set=train_set, method=method, step=step)
+
+
+def work_dir(model: str, train_set: str, method: str) -> str:
+    return WORK_PATTERN.format(model=model, train_set=train_set, method=method)
+
+
+def eval_file(pattern: str, ckpt: Checkpoint, benchmark: str, **extra) -> str:
+    return pattern.format(model=ckpt.model, train_set=ckpt.train_set, method=ckpt.id, benchmark=benchmark, **extra)
+
+
+def figure(stem: str, ext: str) -> str:
+    return f"{FIGURES}/{stem}.{ext}"
+
+
+def table(stem: str, ext: str) -> str:
+    return f"{TABLES}/{stem}.{ext}"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The grid
+
+
+class GridError(ValueError):
+    """A grid that cannot be built; the message names the config key."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run: a model trained on a training set with a method."""
+
+    model: str
+    train_set: str
+    method: Method
+    trainer: str = "openrlhf"
+
+    @property
+    def method_id(self) -> str:
+        return self.method.id
+
+    @property
+    def estimator(self) -> str:
+        return self.method.estimator
+
+    @property
+    def params(self) -> dict:
+        return self.method.param_dict
+
+    @property
+    def key(self) -> str:
+        """``model/train_set/method``: the cell's part of every path."""
+        return f"{self.model}/{self.train_set}/{self.method_id}"
+
+    def checkpoint(self, step: int | None = None) -> Checkpoint:
+        return Checkpoint(self.model, self.train_set, self.method_id, step)
+
+
+def expand_methods(methods: list[dict], where: str = "methods") -> list[Method]:
+    """Config method entries ``{estimator, params}`` to methods; list-valued parameters are expanded as a product.
+
+    ``{estimator: rs, params: {beta: [0, 2]}}`` gives ``rs_beta0`` and ``rs_beta2``.
+    """
+    out = []
+    for j, m in enumerate(methods):
+        params = m.get("params") or {}
+        keys = list(params)
+        axes = [v if isinstance(v, list) else [v] for v in params.values()]
+        for combo in itertools.product(*axes):
+            try:
+                out.append(Method.of(m["estimator"], dict(zip(keys, combo)), where=f"{where}[{j}]"))
+            except (MethodError, ValueError) as exc:
+                raise GridError(str(exc)) from None
+    return out
+
+
+def cells(cfg: dict) -> list[Cell]:
+    """All training cells of the grid (a union of product blocks), in config order."""
+    result = []
+    for i, block in enumerate(cfg["grid"]):
+        trainer = block.get("trainer", cfg["training"]["trainer"])
+        methods = expand_methods(block["methods"], where=f"config key grid[{i}].methods")
+        for model in block["models"]:
+            for ts in block["train_sets"]:
+                for m in methods:
+                    result.append(Cell(model, ts, m, trainer))
+    return result
+
+
+def cell(cfg: dict, model: str, train_set: str, method_id: str) -> Cell:
+    for c in cells(cfg):
+        if (c.model, c.train_set, c.method_id) == (model, train_set, method_id):
+            return c
+    raise GridError(f"no grid cell {model}/{train_set}/{method_id}; configured cells: {[c.key for c in cells(cfg)]}")
+
+
+def models(cfg: dict) -> list[str]:
+    """Models with at least one trained cell, in config order."""
+    return list(dict.fromkeys(c.model for c in cells(cfg)))
+
+
+def rows(cfg: dict) -> list[tuple[str, str]]:
+    """(model, train_set) pairs with at least one trained cell, in config order."""
+    return list(dict.fromkeys((c.model, c.train_set) for c in cells(cfg)))
+
+
+def methods_of(cfg: dict, model: str, train_set: str) -> list[str]:
+    """Method ids trained on one (model, train_set), in display order (estimator registration, then parameters)."""
+    ms = [c.method_id for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
+    return sorted(dict.fromkeys(ms), key=sort_key)
+
+
+def has_base(cfg: dict, model: str) -> bool:
+    return bool(cfg["evaluation"]["evaluate_base"]) and model in models(cfg)
+
+
+def base_checkpoint(model: str) -> Checkpoint:
+    return Checkpoint(model, BASE, BASE)
+
+
+def _n_rs(cfg: dict, row: tuple[str, str]) -> int:
+    return sum(1 for c in cells(cfg) if (c.model, c.train_set) == row and c.estimator == "rs")
+
+
+def focus_cell(cfg: dict) -> tuple[str, str] | None:
+    """The (model, train_set) of the β ablation (Fig. 5), its step snapshots and the diversity figure (Fig. 7).
+
+    ``report.ablation`` when set (a missing key is taken from the default); otherwise the first pair in the grid
+    with at least two RS-GRPO βs, else the first with any RS-GRPO β, else the first pair; None for an empty grid.
+    """
+    rs = rows(cfg)
+    if not rs:
+        return None
+    default = next((r for r in rs if _n_rs(cfg, r) >= 2), None) or next((r for r in rs if _n_rs(cfg, r)), rs[0])
+    conf = cfg.get("report", {}).get("ablation", {}) or {}
+    model, train_set = conf.get("model"), conf.get("train_set")
+    if model is None and train_set is None:
+        return default
+    candidates = [r for r in rs if (model is None or r[0] == model) and (train_set is None or r[1] == train_set)]
+    if not candidates:
+        raise GridError(
+            f"config key report.ablation: {{model: {model}, train_set: {train_set}}} has no trained cell in the "
+            f"grid; grid (model, train_set) pairs are {rs}. Name one of them or remove report.ablation.")
+    return next((r for r in candidates if _n_rs(cfg, r) >= 2), candidates[0])
+
+
+def snapshot_steps(cfg: dict) -> list[int]:
+    """Training steps with an evaluated snapshot: ``training.eval_steps`` below ``training.max_steps``."""
+    tr = cfg["training"]
+    return sorted({int(s) for s in tr["eval_steps"] if int(s) < int(tr["max_steps"])})
+
+
+def snapshot_cells(cfg: dict) -> list[Cell]:
+    """Cells whose step snapshots are exported and evaluated: the focus cell's methods."""
+    fc = focus_cell(cfg)
+    return [c for c in cells(cfg) if (c.model, c.train_set) == fc] if fc else []
+
+
+def ablation_benchmarks(cfg: dict) -> list[str]:
+    """Benchmarks the snapshots are evaluated on: ``report.ablation.benchmarks``, default every benchmark."""
+    chosen = (cfg.get("report", {}).get("ablation") or {}).get("benchmarks")
+    return [b for b in cfg["benchmarks"] if not chosen or b in chosen]
+
+
+def checkpoints(cfg: dict) -> list[Checkpoint]:
+    """Base models (when ``evaluation.evaluate_base``) and final models of every cell, in config order."""
+    out = [base_checkpoint(m) for m in models(cfg) if has_base(cfg, m)]
+    return out + [c.checkpoint() for c in cells(cfg)]
+
+
+def snapshot_checkpoints(cfg: dict) -> list[Checkpoint]:
+    return [c.checkpoint(s) for c in snapshot_cells(cfg) for s in snapshot_steps(cfg)]
+
+
+def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
+    """(checkpoint, benchmark) of every evaluation: base and final models on every benchmark, snapshots on the
+    ablation's benchmarks. The order is the order of the aggregated tables."""
+    return ([(c, b) for c in checkpoints(cfg) for b in cfg["benchmarks"]]
+            + [(c, b) for c in snapshot_checkpoints(cfg) for b in ablation_benchmarks(cfg)])
+
+
+def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:
+    """Checkpoints whose per-problem results Fig. 7 reads: the focus cell's base model and final models."""
+    fc = focus_cell(cfg)
+    if fc is None:
+        return []
+    out = [base_checkpoint(fc[0])] if has_base(cfg, fc[0]) else []
+    return out + [Checkpoint(fc[0], fc[1], m) for m in methods_of(cfg, *fc)]
+
+
+def diversity_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
+    """(checkpoint, benchmark) of every per-problem table Fig. 7 reads, in the order the workflow passes them."""
+    return [(c, b) for c in diversity_checkpoints(cfg) for b in cfg["benchmarks"]]
+
+
+def checkpoint_of(cfg: dict, model: str, train_set: str, checkpoint_id: str) -> Checkpoint:
+    """The configured checkpoint named by path parts (the wildcards of an evaluation job)."""
+    for c in checkpoints(cfg) + snapshot_checkpoints(cfg):
+        if (c.model, c.train_set, c.id) == (model, train_set, checkpoint_id):
+            return c
+    raise GridError(f"{model}/{train_set}/{checkpoint_id} is not a configured checkpoint")
+
+
+def model_source(cfg: dict, model: str) -> str:
+    """What a trainer or sampler loads as ``model``'s base weights: a locally built directory, or the hub id."""
+    m = cfg["models"][model]
+    return base_model_dir(model) if "build" in m else m["hf_id"]
+
+
+def checkpoint_source(cfg: dict, ckpt: Checkpoint) -> str:
+    """Path (or hub id) of a checkpoint's weights."""
+    if ckpt.is_base:
+        return model_source(cfg, ckpt.model)
+    if ckpt.step is not None:
+        return snapshot_dir(ckpt.model, ckpt.train_set, ckpt.method, ckpt.step)
+    return model_dir(ckpt.model, ckpt.train_set, ckpt.method)
+
+
+def checkpoint_inputs(cfg: dict, ckpt: Checkpoint) -> list[str]:
+    """Files a sampling job of ``ckpt`` reads (none for a hub model: it is loaded by id)."""
+    src = checkpoint_source(cfg, ckpt)
+    return [] if ckpt.is_base and "build" not in cfg["models"][ckpt.model] else [src]
+
+
+def size_class(cfg: dict, model: str) -> dict:
+    return cfg["size_classes"][cfg["models"][model]["size"]]
