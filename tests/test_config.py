@@ -7,17 +7,18 @@ import copy
 import pytest
 
 from rsrl import config as rcfg
+from rsrl import grid
 
 
 def test_paper_config_is_valid_and_expands_the_grid(paper_config):
     cfg = rcfg.validate(paper_config)
-    cells = rcfg.cells(cfg)
+    cells = grid.cells(cfg)
     # 5 models x 3 training sets x (grpo + rs at 4 betas)
     assert len(cells) == 5 * 3 * 5
-    assert {c.method for c in cells} == {"grpo", "rs_beta0", "rs_beta2", "rs_beta4", "rs_beta8"}
+    assert {c.method_id for c in cells} == {"grpo", "rs_beta0", "rs_beta2", "rs_beta4", "rs_beta8"}
     assert len(set(cells)) == len(cells)
     # base models are evaluated with the same rules
-    base = [c for c in rcfg.checkpoints(cfg) if c[2] == "base"]
+    base = [c for c in grid.checkpoints(cfg) if c.is_base]
     assert len(base) == 5
 
 
@@ -29,21 +30,25 @@ def test_defaults_are_filled(paper_config):
     assert out["size_classes"]["small"]["tensor_parallel"] == 1
 
 
-def test_method_ids_round_trip():
-    for est, beta in [("grpo", None), ("rs", 0.0), ("rs", 2.0), ("rs", 0.5), ("rloo", None)]:
-        mid = rcfg.method_id(est, beta)
-        name, params = rcfg.parse_method_id(mid)
-        assert name == est
-        assert params.get("beta") == beta
+def test_defaults_live_in_the_schema(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    for key in ("seed", "eval_steps"):
+        cfg["training"].pop(key, None)
+    cfg.pop("report", None)
+    out = rcfg.validate(cfg)
+    assert out["training"]["seed"] == 42 and out["training"]["eval_steps"] == []
+    assert out["report"]["k_table"] == [1, 32]
+    assert out["evaluation"]["grader"]  # every grader setting has a schema default
 
 
 def test_grid_is_a_union_of_blocks(paper_config):
     cfg = copy.deepcopy(paper_config)
     cfg["grid"] = [
-        {"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "betas": [2]}]},
+        {"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"],
+         "methods": [{"estimator": "rs", "params": {"beta": [2]}}]},
         {"models": ["Qwen2.5-Math-7B"], "train_sets": ["dapo17k"], "methods": [{"estimator": "grpo"}]},
     ]
-    got = [c.path for c in rcfg.cells(rcfg.validate(cfg))]
+    got = [c.key for c in grid.cells(rcfg.validate(cfg))]
     assert got == ["Qwen2.5-Math-1.5B/math12k/rs_beta2", "Qwen2.5-Math-7B/dapo17k/grpo"]
 
 
@@ -71,9 +76,17 @@ BAD = [
     # (description, mutate, substrings the message must contain)
     ("misspelt top-level key", lambda c: c.update(trainig=c["training"]), ["trainig", "allowed keys", "training"]),
     ("misspelt nested key", lambda c: _set(c, "training/learnig_rate", 1e-6), ["training", "learnig_rate"]),
-    ("negative beta", lambda c: _set(c, "grid/0/methods/1/betas", [2, -1]),
-     ["grid.0.methods.1.betas.1", "minimum"]),
+    ("negative beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [2, -1]}),
+     ["grid[0].methods[1].params", "'beta'", ">= 0", "-1"]),
+    ("infinite beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [float("inf")]}),
+     ["grid[0].methods[1].params", "'beta'", "finite"]),
+    ("nan beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": float("nan")}),
+     ["grid[0].methods[1].params", "'beta'", "finite"]),
     ("unknown estimator", lambda c: _set(c, "grid/0/methods/0/estimator", "ppo"), ["estimator", "'ppo'", "rs"]),
+    ("misspelt parameter", lambda c: _set(c, "grid/0/methods/1/params", {"betta": [2]}),
+     ["grid[0].methods[1].params", "betta", "allowed parameters", "beta"]),
+    ("two values naming one method", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [2, 2.0]}),
+     ["duplicate cell", "rs_beta2"]),
     ("unknown benchmark in evaluation", lambda c: _set(c, "evaluation/per_benchmark/aime26", {"n": 4}),
      ["evaluation.per_benchmark.aime26", "math500"]),
     ("unknown benchmark excluded", lambda c: _set(c, "train_sets/math12k/exclude_benchmark", "math5000"),
@@ -82,14 +95,17 @@ BAD = [
     ("model with undefined size class", lambda c: _set(c, "models/Qwen2.5-7B/size", "huge"),
      ["models.Qwen2.5-7B.size", "huge", "small"]),
     ("duplicate cell across blocks", lambda c: c["grid"].append(
-        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "betas": [4]}]}),
+        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "params": {"beta": 4}}]}),
      ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta4"]),
     ("unknown model in grid", lambda c: _set(c, "grid/0/models", ["Qwen9"]), ["grid[0].models", "Qwen9"]),
     ("unknown training set in grid", lambda c: _set(c, "grid/0/train_sets", ["gsm8k"]),
      ["grid[0].train_sets", "gsm8k", "math12k"]),
-    ("rs without betas", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs"}]), ["betas"]),
-    ("betas on a non-rs method", lambda c: _set(c, "grid/0/methods", [{"estimator": "grpo", "betas": [1]}]),
-     ["betas", "grpo"]),
+    ("rs without beta", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs"}]), ["'rs'", "needs", "beta"]),
+    ("beta on a method without it", lambda c: _set(c, "grid/0/methods", [{"estimator": "grpo",
+                                                                          "params": {"beta": [1]}}]),
+     ["beta", "grpo", "allowed parameters"]),
+    ("wrong parameter type", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs", "params": {"beta": "2"}}]),
+     ["'beta'", "finite number", "'2'"]),
     ("unknown loader", lambda c: _set(c, "benchmarks/math500/loader", "csvv"), ["benchmarks.math500.loader", "columns"]),
     ("unknown trainer", lambda c: _set(c, "training/trainer", "verl"), ["training.trainer", "openrlhf", "trl"]),
     ("n out of range", lambda c: _set(c, "evaluation/per_benchmark/aime24", {"n": 0}), ["aime24.n", "minimum"]),

@@ -30,12 +30,14 @@ def test_names_include_the_paper_estimators():
 
 @pytest.mark.parametrize("name,params,match", [
     ("nope", {}, "allowed values are"),
-    ("rs", {}, "missing parameter"),
-    ("rs", {"beta": -1.0}, "beta must be"),
-    ("rs", {"beta": float("nan")}, "beta must be"),
-    ("rs", {"beta": "2"}, "beta must be"),
+    ("rs", {}, "needs parameter"),
+    ("rs", {"beta": -1.0}, "'beta' must be"),
+    ("rs", {"beta": float("nan")}, "'beta' must be"),
+    ("rs", {"beta": float("inf")}, "'beta' must be"),
+    ("rs", {"beta": "2"}, "'beta' must be"),
+    ("rs", {"beta": True}, "'beta' must be"),
     ("drgrpo", {"beta": 2.0}, "unknown parameter"),
-    ("grpo", {"eps": -1.0}, "eps must be"),
+    ("grpo", {"eps": -1.0}, "'eps' must be"),
 ])
 def test_get_rejects_bad_requests(name, params, match):
     with pytest.raises(ValueError, match=match):
@@ -53,6 +55,15 @@ def test_register_adds_an_estimator_and_refuses_duplicates():
     np.testing.assert_array_equal(estimators.get(name)(np.ones((2, 3))), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="already registered"):
         estimators.register(name)(lambda r: r)
+    estimators.unregister(name)
+
+
+def test_register_checks_declared_parameters_against_the_function():
+    with pytest.raises(ValueError, match="differ from the declared"):
+        estimators.register("test_only_bad", params=(estimators.Param("k", int, default=1),))(lambda r, j=1: r)
+    with pytest.raises(ValueError, match="examples"):
+        estimators.register("test_only_bad", params=(estimators.Param("k", int),))(lambda r, k: r)
+    assert "test_only_bad" not in estimators.names()
 
 
 @pytest.mark.parametrize("name,params", [("grpo", {}), ("drgrpo", {}), ("rloo", {}), ("rs", {"beta": 4.0})])
