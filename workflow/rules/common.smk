@@ -2,6 +2,7 @@
 # What is trained and evaluated, and where every file lives, comes from rsrl.grid (the same module the jobs and
 # the report read); the rule files hold rules only.
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -36,6 +37,9 @@ CELLS = grid.cells(CFG)
 TRAIN_SETS = list(CFG["train_sets"])
 BENCHMARKS = list(CFG["benchmarks"])
 EVAL_TARGETS = grid.eval_targets(CFG)
+# Lookups by wildcards (the grid is computed once per DAG build).
+CELL_BY_KEY = {(c.model, c.train_set, c.method_id): c for c in CELLS}
+CHECKPOINT_BY_KEY = {(c.model, c.train_set, c.id): c for c, _ in EVAL_TARGETS}
 
 
 def size_class(model):
@@ -80,7 +84,10 @@ def data_local_file(kind, name):
 
 
 def train_cell(wc):
-    return grid.cell(CFG, wc.model, wc.train_set, wc.method)
+    try:
+        return CELL_BY_KEY[(wc.model, wc.train_set, wc.method)]
+    except KeyError:
+        raise WorkflowError(f"{wc.model}/{wc.train_set}/{wc.method} is not a cell of the configured grid") from None
 
 
 def train_params(wc):
@@ -134,7 +141,10 @@ SINGLENODE_RE = "|".join(re.escape(m) for m in CFG["models"] if m not in MULTINO
 
 
 def eval_checkpoint(wc):
-    return grid.checkpoint_of(CFG, wc.model, wc.train_set, wc.method)
+    try:
+        return CHECKPOINT_BY_KEY[(wc.model, wc.train_set, wc.method)]
+    except KeyError:
+        raise WorkflowError(f"{wc.model}/{wc.train_set}/{wc.method} is not a configured checkpoint") from None
 
 
 def eval_model_inputs(wc):

@@ -17,7 +17,10 @@ REPORT_PARAMS = {
 }
 REPORT_OUTPUTS = (
     [grid.table("table2", "csv"), grid.table("table2", "md")]
-    + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig7_diversity") for e in ("png", "svg")]
+    + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig7_diversity", "paper_comparison")
+       for e in ("png", "svg")]
+    + [grid.table("paper_comparison", "csv"), grid.table("paper_comparison", "md"),
+       grid.table("bandit_comparison", "csv")]
     + ([grid.figure(f"fig4_passk_{m}", e) for m in REPORT_MODELS for e in ("png", "svg")]
        if len(REPORT_MODELS) > 1 else [])
 )
@@ -109,6 +112,33 @@ rule report_fig7:
     shell:
         "python -m rsrl.report fig7 --config {params.config} --problems {input.problems} --out {output.png} "
         "> {log} 2>&1"
+
+
+rule report_paper_comparison:
+    input:
+        passk=grid.PASSK_TABLE,
+        reference=CFG["report"]["reference"]["table2"],
+        bandit_reference=CFG["report"]["reference"]["bandit"],
+        bandit_final=f"{grid.THEORY}/bandit_final.csv",
+    output:
+        csv=report(grid.table("paper_comparison", "csv"), caption="../report/paper_comparison.rst",
+                   category="Beside the paper", labels={"table": "Table 2 comparison", "format": "CSV"}),
+        md=report(grid.table("paper_comparison", "md"), caption="../report/paper_comparison.rst",
+                  category="Beside the paper", labels={"table": "Table 2 comparison", "format": "Markdown"}),
+        png=report(grid.figure("paper_comparison", "png"), caption="../report/paper_comparison.rst",
+                   category="Beside the paper", labels={"table": "Table 2 comparison", "format": "figure"}),
+        svg=grid.figure("paper_comparison", "svg"),
+        bandit=report(grid.table("bandit_comparison", "csv"), caption="../report/bandit_comparison.rst",
+                      category="Beside the paper", labels={"table": "bandit comparison", "format": "CSV"}),
+    params:
+        config=CONFIG_JSON,
+        cfg={"report": CFG["report"], "benchmarks": BENCHMARKS},
+    log:
+        "logs/report/paper_comparison.log",
+    shell:
+        "python -m rsrl.report paper --config {params.config} --passk {input.passk} --reference {input.reference} "
+        "--bandit-reference {input.bandit_reference} --bandit-final {input.bandit_final} --out {output.csv} "
+        "--figure {output.png} --bandit-out {output.bandit} > {log} 2>&1"
 
 
 rule report:

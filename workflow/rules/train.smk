@@ -6,17 +6,21 @@
 # Resumable state lives under work/train/{model}/{train_set}/{method}/ (not a declared output), so a requeued or
 # timed-out job resumes from its last checkpoint instead of restarting.
 
-TRAIN_SCRIPT = str(Path(workflow.basedir) / "scripts" / "train_openrlhf_slurm.sh")
+# Relative to the working directory, so that a moved checkout reruns nothing.
+TRAIN_SCRIPT = os.path.relpath(Path(workflow.basedir) / "scripts" / "train_openrlhf_slurm.sh")
 # OpenRLHF's interpreter and the launcher read environment variables in the job, so changing them reruns nothing.
-TRAIN_ARGS = ("--config {params.config} --model {wildcards.model} --train-set {wildcards.train_set} "
-              "--method {wildcards.method} --data {input.data} --base-model {params.base_model:q} "
-              "--work {params.work} --out {params.out}")
-TRAIN_SHELL = (
-    'if [ "{params.trainer}" = trl ]; then python -m rsrl.train trl ' + TRAIN_ARGS + " --threads {threads}; "
-    'else GPUS_PER_NODE={params.gpus_per_node} bash {params.script} "${{RSRL_OPENRLHF_PYTHON:-python}}" '
-    "-m rsrl.train openrlhf " + TRAIN_ARGS + " --nodes {resources.nodes} --gpus-per-node {params.gpus_per_node}; "
-    "fi > {log} 2>&1"
-)
+TRAIN_SHELL = """
+if [ "{params.trainer}" = trl ]; then
+  python -m rsrl.train trl --config {params.config} --model {wildcards.model} --train-set {wildcards.train_set} \
+    --method {wildcards.method} --data {input.data} --base-model {params.base_model:q} --work {params.work} \
+    --out {params.out} --threads {threads} > {log} 2>&1
+else
+  GPUS_PER_NODE={params.gpus_per_node} bash {params.script:q} "${{RSRL_OPENRLHF_PYTHON:-python}}" -m rsrl.train openrlhf \
+    --config {params.config} --model {wildcards.model} --train-set {wildcards.train_set} \
+    --method {wildcards.method} --data {input.data} --base-model {params.base_model:q} --work {params.work} \
+    --out {params.out} --nodes {resources.nodes} --gpus-per-node {params.gpus_per_node} > {log} 2>&1
+fi
+"""
 TRAIN_OUTPUTS = (
     [grid.model_dir(c.model, c.train_set, c.method_id) for c in CELLS]
     + [grid.train_metrics(c.model, c.train_set, c.method_id) for c in CELLS]

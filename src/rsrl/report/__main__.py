@@ -72,7 +72,25 @@ def cmd_fig7(args, cfg) -> list[Path]:
     return paths
 
 
-COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig7": cmd_fig7}
+def cmd_paper(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from rsrl.report import paper_comparison as pc
+
+    table = pc.compare(cfg, pc.read_reference(args.reference), _passk(args))
+    stem = _stem(args.out)
+    write_table(stem.with_suffix(".csv"), table)
+    write_text(stem.with_suffix(".md"), pc.summary(cfg, table))
+    fig = pc.make_figure(cfg, table)
+    paths = save_figure(fig, _stem(args.figure))
+    plt.close(fig)
+    bandit = pc.compare_bandit(pd.read_csv(args.bandit_reference), pd.read_csv(args.bandit_final))
+    write_table(args.bandit_out, bandit)
+    return [stem.with_suffix(".csv"), stem.with_suffix(".md"), *paths, Path(args.bandit_out)]
+
+
+COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig7": cmd_fig7, "paper": cmd_paper}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     helps = {"fig4": "Fig. 4: pass@k curves", "table2": "Table 2: pass@k table (CSV and Markdown)",
-             "fig5": "Fig. 5: β ablation over training", "fig7": "Fig. 7: answer diversity"}
+             "fig5": "Fig. 5: β ablation over training", "fig7": "Fig. 7: answer diversity",
+             "paper": "the reproduction beside the paper's Table 2 and bandit"}
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
@@ -93,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "fig5":
             p.add_argument("--train-metrics", nargs="+", required=True,
                            help="metrics.csv of each method of the focus cell, in display order")
+        if name == "paper":
+            p.add_argument("--reference", required=True, help="the paper's Table 2 (reference/rs_grpo_table2.csv)")
+            p.add_argument("--bandit-reference", required=True, help="the authors' bandit rewards")
+            p.add_argument("--bandit-final", required=True, help="results/theory/bandit_final.csv")
+            p.add_argument("--figure", required=True, help="figure path stem")
+            p.add_argument("--bandit-out", required=True, help="bandit comparison table (CSV)")
         if name == "fig7":
             p.add_argument("--problems", nargs="*", default=[],
                            help="problems.parquet of each rsrl.grid.diversity_targets entry, in that order")

@@ -1,0 +1,184 @@
+"""The reproduction beside the paper: our pass@k and bandit results against the published numbers.
+
+``results/tables/paper_comparison.csv`` has one row per (paper row, benchmark, k ∈ {1, 32}) of the paper's
+results table (``reference/rs_grpo_table2.csv``) with columns::
+
+    model, train_set, method, benchmark, k, paper, ours, ours_ci_low, ours_ci_high, delta, within_ci
+
+``method`` is the paper's label; which of our methods it means is set once in the config
+(``report.paper_methods``: label -> ``{estimator, params}``; ``base`` is the untrained model). Values are in
+percent; ``delta = ours − paper`` in percentage points; ``within_ci`` says whether the paper's value lies in our
+95 % bootstrap interval over problems. ``ours`` and everything after it are empty where the configured grid has
+no such cell (or it was not evaluated on that benchmark with at least k samples per problem).
+
+``results/tables/bandit_comparison.csv``: per β of the authors' bandit, their single-seed final reward beside
+the mean, minimum and maximum of ours over seeds (RS-GRPO on the authors' deterministic-reward bandit).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rsrl.grid import expand_methods
+from rsrl.methods import BASE
+from rsrl.report.style import apply_style, method_color, method_label, note
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["model", "train_set", "method", "benchmark", "k", "paper", "ours", "ours_ci_low", "ours_ci_high",
+           "delta", "within_ci"]
+BANDIT_COLUMNS = ["beta", "paper", "ours_mean", "ours_min", "ours_max", "n_seeds", "delta", "within_range"]
+KS = (1, 32)
+
+
+def read_reference(path: str | Path) -> pd.DataFrame:
+    """The paper's table in long form: model, train_set, method, benchmark, k, paper (percent)."""
+    wide = pd.read_csv(path)
+    missing = {"model", "train_set", "method"} - set(wide.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; see reference/README.md for the layout")
+    rows = []
+    for col in wide.columns:
+        if col in ("model", "train_set", "method") or col.startswith("average_"):
+            continue
+        bench, _, metric = col.rpartition("_p")
+        if not bench or not metric.isdigit():
+            raise ValueError(f"{path}: column {col!r} is not <benchmark>_p<k>")
+        part = wide[["model", "train_set", "method"]].copy()
+        part["benchmark"] = bench
+        part["k"] = int(metric)
+        part["paper"] = wide[col].astype(float)
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True)
+
+
+def method_map(cfg: dict) -> dict[str, str]:
+    """Paper label -> our checkpoint id (``base`` for the untrained model), from ``report.paper_methods``."""
+    out = {BASE: BASE}
+    for label, entry in cfg["report"]["paper_methods"].items():
+        (m,) = expand_methods([entry], where=f"config key report.paper_methods.{label}")
+        out[label] = m.id
+    return out
+
+
+def compare(cfg: dict, reference: pd.DataFrame, passk: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table (see the module docstring) for every reference row with k in {1, 32}."""
+    ids = method_map(cfg)
+    ref = reference[reference["k"].isin(KS)].copy()
+    unknown = sorted(set(ref["method"]) - set(ids))
+    if unknown:
+        raise ValueError(f"reference methods {unknown} have no entry in config key report.paper_methods "
+                         f"(labels configured: {sorted(ids)}); add one per paper label")
+    final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
+    ours = {(r.model, r.train_set, r.method, r.benchmark, int(r.k)): (r.pass_at_k, r.ci_low, r.ci_high)
+            for r in final.itertuples()}
+    out = []
+    for r in ref.itertuples():
+        mid = ids[r.method]
+        ts = BASE if mid == BASE else r.train_set
+        got = ours.get((r.model, ts, mid, r.benchmark, int(r.k)))
+        row = {"model": r.model, "train_set": r.train_set, "method": r.method, "benchmark": r.benchmark,
+               "k": int(r.k), "paper": float(r.paper)}
+        if got is None:
+            row.update(ours=np.nan, ours_ci_low=np.nan, ours_ci_high=np.nan, delta=np.nan, within_ci=pd.NA)
+        else:
+            v, lo, hi = (100 * float(x) for x in got)
+            row.update(ours=v, ours_ci_low=lo, ours_ci_high=hi, delta=v - float(r.paper),
+                       within_ci=bool(lo - 1e-9 <= float(r.paper) <= hi + 1e-9))
+        out.append(row)
+    df = pd.DataFrame(out, columns=COLUMNS)
+    df["within_ci"] = df["within_ci"].astype("boolean")
+    return df
+
+
+def summary(cfg: dict, table: pd.DataFrame) -> str:
+    """The Markdown report: one paragraph of summary, then the matched rows."""
+    matched = table[table["ours"].notna()]
+    lines = ["# The reproduction beside the paper", ""]
+    n_cells = len(table.groupby(["model", "train_set", "method"]))
+    if matched.empty:
+        lines.append(
+            f"None of the paper's {n_cells} (model, training set, method) rows is in the configured grid, so the "
+            f"`ours` column is empty for all {len(table)} values: the configured cells are not the paper's (the "
+            "embedded default trains a tiny model on a synthetic task). Run the paper config "
+            "(`config/config.yaml`) to fill it.")
+    else:
+        inside = int(matched["within_ci"].sum())
+        per = matched.groupby("method", sort=False)["delta"].apply(lambda d: float(np.mean(np.abs(d))))
+        per_txt = "; ".join(f"{m}: {v:.1f}" for m, v in per.items())
+        lines.append(
+            f"{len(matched)} of the paper's {len(table)} values (pass@1 and pass@32 on six benchmarks) have a "
+            f"matching result here; {inside} of them ({100 * inside / len(matched):.0f} %) lie within our 95 % "
+            f"bootstrap interval over problems. Mean |ours − paper| in percentage points per method: {per_txt}. "
+            "Intervals cover the sampling of problems and completions only, not the training run: a paper value "
+            "outside them can still be a seed effect.")
+    lines += ["", "Paper labels map to this pipeline's methods as: "
+              + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items()) + ".", ""]
+    if not matched.empty:
+        lines += ["| model | training set | method | benchmark | k | paper | ours (95 % CI) | Δ |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
+        for r in matched.itertuples():
+            lines.append(f"| {r.model} | {r.train_set} | {r.method} | {r.benchmark} | {r.k} | {r.paper:.1f} | "
+                         f"{r.ours:.1f} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) | {r.delta:+.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def make_figure(cfg: dict, table: pd.DataFrame) -> plt.Figure:
+    """Ours against the paper's value, one point per (cell, benchmark, k), with the diagonal."""
+    apply_style()
+    ids = method_map(cfg)
+    fig, axes = plt.subplots(1, len(KS), figsize=(5.4 * len(KS), 5.2), squeeze=False)
+    for ax, k in zip(axes[0], KS):
+        sub = table[(table["k"] == k) & table["ours"].notna()]
+        ax.set_title(f"pass@{k}")
+        ax.set_xlabel("paper (%)")
+        ax.set_ylabel("this pipeline (%)")
+        if sub.empty:
+            note(ax, "no configured cell matches a row of the paper's table\n(the embedded default's cells are "
+                     "not the paper's)")
+            continue
+        ax.plot([0, 100], [0, 100], color="#555555", lw=1, ls="--", zorder=1, label="ours = paper")
+        for label, g in sub.groupby("method", sort=False):
+            mid = ids[label]
+            err = np.vstack([g["ours"] - g["ours_ci_low"], g["ours_ci_high"] - g["ours"]])
+            ax.errorbar(g["paper"], g["ours"], yerr=err, fmt="o", ms=4, color=method_color(mid), alpha=0.8,
+                        elinewidth=0.8, label=f"{label} ({method_label(mid)})")
+        hi = float(max(sub["paper"].max(), sub["ours_ci_high"].max(), 1.0))
+        ax.set_xlim(0, min(100, hi * 1.08))
+        ax.set_ylim(0, min(100, hi * 1.08))
+        ax.set_aspect("equal")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("This pipeline against the paper's Table 2 (one point per cell × benchmark; bars: 95 % CI over "
+                 "problems)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def compare_bandit(reference: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:
+    """The authors' bandit rewards per β beside ours (mean, min, max over seeds of RS-GRPO on their bandit)."""
+    ours = final
+    if "estimator" in ours.columns:
+        ours = ours[ours["estimator"] == "rs"]
+    if "rewards" in ours.columns:
+        ours = ours[ours["rewards"] == "deterministic"]
+    g = ours.groupby("beta")["final_reward"].agg(["mean", "min", "max", "count"])
+    rows = []
+    for r in reference.itertuples():
+        b = float(r.beta)
+        if b in g.index:
+            s = g.loc[b]
+            rows.append({"beta": b, "paper": float(r.final_reward), "ours_mean": float(s["mean"]),
+                         "ours_min": float(s["min"]), "ours_max": float(s["max"]), "n_seeds": int(s["count"]),
+                         "delta": float(s["mean"]) - float(r.final_reward),
+                         "within_range": bool(s["min"] - 1e-9 <= float(r.final_reward) <= s["max"] + 1e-9)})
+        else:
+            rows.append({"beta": b, "paper": float(r.final_reward), "ours_mean": np.nan, "ours_min": np.nan,
+                         "ours_max": np.nan, "n_seeds": 0, "delta": np.nan, "within_range": pd.NA})
+    df = pd.DataFrame(rows, columns=BANDIT_COLUMNS)
+    df["within_range"] = df["within_range"].astype("boolean")
+    return df
