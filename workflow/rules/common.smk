@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import rsrl.config as rcfg  # noqa: E402
 from rsrl import grid  # noqa: E402
+from rsrl import resources as rsrc  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
@@ -40,6 +41,12 @@ EVAL_TARGETS = grid.eval_targets(CFG)
 # Lookups by wildcards (the grid is computed once per DAG build).
 CELL_BY_KEY = {(c.model, c.train_set, c.method_id): c for c in CELLS}
 CHECKPOINT_BY_KEY = {(c.model, c.train_set, c.id): c for c, _ in EVAL_TARGETS}
+
+
+def repo_file(path):
+    """A file of the repository (relative paths are relative to it), as a path relative to the working directory,
+    so that running from elsewhere (--directory) finds it and a moved checkout reruns nothing."""
+    return os.path.relpath(Path(workflow.basedir) / path)
 
 
 def size_class(model):
@@ -91,47 +98,23 @@ def train_cell(wc):
 
 
 def train_params(wc):
-    """What a cell's training depends on in the config (unrelated edits do not retrain)."""
-    c = train_cell(wc)
-    return json.dumps({"training": CFG["training"], "model": CFG["models"][c.model], "trainer": c.trainer,
-                       "estimator": c.estimator, "params": c.params, "grader": CFG["evaluation"]["grader"],
-                       "size": size_class(c.model)}, sort_keys=True)
+    """What a cell's training computes from the config (rsrl.resources.train_fingerprint): scheduling and
+    memory-only settings are left out, so editing them retrains nothing."""
+    return json.dumps(rsrc.train_fingerprint(CFG, train_cell(wc)), sort_keys=True)
 
 
 def train_trainer(wc):
     return train_cell(wc).trainer
 
 
-def _gres(model):
-    sc = size_class(model)
-    return f"gpu:{sc['gpu_model']}:{sc['gpus_per_node']}" if sc.get("gpu_model") else f"gpu:{sc['gpus_per_node']}"
-
-
 def train_resource(key):
-    """Slurm resources of a cell: its model's size class for OpenRLHF, one CPU job for TRL."""
-
-    def get(wc):
-        c = train_cell(wc)
-        sc = size_class(c.model)
-        if c.trainer == "trl":
-            return {"nodes": 1, "gres": "", "cpus_per_task": 2, "mem_mb": 16000,
-                    "runtime": sc["runtime_min"], "tasks_per_gpu": 0, "tasks": 1}[key]
-        return {
-            "nodes": sc["nodes"],
-            "gres": _gres(c.model),
-            "cpus_per_task": sc["cpus_per_gpu"] * sc["gpus_per_node"],
-            "mem_mb": sc["mem_mb_per_node"],
-            "runtime": sc["runtime_min"],
-            "tasks_per_gpu": 0,  # else the slurm plugin may start the script once per GPU
-            "tasks": sc["nodes"],  # one per node (multi-node jobs start Ray on each node with srun)
-        }[key]
-
-    return get
+    """One Slurm resource of a cell (rsrl.resources.train)."""
+    return lambda wc: rsrc.train(CFG, train_cell(wc))[key]
 
 
 # Cells of multi-node models run as "MPI" jobs: the job script itself starts Ray on every node with srun, so the
 # slurm plugin must not wrap it in `srun -n1` (resource `mpi`, one task per node). Everything else is one node.
-MULTINODE_MODELS = [m for m in CFG["models"] if size_class(m)["nodes"] > 1]
+MULTINODE_MODELS = [m for m in CFG["models"] if rsrc.is_multinode(CFG, m)]
 MULTINODE_RE = "|".join(re.escape(m) for m in MULTINODE_MODELS) or "(?!)"
 SINGLENODE_RE = "|".join(re.escape(m) for m in CFG["models"] if m not in MULTINODE_MODELS) or "(?!)"
 
@@ -174,16 +157,9 @@ def eval_sampling_params(wc):
                       sort_keys=True)
 
 
-def eval_threads(wc):
-    size = size_class(wc.model)
-    return max(1, size["cpus_per_gpu"] * max(1, size["eval_gpus"]))
-
-
-def eval_mem_mb(wc):
-    """Host memory of a sampling job: its GPUs' share of a node's memory (at least 8 GB), or a CPU node's."""
-    size = size_class(wc.model)
-    node, gpus = size["mem_mb_per_node"], size["gpus_per_node"]
-    return max(8000, node * max(1, size["eval_gpus"]) // gpus) if gpus else node
+def eval_resource(key):
+    """One resource of a sampling job (rsrl.resources.sample)."""
+    return lambda wc: rsrc.sample(CFG, wc.model)[key]
 
 
 EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL_TARGETS]

@@ -18,12 +18,12 @@ rule sample:
         config=CONFIG_JSON,
         model_path=eval_model_source,
         settings=eval_sampling_params,
-    threads: eval_threads
+    threads: eval_resource("threads")
     resources:
-        gpu=lambda wc: size_class(wc.model)["eval_gpus"],
+        gpu=eval_resource("gpu"),
         tasks_per_gpu=0,
-        runtime=lambda wc: size_class(wc.model)["runtime_min"],
-        mem_mb=eval_mem_mb,
+        runtime=eval_resource("runtime"),
+        mem_mb=eval_resource("mem_mb"),
         vllm_engines=1,  # one vLLM engine: the local profile runs one at a time
     shell:
         "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
@@ -42,7 +42,7 @@ rule grade:
     params:
         config=CONFIG_JSON,
         grader=json.dumps(CFG["evaluation"]["grader"], sort_keys=True),
-    threads: CFG["evaluation"]["grader"].get("workers", 2)
+    threads: CFG["evaluation"]["grader"]["workers"]
     shell:
         "python -m rsrl.evaluate grade --config {params.config} --samples {input.samples} "
         "--bench-file {input.bench} --out {output} --workers {threads} > {log} 2>&1"

@@ -117,8 +117,8 @@ rule report_fig7:
 rule report_paper_comparison:
     input:
         passk=grid.PASSK_TABLE,
-        reference=CFG["report"]["reference"]["table2"],
-        bandit_reference=CFG["report"]["reference"]["bandit"],
+        reference=repo_file(CFG["report"]["reference"]["table2"]),
+        bandit_reference=repo_file(CFG["report"]["reference"]["bandit"]),
         bandit_final=f"{grid.THEORY}/bandit_final.csv",
     output:
         csv=report(grid.table("paper_comparison", "csv"), caption="../report/paper_comparison.rst",

@@ -1,9 +1,11 @@
-# Theory stage: Fig. 2 (advantage shape), Fig. 3 (100-armed bandit) and the two lemmas. CPU only, seconds each.
+# Theory stage: Fig. 2 (advantage shape), Fig. 3 (100-armed bandit, RS-GRPO's beta sweep), Fig. 3b (the bandit with
+# every registry estimator), Table 1 (estimator properties) and the two lemmas. CPU only, seconds each.
 
 THEORY_TABLES = expand("results/theory/{name}.csv",
                        name=["advantage_shape", "bandit_curves", "bandit_final", "lemmas"])
+THEORY_TABLES += [grid.table("table1_estimators", ext) for ext in ("csv", "md")]
 THEORY_FIGURES = expand("results/figures/{fig}.{ext}",
-                        fig=["fig2_advantage_shape", "fig3_bandit"], ext=["png", "svg"])
+                        fig=["fig2_advantage_shape", "fig3_bandit", "fig3b_bandit_estimators"], ext=["png", "svg"])
 
 
 rule theory_bandit:
@@ -12,12 +14,30 @@ rule theory_bandit:
         final="results/theory/bandit_final.csv",
     params:
         config=CONFIG_JSON,
-        bandit=CFG["theory"]["bandit"],
+        bandit=CFG["theory"].get("bandit", {}),
+        estimators=CFG["theory"].get("estimators", {}),
+    threads: 2
     log:
         "logs/theory/bandit.log",
     shell:
         "python -m rsrl.theory bandit --config {params.config} --curves {output.curves} --final {output.final} "
-        "> {log} 2>&1"
+        "--workers {threads} > {log} 2>&1"
+
+
+rule theory_table1:
+    output:
+        csv=report(grid.table("table1_estimators", "csv"), category="Theory", caption="../report/table1.rst",
+                   labels={"table": "Table 1", "format": "CSV"}),
+        md=report(grid.table("table1_estimators", "md"), category="Theory", caption="../report/table1.rst",
+                  labels={"table": "Table 1", "format": "Markdown"}),
+    params:
+        config=CONFIG_JSON,
+        estimators=CFG["theory"].get("estimators", {}),
+        table1=CFG["theory"].get("table1", {}),
+    log:
+        "logs/theory/table1.log",
+    shell:
+        "python -m rsrl.theory table1 --config {params.config} --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
 rule theory_advantage_shape:
@@ -55,16 +75,20 @@ rule theory_figures:
         fig3_png=report("results/figures/fig3_bandit.png", category="Theory",
                         caption="../report/fig3.rst"),
         fig3_svg="results/figures/fig3_bandit.svg",
+        fig3b_png=report("results/figures/fig3b_bandit_estimators.png", category="Theory",
+                         caption="../report/fig3b.rst"),
+        fig3b_svg="results/figures/fig3b_bandit_estimators.svg",
     params:
         config=CONFIG_JSON,
         fig2=lambda wc, output: output.fig2_png.removesuffix(".png"),
         fig3=lambda wc, output: output.fig3_png.removesuffix(".png"),
+        fig3b=lambda wc, output: output.fig3b_png.removesuffix(".png"),
     log:
         "logs/theory/figures.log",
     shell:
         "python -m rsrl.theory figures --config {params.config} --advantage-shape {input.shape} "
         "--bandit-curves {input.curves} --bandit-final {input.final} "
-        "--fig2 {params.fig2} --fig3 {params.fig3} > {log} 2>&1"
+        "--fig2 {params.fig2} --fig3 {params.fig3} --fig3b {params.fig3b} > {log} 2>&1"
 
 
 rule theory:

@@ -7,7 +7,7 @@
 # timed-out job resumes from its last checkpoint instead of restarting.
 
 # Relative to the working directory, so that a moved checkout reruns nothing.
-TRAIN_SCRIPT = os.path.relpath(Path(workflow.basedir) / "scripts" / "train_openrlhf_slurm.sh")
+TRAIN_SCRIPT = repo_file("scripts/train_openrlhf_slurm.sh")
 # OpenRLHF's interpreter and the launcher read environment variables in the job, so changing them reruns nothing.
 TRAIN_SHELL = """
 if [ "{params.trainer}" = trl ]; then
@@ -41,7 +41,7 @@ rule build_model:
         spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
     threads: 1
     resources:
-        runtime=30,
+        runtime=rsrc.SHORT_RUNTIME_MIN,
     shell:
         "python -m rsrl.models build --config {params.config} --model {wildcards.model} --train {input.train} "
         "--out {output} --threads {threads} > {log} 2>&1"
@@ -104,7 +104,7 @@ rule export_step:
     params:
         work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
     resources:
-        runtime=30,
+        runtime=rsrc.SHORT_RUNTIME_MIN,
     shell:
         "python -m rsrl.train export-step --work {params.work} --step {wildcards.step} --out {output} > {log} 2>&1"
 

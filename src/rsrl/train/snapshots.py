@@ -29,10 +29,12 @@ def prepare_work(work: str | Path, run_key: dict) -> bool:
     """Make `work` the resumable state of exactly this run; return True when earlier state is kept (a resume).
 
     `run_key` holds everything the trajectory depends on. State written under a different key (the config
-    changed, so Snakemake reruns the cell) is deleted: resuming from it would silently mix two runs.
+    changed, so Snakemake reruns the cell) is moved aside to ``<work>.stale-<time>`` (its ``run.json`` says what
+    it was), never deleted: resuming from it would silently mix two runs, deleting it could lose days of work.
     """
     import json
     import logging
+    import time
 
     work = Path(work)
     stamp = work / "run.json"
@@ -40,8 +42,11 @@ def prepare_work(work: str | Path, run_key: dict) -> bool:
     if stamp.exists() and stamp.read_text() == text:
         return True
     if work.exists():
-        logging.getLogger(__name__).info("%s holds state of a different run configuration; starting afresh", work)
-        shutil.rmtree(work)
+        aside = work.with_name(f"{work.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+        logging.getLogger(__name__).warning(
+            "%s holds state of a different run configuration; moved it aside to %s and starting afresh "
+            "(delete it when it is no longer needed)", work, aside)
+        work.rename(aside)
     work.mkdir(parents=True)
     stamp.write_text(text)
     return False

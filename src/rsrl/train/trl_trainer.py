@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from rsrl import grid
+from rsrl import resources as rsrc
 from rsrl import estimators
 from rsrl import stops as rstops
 from rsrl.data import prompts as templates
@@ -121,7 +122,7 @@ def _trainer_class():
     return RegistryGRPOTrainer
 
 
-def reward_function(boxed_only: bool = True, timeout_s: float = 5.0):
+def reward_function(boxed_only: bool, timeout_s: float):
     """TRL reward function: the evaluation's grader on the gold ``answer`` column."""
     from rsrl.grader import reward as grade
 
@@ -231,8 +232,9 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     cell = grid.cell(cfg, model, train_set, method)
     estimator = estimators.get(cell.estimator, **cell.params)
     work = Path(work)
-    # Longer runs (max_steps) and other snapshot steps resume; anything else starts afresh.
-    t = {k: v for k, v in cfg["training"].items() if k not in ("max_steps", "save_steps", "eval_steps")}
+    # Longer runs (max_steps), other snapshot steps and memory-only settings resume; anything else starts afresh.
+    t = {k: v for k, v in cfg["training"].items()
+         if k not in ("max_steps", "save_steps", "eval_steps", *rsrc.TRAINING_MEMORY_ONLY)}
     prepare_work(work, {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
                         "params": cell.params})
     out = Path(out)
@@ -259,7 +261,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     cls = _trainer_class()
     trainer = cls(
         model=policy,
-        reward_funcs=[reward_function(grader.get("boxed_only", True), grader.get("timeout_s", 5))],
+        reward_funcs=[reward_function(grader["boxed_only"], grader["timeout_s"])],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,

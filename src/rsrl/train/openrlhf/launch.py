@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl import grid
+from rsrl import resources as rsrc
 from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
@@ -109,7 +110,8 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     size = cfg["size_classes"][cfg["models"][model]["size"]]
     # The prompt file's length and OpenRLHF's data order depend on max_steps, so only snapshot steps may change
     # on a resume.
-    prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k != "eval_steps"},
+    keep = ("eval_steps", *rsrc.TRAINING_MEMORY_ONLY)
+    prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k not in keep},
                               "model": cfg["models"][model], "estimator": cell.estimator, "params": cell.params,
                               "nodes": nodes, "gpus_per_node": gpus_per_node})
     write_prompts(data, paths.prompts, command.prompt_rows(t), t["seed"],

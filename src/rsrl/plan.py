@@ -1,0 +1,142 @@
+"""The cost of a config before it is launched: jobs per rule and stage, GPU- and node-hours requested, samples and
+generated tokens.
+
+Everything is derived from the same modules the workflow builds its DAG from (:mod:`rsrl.grid` for what runs,
+:mod:`rsrl.resources` for what each job requests, :mod:`rsrl.evaluate.shards` for the sampling shards), so the job
+counts are those of ``snakemake -n all`` on a fresh results directory (a test checks this). Hours are *requested*
+hours (the jobs' Slurm time limits), an upper bound of what the cluster is asked for; tokens are bounded by
+``max_tokens`` per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rsrl import grid
+from rsrl import resources as rsrc
+from rsrl.evaluate import shards as sh
+
+STAGES = {
+    "theory": ["theory_bandit", "theory_advantage_shape", "theory_lemmas", "theory_figures"],
+    "data": ["prepare_bench", "prepare_train", "data_manifest"],
+    "train": ["build_model", "train_cell", "train_cell_multinode", "export_step"],
+    "evaluate": ["sample", "grade", "score", "aggregate_eval"],
+    "report": ["report_table2", "report_fig4", "report_fig4_model", "report_fig5", "report_fig7",
+               "report_paper_comparison"],
+}
+
+
+@dataclass
+class Plan:
+    jobs: dict[str, int] = field(default_factory=dict)
+    gpu_hours: dict[str, float] = field(default_factory=dict)
+    node_hours: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)  # per benchmark
+    max_tokens: dict[str, int] = field(default_factory=dict)  # upper bound of generated tokens per benchmark
+    problems_unknown: list[str] = field(default_factory=list)
+
+    def add(self, rule: str, count: int = 1, gpu_h: float = 0.0, node_h: float = 0.0) -> None:
+        self.jobs[rule] = self.jobs.get(rule, 0) + count
+        self.gpu_hours[rule] = self.gpu_hours.get(rule, 0.0) + gpu_h
+        self.node_hours[rule] = self.node_hours.get(rule, 0.0) + node_h
+
+
+def problem_count(cfg: dict, benchmark: str) -> int | None:
+    """Problems of a benchmark: the prepared table's rows when it exists, else the configured limit(s), else
+    None (unknown until the data stage has run)."""
+    path = Path(grid.bench_data(benchmark))
+    limit = cfg["benchmarks"][benchmark].get("limit")
+    ev_limit = cfg["evaluation"].get("per_benchmark", {}).get(benchmark, {}).get("limit")
+    if path.exists():
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(path).metadata.num_rows
+        return min(n, ev_limit) if ev_limit else n
+    known = [x for x in (limit, ev_limit) if x]
+    return min(known) if known else None
+
+
+def build(cfg: dict) -> Plan:
+    plan = Plan()
+    for rule in STAGES["theory"]:
+        plan.add(rule)
+    plan.add("prepare_bench", len(cfg["benchmarks"]))
+    plan.add("prepare_train", len(cfg["train_sets"]))
+    plan.add("data_manifest")
+    cells = grid.cells(cfg)
+    built = {m for m in grid.models(cfg) if "build" in cfg["models"][m]}
+    plan.add("build_model", len(built), node_h=len(built) * rsrc.SHORT_RUNTIME_MIN / 60)
+    for c in cells:
+        r = rsrc.train(cfg, c)
+        hours = r["runtime"] / 60
+        rule = "train_cell_multinode" if rsrc.is_multinode(cfg, c.model) else "train_cell"
+        plan.add(rule, 1, gpu_h=r["gpus"] * hours, node_h=r["nodes"] * hours)
+    n_snap = len(grid.snapshot_cells(cfg)) * len(grid.snapshot_steps(cfg))
+    plan.add("export_step", n_snap, node_h=n_snap * rsrc.SHORT_RUNTIME_MIN / 60)
+    targets = grid.eval_targets(cfg)
+    for ckpt, bench in targets:
+        st = sh.eval_settings(cfg, bench)
+        ids = sh.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"])
+        r = rsrc.sample(cfg, ckpt.model)
+        size = grid.size_class(cfg, ckpt.model)
+        hours = r["runtime"] / 60
+        node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
+        plan.add("sample", len(ids), gpu_h=len(ids) * r["gpu"] * hours, node_h=len(ids) * node_share * hours)
+        plan.add("grade", len(ids))
+        problems = problem_count(cfg, bench)
+        if problems is None:
+            if bench not in plan.problems_unknown:
+                plan.problems_unknown.append(bench)
+        else:
+            plan.samples[bench] = plan.samples.get(bench, 0) + problems * st["n"]
+            plan.max_tokens[bench] = plan.max_tokens.get(bench, 0) + problems * st["n"] * st["max_tokens"]
+    plan.add("score", len(targets))
+    plan.add("aggregate_eval")
+    models = grid.models(cfg)
+    for rule in ("report_table2", "report_fig4", "report_fig5", "report_fig7", "report_paper_comparison"):
+        plan.add(rule)
+    if len(models) > 1:
+        plan.add("report_fig4_model", len(models))
+    plan.add("all")
+    plan.jobs = {k: v for k, v in plan.jobs.items() if v}
+    return plan
+
+
+def stage_of(rule: str) -> str:
+    return next((s for s, rules in STAGES.items() if rule in rules), "all")
+
+
+def table(plan: Plan) -> pd.DataFrame:
+    """One row per rule: stage, rule, jobs, gpu_hours, node_hours (requested)."""
+    rows = [{"stage": stage_of(r), "rule": r, "jobs": n, "gpu_hours": plan.gpu_hours.get(r, 0.0),
+             "node_hours": plan.node_hours.get(r, 0.0)} for r, n in plan.jobs.items()]
+    return pd.DataFrame(rows, columns=["stage", "rule", "jobs", "gpu_hours", "node_hours"])
+
+
+def render(cfg: dict, plan: Plan) -> str:
+    cells = grid.cells(cfg)
+    lines = [f"{len(cells)} training cells:"]
+    for c in cells:
+        lines.append(f"  {c.key:60s} {c.trainer:8s} {rsrc.train(cfg, c)['nodes']} node(s)")
+    df = table(plan)
+    lines += ["", "Jobs and requested hours per stage (hours are Slurm time limits: an upper bound):"]
+    by_stage = df.groupby("stage", sort=False)[["jobs", "gpu_hours", "node_hours"]].sum()
+    lines.append(f"  {'stage':10s} {'jobs':>8s} {'GPU-hours':>12s} {'node-hours':>12s}")
+    for stage, r in by_stage.iterrows():
+        lines.append(f"  {stage:10s} {int(r.jobs):8d} {r.gpu_hours:12,.0f} {r.node_hours:12,.0f}")
+    lines.append(f"  {'total':10s} {int(df.jobs.sum()):8d} {df.gpu_hours.sum():12,.0f} {df.node_hours.sum():12,.0f}")
+    lines += ["", "Jobs per rule:"] + [f"  {r.rule:26s} {r.jobs:8d}" for r in df.itertuples()]
+    lines += ["", "Evaluation samples (problems x n, summed over checkpoints) and generated tokens (at most "
+              "max_tokens each):"]
+    for b in cfg["benchmarks"]:
+        if b in plan.samples:
+            lines.append(f"  {b:16s} {plan.samples[b]:14,d} samples  <= {plan.max_tokens[b]:18,d} tokens")
+    if plan.problems_unknown:
+        lines.append(f"  problem counts unknown until the data stage has run (`snakemake data`): "
+                     f"{', '.join(plan.problems_unknown)}")
+    lines.append(f"  {'total':16s} {sum(plan.samples.values()):14,d} samples  <= "
+                 f"{sum(plan.max_tokens.values()):18,d} tokens")
+    return "\n".join(lines) + "\n"
