@@ -114,6 +114,18 @@ BAD = [
     ("model with neither hf_id nor build", lambda c: _set(c, "models/Qwen2.5-7B", {"size": "small"}),
      ["models.Qwen2.5-7B", "hf_id", "build"]),
     ("wrong type", lambda c: _set(c, "training/max_steps", "many"), ["training.max_steps", "integer"]),
+    ("eval step beyond max_steps", lambda c: _set(c, "training/eval_steps", [100, 600]),
+     ["training.eval_steps", "600", "max_steps"]),
+    ("OpenRLHF eval step not at a checkpoint", lambda c: _set(c, "training/eval_steps", [100, 125]),
+     ["training.eval_steps", "125", "save_steps"]),
+    ("OpenRLHF batch sizes that do not divide", lambda c: _set(c, "training/micro_train_batch_size", 3),
+     ["train_batch_size", "micro_train_batch_size"]),
+    ("k_table entry that is not computed", lambda c: _set(c, "report/k_table", [1, 10]),
+     ["report.k_table", "pass@10", "power of two"]),
+    ("k_table entry above every n", lambda c: _set(c, "report/k_table", [1, 2048]),
+     ["report.k_table", "pass@2048", "1024"]),
+    ("model name with a trailing newline", lambda c: c["models"].update({"tiny\n": c["models"]["Qwen2.5-7B"]}),
+     ["config key models", repr("tiny\n"), "does not match"]),
     ("name in both train sets and benchmarks", lambda c: c["benchmarks"].update(math12k=c["benchmarks"]["math500"]),
      ["math12k", "both"]),
 ]
@@ -128,6 +140,17 @@ def test_bad_config_fails_with_named_key(paper_config, desc, mutate, expected):
     msg = str(info.value)
     for s in expected:
         assert s in msg, f"{desc}: {s!r} not in message {msg!r}"
+
+
+def test_duplicate_yaml_keys_and_tags_fail_naming_the_file(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("data_source: hub\ntraining:\n  seed: 1\n  seed: 2\n")
+    with pytest.raises(rcfg.ConfigError, match=r"dup.yaml: key 'seed' appears twice .*lines 3 and 4"):
+        rcfg.load(dup)
+    tag = tmp_path / "tag.yaml"
+    tag.write_text("data_source: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(rcfg.ConfigError, match=r"tag.yaml: .*tag.*YAML tags"):
+        rcfg.load(tag)
 
 
 def test_load_merges_files_and_reports_missing(tmp_path, repo):

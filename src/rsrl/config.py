@@ -148,6 +148,13 @@ def _check_references(cfg: dict) -> None:
         if b not in cfg["benchmarks"]:
             raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
                               f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
+    _check_training_steps(cfg, all_cells)
+    ns = [benchmark_settings(cfg, b)["n"] for b in cfg["benchmarks"]]
+    for k in cfg["report"]["k_table"]:
+        if k & (k - 1) or k > max(ns):
+            raise ConfigError(f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
+                              f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
+                              "Use a power of two no larger than that, or raise evaluation.per_benchmark.<b>.n.")
     rep = cfg["report"].get("ablation", {})
     if rep.get("model") and rep["model"] not in models:
         raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "
@@ -163,6 +170,21 @@ def _check_references(cfg: dict) -> None:
         grid.focus_cell(cfg)
     except grid.GridError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_training_steps(cfg: dict, cells: list) -> None:
+    t = cfg["training"]
+    late = [s for s in t["eval_steps"] if s > t["max_steps"]]
+    if late:
+        raise ConfigError(f"config key training.eval_steps: step(s) {late} lie beyond training.max_steps "
+                          f"({t['max_steps']}); no snapshot would be taken there. Remove them or raise max_steps.")
+    if any(c.trainer == "openrlhf" for c in cells):
+        from rsrl.train.openrlhf.command import check_training
+
+        try:
+            check_training(t)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def validate(cfg: dict) -> dict:
@@ -182,15 +204,48 @@ def validate(cfg: dict) -> dict:
     return cfg
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last silently)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"config file {loader.source_path}: key {key!r} appears twice in one mapping (lines "
+                              f"{seen[key] + 1} and {key_node.start_mark.line + 1}); YAML would silently keep the "
+                              "last one. Remove one of them.")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """One config file, parsed strictly: duplicate keys and YAML tags (``!!python/...``) are errors naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist.")
+    loader = _StrictLoader(path.read_text())
+    loader.source_path = str(path)
+    try:
+        return loader.get_single_data() or {}
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"config file {path}: {exc.problem} at line {exc.problem_mark.line + 1} (YAML tags such "
+                          "as !!python/... are not allowed in a config; write plain values).") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
 def load(*paths: str | Path, overrides: dict | None = None) -> dict:
     """Load one or more YAML files (later ones update earlier ones, top-level key by key), validate, return."""
     cfg: dict = {}
     for p in paths:
-        p = Path(p)
-        if not p.exists():
-            raise ConfigError(f"config file {p} does not exist.")
-        data = yaml.safe_load(p.read_text()) or {}
-        cfg.update(data)
+        cfg.update(read_yaml(p))
     if overrides:
         cfg.update(overrides)
     return validate(cfg)

@@ -14,6 +14,9 @@ from rsrl import resources as rsrc  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
+    # Snakemake has parsed the config files already; read them again strictly (duplicate keys, YAML tags).
+    for _path in workflow.overwrite_configfiles or [Path(workflow.basedir) / "config" / "config.yaml"]:
+        rcfg.read_yaml(_path)
     CFG = rcfg.validate(dict(config))
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
@@ -82,7 +85,7 @@ def data_local_file(kind, name):
     if use_local_file(src, CFG):
         path = rcfg.data_path(CFG, src["local"])
         if path.exists():
-            return [str(path)]
+            return [os.path.relpath(path)]  # relative: a moved checkout (with its data beside it) reruns nothing
     return []
 
 
@@ -154,6 +157,12 @@ def eval_sampling_params(wc):
     sd = eval_shards_plan.shard(1, st["n"], st["problem_shards"], st["samples_per_shard"], int(wc.p), int(wc.s))
     keep = {k: v for k, v in st.items() if k not in ("n", "samples_per_shard")}
     return json.dumps({**keep, "start": sd.start, "count": sd.count, "store": CFG["evaluation"]["store"]},
+                      sort_keys=True)
+
+
+def grade_params(wc):
+    """What grading computes from the config: the grader's semantics, not its workers or deadlines."""
+    return json.dumps({k: v for k, v in CFG["evaluation"]["grader"].items() if k not in rsrc.GRADER_SCHEDULING},
                       sort_keys=True)
 
 

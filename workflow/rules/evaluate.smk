@@ -41,7 +41,7 @@ rule grade:
         "logs/eval/{model}/{train_set}/{method}/{benchmark}/grade_p{p}_s{s}.log",
     params:
         config=CONFIG_JSON,
-        grader=json.dumps(CFG["evaluation"]["grader"], sort_keys=True),
+        grader=grade_params,
     threads: CFG["evaluation"]["grader"]["workers"]
     shell:
         "python -m rsrl.evaluate grade --config {params.config} --samples {input.samples} "

@@ -36,7 +36,7 @@ from rsrl import stops as rstops
 from rsrl.data import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
-from rsrl.train.snapshots import prepare_work
+from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +235,9 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     # Longer runs (max_steps), other snapshot steps and memory-only settings resume; anything else starts afresh.
     t = {k: v for k, v in cfg["training"].items()
          if k not in ("max_steps", "save_steps", "eval_steps", *rsrc.TRAINING_MEMORY_ONLY)}
-    prepare_work(work, {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
-                        "params": cell.params})
+    run_key = {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
+               "params": cell.params}
+    prepare_work(work, run_key)
     out = Path(out)
     source = base_model
     df = pd.read_parquet(data, columns=["id", "problem", "prompt", "answer"])
@@ -250,12 +251,14 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
         tokenizer.pad_token = tokenizer.eos_token
     eval_steps = set(cfg["training"]["eval_steps"])
     resume = last_checkpoint(work / "trl")
-    if resume is None:
-        (work / "rollouts.jsonl").unlink(missing_ok=True)
-    # A cell trained to the end before (its outputs were removed since) is not trained further: Trainer resumed
-    # from its final checkpoint would run one optimizer step more.
     state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json")) if resume else None
     finished = state is not None and state.global_step >= args.max_steps
+    if restart_if_exported(work, run_key, state.global_step if finished else None):
+        resume, state, finished = None, None, False
+    if resume is None:
+        (work / "rollouts.jsonl").unlink(missing_ok=True)
+    # A cell that finished training but was interrupted while writing its outputs is not trained further: Trainer
+    # resumed from its final checkpoint would run one optimizer step more.
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     policy.generation_config.eos_token_id = stop_ids  # TRL generates with, and cuts completions at, these ids
     cls = _trainer_class()
@@ -285,4 +288,5 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     with atomic_path(out / "model") as tmp:
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(tmp)
+    mark_exported(work, trainer.state.global_step)
     log.info("saved %s", out / "model")
