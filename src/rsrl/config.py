@@ -166,8 +166,14 @@ def _check_references(cfg: dict) -> None:
     if rep.get("train_set") and rep["train_set"] not in cfg["train_sets"]:
         raise ConfigError(f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
                           f"allowed values are {sorted(cfg['train_sets'])}.")
+    for key in ("ablation", "comparison"):
+        for b in (cfg["report"].get(key) or {}).get("benchmarks", []):
+            if b not in cfg["benchmarks"]:
+                raise ConfigError(f"config key report.{key}.benchmarks: unknown benchmark {b!r}; "
+                                  f"allowed values are {sorted(cfg['benchmarks'])}.")
     try:
         grid.focus_cell(cfg)
+        grid.comparison_cell(cfg)
     except grid.GridError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -212,15 +212,49 @@ def snapshot_steps(cfg: dict) -> list[int]:
     return sorted({int(s) for s in tr["eval_steps"] if int(s) < int(tr["max_steps"])})
 
 
+def comparison_cell(cfg: dict) -> tuple[str, str] | None:
+    """The (model, train_set) of the comparison with the pass@k baselines over training (Fig. 6).
+
+    ``report.comparison`` when set; otherwise the first pair in the grid trained with the most distinct
+    estimators (at least three), else None (no Fig. 6 data).
+    """
+    conf = cfg["report"].get("comparison") or {}
+    rs = rows(cfg)
+    if conf.get("model") or conf.get("train_set"):
+        cand = [r for r in rs if r[0] == conf.get("model", r[0]) and r[1] == conf.get("train_set", r[1])]
+        if not cand:
+            raise GridError(f"config key report.comparison: {conf} has no trained cell in the grid; grid "
+                            f"(model, train_set) pairs are {rs}.")
+        return cand[0]
+    n_est = {r: len({c.estimator for c in cells(cfg) if (c.model, c.train_set) == r}) for r in rs}
+    best = max(rs, key=lambda r: n_est[r], default=None)
+    return best if best is not None and n_est[best] >= 3 else None
+
+
+def _figure_rows(cfg: dict) -> dict[tuple[str, str], list[str]]:
+    """(model, train_set) -> benchmarks its step snapshots are evaluated on (Fig. 5's and Fig. 6's cells)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for row, bench in ((focus_cell(cfg), ablation_benchmarks(cfg)), (comparison_cell(cfg), comparison_benchmarks(cfg))):
+        if row is not None:
+            out[row] = [b for b in cfg["benchmarks"] if b in bench or b in out.get(row, [])]
+    return out
+
+
 def snapshot_cells(cfg: dict) -> list[Cell]:
-    """Cells whose step snapshots are exported and evaluated: the focus cell's methods."""
-    fc = focus_cell(cfg)
-    return [c for c in cells(cfg) if (c.model, c.train_set) == fc] if fc else []
+    """Cells whose step snapshots are exported and evaluated: the methods of Fig. 5's and Fig. 6's cells."""
+    rows_ = _figure_rows(cfg)
+    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_]
 
 
 def ablation_benchmarks(cfg: dict) -> list[str]:
-    """Benchmarks the snapshots are evaluated on: ``report.ablation.benchmarks``, default every benchmark."""
-    chosen = (cfg.get("report", {}).get("ablation") or {}).get("benchmarks")
+    """Benchmarks the ablation's snapshots are evaluated on: ``report.ablation.benchmarks``, default all."""
+    chosen = (cfg["report"].get("ablation") or {}).get("benchmarks")
+    return [b for b in cfg["benchmarks"] if not chosen or b in chosen]
+
+
+def comparison_benchmarks(cfg: dict) -> list[str]:
+    """Benchmarks the comparison's snapshots are evaluated on: ``report.comparison.benchmarks``, default all."""
+    chosen = (cfg["report"].get("comparison") or {}).get("benchmarks")
     return [b for b in cfg["benchmarks"] if not chosen or b in chosen]
 
 
@@ -235,10 +269,11 @@ def snapshot_checkpoints(cfg: dict) -> list[Checkpoint]:
 
 
 def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
-    """(checkpoint, benchmark) of every evaluation: base and final models on every benchmark, snapshots on the
-    ablation's benchmarks. The order is the order of the aggregated tables."""
+    """(checkpoint, benchmark) of every evaluation: base and final models on every benchmark, snapshots on their
+    figure's benchmarks (Fig. 5, Fig. 6). The order is the order of the aggregated tables."""
+    rows_ = _figure_rows(cfg)
     return ([(c, b) for c in checkpoints(cfg) for b in cfg["benchmarks"]]
-            + [(c, b) for c in snapshot_checkpoints(cfg) for b in ablation_benchmarks(cfg)])
+            + [(c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]])
 
 
 def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:

@@ -17,7 +17,8 @@ REPORT_PARAMS = {
 }
 REPORT_OUTPUTS = (
     [grid.table("table2", "csv"), grid.table("table2", "md")]
-    + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig7_diversity", "paper_comparison")
+    + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig6_baselines", "fig7_diversity",
+                                   "paper_comparison")
        for e in ("png", "svg")]
     + [grid.table("paper_comparison", "csv"), grid.table("paper_comparison", "md"),
        grid.table("bandit_comparison", "csv")]
@@ -95,6 +96,23 @@ rule report_fig5:
     shell:
         "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --train-metrics {input.train} "
         "--out {output.png} > {log} 2>&1"
+
+
+rule report_fig6:
+    input:
+        passk=grid.PASSK_TABLE,
+    output:
+        png=report(grid.figure("fig6_baselines", "png"), caption="../report/fig6.rst", category="Figures",
+                   subcategory="Fig. 6: pass@k training methods", labels={"figure": "Fig. 6"}),
+        svg=grid.figure("fig6_baselines", "svg"),
+    params:
+        config=CONFIG_JSON,
+        cfg=REPORT_PARAMS,
+        steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
+    log:
+        "logs/report/fig6.log",
+    shell:
+        "python -m rsrl.report fig6 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
 
 
 rule report_fig7:

@@ -61,6 +61,17 @@ def cmd_fig5(args, cfg) -> list[Path]:
     return paths
 
 
+def cmd_fig6(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.baselines import make_fig6
+
+    fig = make_fig6(cfg, _passk(args))
+    paths = save_figure(fig, _stem(args.out))
+    plt.close(fig)
+    return paths
+
+
 def cmd_fig7(args, cfg) -> list[Path]:
     import matplotlib.pyplot as plt
 
@@ -90,7 +101,8 @@ def cmd_paper(args, cfg) -> list[Path]:
     return [stem.with_suffix(".csv"), stem.with_suffix(".md"), *paths, Path(args.bandit_out)]
 
 
-COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig7": cmd_fig7, "paper": cmd_paper}
+COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig6": cmd_fig6, "fig7": cmd_fig7,
+            "paper": cmd_paper}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     helps = {"fig4": "Fig. 4: pass@k curves", "table2": "Table 2: pass@k table (CSV and Markdown)",
-             "fig5": "Fig. 5: β ablation over training", "fig7": "Fig. 7: answer diversity",
+             "fig5": "Fig. 5: β ablation over training", "fig6": "Fig. 6: pass@k training methods over training",
+             "fig7": "Fig. 7: answer diversity",
              "paper": "the reproduction beside the paper's Table 2 and bandit"}
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)

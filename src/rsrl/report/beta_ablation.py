@@ -17,6 +17,7 @@ import pandas as pd
 from rsrl import grid
 from rsrl.methods import BASE
 from rsrl.report.inputs import k_table, read_train_metrics
+from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.style import (apply_style, is_rs, method_color, method_label, method_linestyle, method_marker,
                                note)
 
@@ -33,21 +34,6 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     if window <= 1:
         return y
     return pd.Series(y).rolling(window, min_periods=1, center=True).mean().to_numpy()
-
-
-def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, method: str, k: int,
-                   bench: list[str]) -> pd.DataFrame:
-    """Mean pass@k over `bench` at step 0 (base model), at each snapshot and at the final step."""
-    max_steps = int(cfg["training"]["max_steps"])
-    sel = passk[(passk["k"] == k) & passk["benchmark"].isin(bench) & (passk["k"] <= passk["n_samples"])]
-    points = []
-    base = sel[(sel["model"] == model) & (sel["train_set"] == BASE) & (sel["method"] == BASE)]
-    trained = sel[(sel["model"] == model) & (sel["train_set"] == train_set) & (sel["base_method"] == method)]
-    for step, sub in [(0, base)] + [(int(s) if pd.notna(s) else max_steps, g)
-                                    for s, g in trained.groupby("step", dropna=False)]:
-        if set(sub["benchmark"]) >= set(bench) and len(sub):
-            points.append({"step": step, "value": float(sub["pass_at_k"].mean())})
-    return pd.DataFrame(points, columns=["step", "value"]).sort_values("step")
 
 
 def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -> plt.Figure:
@@ -91,30 +77,9 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
     ax_s.set_ylabel("prompts ever solved / prompts seen (%)")
 
     # Test pass@k over training.
-    bench_all = grid.ablation_benchmarks(cfg)
-    final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
     for j, k in enumerate(ks):
-        ax = axes[1, j]
-        have = set(final.loc[(final["k"] == k) & (final["model"] == model) & (final["train_set"] == ts), "benchmark"])
-        bench = [b for b in bench_all if b in have]
-        if not bench:
-            note(ax, f"pass@{k}: no benchmark with ≥ {k} samples per problem\nfor {model} / {ts}")
-            ax.set_title(f"({chr(ord('c') + j)}) Test pass@{k}")
-            continue
-        drawn = 0
-        for m in methods:
-            cur = snapshot_curve(cfg, passk, model, ts, m, k, bench)
-            if cur.empty:
-                continue
-            ax.plot(cur["step"], 100 * cur["value"], color=method_color(m), ls=method_linestyle(m),
-                    marker=method_marker(m), ms=4, lw=1.6, label=method_label(m))
-            drawn += 1
-        if not drawn:
-            note(ax, f"no pass@{k} rows for {model} / {ts}")
-        ax.set_title(f"({chr(ord('c') + j)}) Test pass@{k}\nmean over {', '.join(bench)}")
-        ax.set_xlabel("training step (0 = base model)")
-        ax.set_ylabel(f"pass@{k} (%)")
-        ax.set_xlim(-0.02 * max_steps, 1.02 * max_steps)
+        pass_at_k_panel(axes[1, j], cfg, passk, model, ts, methods, k, grid.ablation_benchmarks(cfg),
+                        f"({chr(ord('c') + j)})")
     for ax in axes[1, len(ks):]:
         ax.set_visible(False)
     top = 1 - 0.15 / fig.get_figheight()

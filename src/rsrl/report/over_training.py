@@ -1,0 +1,56 @@
+"""Test pass@k over training steps, from the evaluated step snapshots (Fig. 5's lower row and Fig. 6).
+
+A method's curve starts at step 0 with the base model, goes through its snapshots (:func:`rsrl.grid.snapshot_steps`)
+and ends at the final model (step ``training.max_steps``); each point is the mean pass@k over the benchmarks on
+which every point of the figure is defined.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rsrl.methods import BASE
+from rsrl.report.style import method_color, method_label, method_linestyle, method_marker, note
+
+
+def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, method: str, k: int,
+                   bench: list[str]) -> pd.DataFrame:
+    """Mean pass@k over `bench` at step 0 (base model), at each snapshot and at the final step."""
+    max_steps = int(cfg["training"]["max_steps"])
+    sel = passk[(passk["k"] == k) & passk["benchmark"].isin(bench) & (passk["k"] <= passk["n_samples"])]
+    points = []
+    base = sel[(sel["model"] == model) & (sel["train_set"] == BASE) & (sel["method"] == BASE)]
+    trained = sel[(sel["model"] == model) & (sel["train_set"] == train_set) & (sel["base_method"] == method)]
+    for step, sub in [(0, base)] + [(int(s) if pd.notna(s) else max_steps, g)
+                                    for s, g in trained.groupby("step", dropna=False)]:
+        if set(sub["benchmark"]) >= set(bench) and len(sub):
+            points.append({"step": step, "value": float(sub["pass_at_k"].mean())})
+    return pd.DataFrame(points, columns=["step", "value"]).sort_values("step")
+
+
+def pass_at_k_panel(ax, cfg: dict, passk: pd.DataFrame, model: str, ts: str, methods: list[str], k: int,
+                    bench_all: list[str], tag: str) -> int:
+    """Draw pass@k over training for ``methods`` of one (model, train_set); return the number of curves drawn."""
+    max_steps = int(cfg["training"]["max_steps"])
+    final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
+    have = set(final.loc[(final["k"] == k) & (final["model"] == model) & (final["train_set"] == ts), "benchmark"])
+    bench = [b for b in bench_all if b in have]
+    if not bench:
+        note(ax, f"pass@{k}: no benchmark with ≥ {k} samples per problem\nfor {model} / {ts}")
+        ax.set_title(f"{tag} Test pass@{k}")
+        return 0
+    drawn = 0
+    for m in methods:
+        cur = snapshot_curve(cfg, passk, model, ts, m, k, bench)
+        if cur.empty:
+            continue
+        ax.plot(cur["step"], 100 * cur["value"], color=method_color(m), ls=method_linestyle(m),
+                marker=method_marker(m), ms=4, lw=1.6, label=method_label(m))
+        drawn += 1
+    if not drawn:
+        note(ax, f"no pass@{k} rows for {model} / {ts}")
+    ax.set_title(f"{tag} Test pass@{k}\nmean over {', '.join(bench)}")
+    ax.set_xlabel("training step (0 = base model)")
+    ax.set_ylabel(f"pass@{k} (%)")
+    ax.set_xlim(-0.02 * max_steps, 1.02 * max_steps)
+    return drawn
