@@ -55,6 +55,7 @@ def make_config(data_dir=FIX, train=None, bench=None, **top) -> dict:
     cfg["grid"] = [{**cfg["grid"][0], "train_sets": list(cfg["train_sets"])}]
     cfg["evaluation"]["per_benchmark"] = {}
     cfg["report"]["ablation"] = {}
+    cfg["report"]["k_table"] = [1]  # pass@k up to each benchmark's n, 1 without per_benchmark entries
     cfg.update(top)
     return rcfg.validate(cfg)
 
@@ -191,6 +192,64 @@ def test_limit(tmp_path):
     cfg = make_config(train=train, bench={"aime24": BENCH["aime24"]})
     m = prepare(cfg, "train", "dapo17k", tmp_path / "d.parquet", tmp_path / "d.json")
     assert m["rows_kept"] == 2 and m["rows_dropped"]["over_limit"] == 4
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Size check against the published size
+
+
+def _dapo(local_run, tmp_path, **entry) -> dict:
+    """dapo17k prepared from its fixture (6 unique prompts, 5 kept after decontamination) with extra config keys."""
+    _, out, _ = local_run
+    cfg = make_config(train={"dapo17k": {**TRAIN["dapo17k"], **entry}})
+    return prepare(cfg, "train", "dapo17k", tmp_path / "d.parquet", tmp_path / "d.json",
+                   [out / "bench" / f"{b}.parquet" for b in cfg["benchmarks"]])
+
+
+def test_size_check_records_the_published_size_next_to_the_rows(local_run, tmp_path):
+    m = _dapo(local_run, tmp_path, expected_rows=5)
+    tolerance = json.loads(rcfg.SCHEMA_PATH.read_text())["$defs"]["source"]["properties"]["size_tolerance"]["default"]
+    assert m["size_check"] == {"expected_rows": 5, "rows_read": 600, "rows_kept": 5, "size_tolerance": tolerance,
+                               "difference": 0, "relative_difference": 0.0, "status": "ok"}
+    assert m["rows_dropped"] == {"duplicate_prompt": 594, "contaminated_exact": 1}
+    assert json.loads((tmp_path / "d.json").read_text())["size_check"]["status"] == "ok"
+    doc = merge([tmp_path / "d.json"])
+    assert doc["summary"]["train/dapo17k"] == {"rows_read": 600, "rows_kept": 5, "rows_dropped": m["rows_dropped"],
+                                               "expected_rows": 5, "size_check": "ok"}
+
+
+def test_size_check_fails_naming_the_source_the_numbers_and_the_keys(local_run, tmp_path):
+    with pytest.raises(DataError) as exc:
+        _dapo(local_run, tmp_path, expected_rows=17398)
+    msg = str(exc.value)
+    for part in ("dataset 'dapo17k'", "kept 5 rows", "17398", "train_sets.dapo17k.expected_rows",
+                 "train_sets.dapo17k.size_tolerance", "train_sets.dapo17k.limit", "duplicate_prompt 594",
+                 "contaminated_exact 1", "Read 600 rows"):
+        assert part in msg, part
+    assert not (tmp_path / "d.parquet").exists() and not (tmp_path / "d.json").exists()
+
+
+def test_size_tolerance_is_a_share_of_the_published_size(local_run, tmp_path):
+    m = _dapo(local_run, tmp_path, expected_rows=6, size_tolerance=0.2)  # 1 row off, 1.2 allowed
+    assert m["size_check"]["status"] == "ok" and m["size_check"]["difference"] == -1
+    with pytest.raises(DataError, match="more than the tolerance of 10.0%"):
+        _dapo(local_run, tmp_path, expected_rows=6, size_tolerance=0.1)
+
+
+def test_size_check_is_skipped_for_a_subset_or_without_a_published_size(local_run, tmp_path):
+    m = _dapo(local_run, tmp_path, expected_rows=17398, limit=2)
+    assert m["rows_kept"] == 2 and m["size_check"]["status"] == "unchecked"
+    assert "train_sets.dapo17k.limit" in m["size_check"]["reason"]
+    _, _, manifests = local_run  # the fixtures' sources state no published size
+    for key, man in manifests.items():
+        assert man["size_check"]["status"] == "unchecked" and "expected_rows" in man["size_check"]["reason"], key
+
+
+def test_paper_config_states_the_published_sizes(paper_config):
+    cfg = rcfg.validate(paper_config)
+    assert {t: s["expected_rows"] for t, s in cfg["train_sets"].items()} == {
+        "math12k": 12500 - 500, "dapo17k": 17398, "deepmath103k": 103110}
+    assert all(0 < s["size_tolerance"] < 0.1 for s in cfg["train_sets"].values())
 
 
 def test_plain_prompt_template(tmp_path):

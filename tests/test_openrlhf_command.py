@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rsrl import config as rcfg
+from rsrl import grid
 from rsrl.train.openrlhf import command
 from rsrl.train.openrlhf.launch import dump_command, write_prompts
 
@@ -19,9 +20,23 @@ GOLDEN = REPO / "tests" / "golden" / "openrlhf_command_Qwen2.5-Math-1.5B_math12k
 CELL = ("Qwen2.5-Math-1.5B", "math12k", "rs_beta2")
 
 
+MODELS = REPO / "tests" / "fixtures" / "models"
+
+
 @pytest.fixture
 def cfg(paper_config):
     return rcfg.validate(paper_config)
+
+
+@pytest.fixture(autouse=True)
+def hub_model_files(monkeypatch, paper_config):
+    """The paper models' tokenizer and generation config files (read for their stop sequences) come from
+    tests/fixtures/models instead of the hub."""
+    from rsrl import stops
+
+    local = {m["hf_id"]: MODELS / name for name, m in paper_config["models"].items() if "hf_id" in m}
+    read = stops.read_model_json
+    monkeypatch.setattr(stops, "read_model_json", lambda path, filename: read(local.get(str(path), path), filename))
 
 
 def _render(cfg):
@@ -38,6 +53,16 @@ def test_command_matches_golden(cfg):
     assert text == GOLDEN.read_text(), "OpenRLHF command changed; rerun with RSRL_UPDATE_GOLDEN=1 if intended"
 
 
+def test_rollouts_stop_at_the_models_stop_sequences(cfg):
+    import json
+
+    from rsrl.train.openrlhf import patch
+
+    env = json.loads(_render(cfg).splitlines()[0].removeprefix("# ray runtime_env: "))
+    assert json.loads(env["env_vars"][patch.ENV_STOP]) == {"stop": ["<|im_end|>", "<|endoftext|>"],
+                                                           "stop_token_ids": [151645, 151643]}
+
+
 def _flags(argv):
     out, key = {}, None
     for tok in argv:
@@ -51,7 +76,7 @@ def _flags(argv):
 
 def test_every_training_value_reaches_the_command(cfg):
     t = cfg["training"]
-    cell = rcfg.cell(cfg, *CELL)
+    cell = grid.cell(cfg, *CELL)
     f = _flags(command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/ROOT"), 1, 8, 4096))
     expect = {
         "rollout.n_samples_per_prompt": t["n_samples_per_prompt"], "rollout.batch_size": t["rollout_batch_size"],
@@ -117,7 +142,7 @@ def test_every_flag_exists_in_openrlhf_0_11_2(cfg, tmp_path):
                         ".origin)"], cwd=tmp_path, capture_output=True, text=True)
     accepted = _argparse_flags(Path(r.stdout.strip()).read_text())
     assert "--algo.advantage.estimator" in accepted and "--actor.adam.lr" in accepted
-    cell = rcfg.cell(cfg, *CELL)
+    cell = grid.cell(cfg, *CELL)
     used = {t for t in command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/R"), 2, 8, 4096)
             if t.startswith("--")}
     assert used - accepted == set()

@@ -1,5 +1,10 @@
 """Preparing one training set or benchmark: read, convert to the common schema, check answers, exclude and
-decontaminate, render prompts, write the Parquet file and its manifest."""
+decontaminate, render prompts, check the size, write the Parquet file and its manifest.
+
+Size check: a source with `expected_rows` (its published size, as rows kept) fails the preparation when the rows
+kept differ from it by more than `size_tolerance` (a share of `expected_rows`), naming the numbers, every drop by
+reason and the keys that relax the check. A source with `limit` (a subset) or without `expected_rows` is not
+checked. The manifest's ``size_check`` records the outcome either way."""
 
 from __future__ import annotations
 
@@ -72,6 +77,29 @@ def check_answers(answers: list[str], workers: int = 1, desc: str = "check answe
         flags = list(tqdm(pool.map(is_parseable, unique, chunksize=256), total=len(unique), desc=desc,
                           unit=" answers", mininterval=5))
     return dict(zip(unique, flags))
+
+
+def size_check(src: dict, kind: str, name: str, rows_read: int, rows_kept: int, dropped: dict) -> dict:
+    """Rows kept against the published size (`expected_rows`, `size_tolerance`); raises :class:`DataError` when they
+    differ by more than the tolerance. Returns the manifest's ``size_check`` entry."""
+    key = f"{KINDS[kind]}.{name}"
+    expected = src.get("expected_rows")
+    out = {"expected_rows": expected, "rows_read": rows_read, "rows_kept": rows_kept}
+    if expected is None:
+        return {**out, "status": "unchecked", "reason": f"no {key}.expected_rows"}
+    tolerance = src["size_tolerance"]
+    diff = rows_kept - expected
+    out.update(size_tolerance=tolerance, difference=diff, relative_difference=round(diff / expected, 6))
+    if src.get("limit") is not None:
+        return {**out, "status": "unchecked", "reason": f"{key}.limit asks for a subset of {src['limit']} rows"}
+    if abs(diff) > tolerance * expected:
+        drops = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"
+        raise DataError(f"dataset {name!r}: kept {rows_kept} rows, but its published size is {expected} (config key "
+                        f"{key}.expected_rows): a difference of {diff:+d} ({diff / expected:+.1%}) is more than the "
+                        f"tolerance of {tolerance:.1%} ({key}.size_tolerance). Read {rows_read} rows; dropped: {drops}. "
+                        f"Check the source and these drops; if they are right, raise {key}.size_tolerance (or set "
+                        f"{key}.limit to prepare a subset).")
+    return {**out, "status": "ok"}
 
 
 def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] | None = None,
@@ -163,6 +191,7 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     dropped = dict(sorted(loaded.dropped.items()))
     if rows_read != len(df) + sum(dropped.values()):
         raise AssertionError(f"dataset {name!r}: rows read {rows_read} != kept {len(df)} + dropped {dropped}")
+    size = size_check(src, kind, name, rows_read, len(df), dropped)
     hub = src.get("hub", {})
     manifest = {
         "name": name, "kind": kind, "loader": src["loader"], "data_source": prov.data_source,
@@ -170,7 +199,7 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
                                                if src["loader"] == "synthetic" else name),
         "revision": prov.revision, "splits": prov.splits, "config_name": hub.get("config_name"),
         "file": prov.file, "rows_read_by_split": prov.rows_read,
-        "rows_read": rows_read, "rows_kept": len(df), "rows_dropped": dropped,
+        "rows_read": rows_read, "rows_kept": len(df), "rows_dropped": dropped, "size_check": size,
         "dropped_ids": {k: v for k, v in sorted(loaded.dropped_ids.items())},
         "prompt_template": template, "columns": list(df.columns),
     }

@@ -1,7 +1,11 @@
 """Prompt templates. The data stage renders every problem once into the `prompt` column with the config's
 top-level `prompt_template`; training and evaluation both take their prompts from :func:`for_model`, which returns
 that column unchanged, or, for a model with its own `models.<m>.prompt_template`, renders `problem` with it. A
-model is therefore trained and evaluated on the same prompts."""
+model is therefore trained and evaluated on the same prompts.
+
+Each template declares the text that ends the assistant's turn (:data:`TEMPLATE_END`); :mod:`rsrl.stops` makes it
+a stop sequence of every engine, and :data:`END_OF_TURN_MARKERS` lists every such marker of the known templates
+and model families, for cutting a completion at the end of its turn."""
 
 from __future__ import annotations
 
@@ -16,6 +20,19 @@ TEMPLATES: dict[str, str] = {
     # Plain completion format for models without a chat template of this shape.
     "plain": "Question: {problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}.\nAnswer:",
 }
+
+# The text that ends the assistant's turn in each template. ChatML closes a turn with <|im_end|>; the plain format
+# has no closing token, so its answer ends where the model opens the next exchange ("\nQuestion:").
+TEMPLATE_END: dict[str, str] = {
+    "qwen_math_boxed": "<|im_end|>",
+    "plain": "\nQuestion:",
+}
+
+# Every text that ends (or, opening a new turn, implies the end of) an assistant turn, over the templates above
+# and the model families of the config: ChatML (Qwen), Llama 3 headers, and the end-of-text tokens of both.
+END_OF_TURN_MARKERS: tuple[str, ...] = (*dict.fromkeys(TEMPLATE_END.values()),
+                                        "<|endoftext|>", "<|im_start|>",
+                                        "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|start_header_id|>")
 
 
 def build_prompt(problem: str, template: str) -> str:

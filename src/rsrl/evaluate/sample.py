@@ -15,6 +15,10 @@ start-up drops from about 17 s to 3 s), and the OpenMP/MKL thread counts a sched
 ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` to the job's threads) are dropped, so that vLLM runs torch with one
 intra-op thread in its serving loop and binds its own OpenMP threads to the CPUs the process may use; with both set
 to 2, generation was 18x slower (spin-wait contention, 600 instead of 11,000 tokens/s on the demo model).
+
+Completions end at the model's stop sequences (:mod:`rsrl.stops`: its template's end-of-turn marker and its
+checkpoint's end-of-sequence tokens), given to vLLM as ``stop`` strings and ``stop_token_ids``; the stop text itself
+is not part of the completion, and such a sample has ``finish_reason`` ``stop``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rsrl import stops as rstops
 from rsrl.data import prompts as templates
 from rsrl.evaluate import shards as sh
 
@@ -125,8 +130,20 @@ def build_engine(cfg: dict, model: str | None, model_path: str):
     return llm
 
 
-def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full") -> pd.DataFrame:
-    """Run `requests` (from :func:`shard_requests`) through `llm`; the sample table of the shard."""
+def sampling_kwargs(settings: dict, stops: rstops.Stops | None) -> dict:
+    """Keyword arguments of ``vllm.SamplingParams`` shared by every request of a shard (all but n and seed)."""
+    kw = {"temperature": float(settings["temperature"]), "top_p": float(settings["top_p"]),
+          "max_tokens": int(settings["max_tokens"])}
+    if stops is not None:
+        kw["stop"] = list(stops.strings)
+        kw["stop_token_ids"] = list(stops.token_ids)
+    return kw
+
+
+def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full",
+             stops: rstops.Stops | None = None) -> pd.DataFrame:
+    """Run `requests` (from :func:`shard_requests`) through `llm`, stopping at `stops`; the sample table of the
+    shard."""
     from vllm import SamplingParams
 
     from rsrl.answers import last_boxed
@@ -138,9 +155,8 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full") -
     starts = [i for i in range(len(seeds)) if i == 0 or pids[i] != pids[i - 1] or seeds[i] != seeds[i - 1] + 1]
     bounds = list(zip(starts, starts[1:] + [len(seeds)]))
     prompts = [requests["prompt"].iat[a] for a, _ in bounds]
-    params = [SamplingParams(n=b - a, seed=int(seeds[a]), temperature=float(settings["temperature"]),
-                             top_p=float(settings["top_p"]), max_tokens=int(settings["max_tokens"]))
-              for a, b in bounds]
+    common = sampling_kwargs(settings, stops)
+    params = [SamplingParams(n=b - a, seed=int(seeds[a]), **common) for a, b in bounds]
     t0 = time.perf_counter()
     grouped = llm.generate(prompts, params, use_tqdm=True) if len(requests) else []
     dt = time.perf_counter() - t0
@@ -175,8 +191,10 @@ def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | Non
     requests = shard_requests(bench, settings, p, s)
     log.info("%s shard p%d_s%d: %d problems x %d samples", benchmark, p, s, requests["problem_id"].nunique(),
              len(requests) // max(1, requests["problem_id"].nunique()))
+    stops = rstops.resolve(cfg, model, model_path)
+    log.info("stop sequences %s, stop token ids %s", list(stops.strings), list(stops.token_ids))
     if llm is None:
         llm = build_engine(cfg, model, model_path)
-    df = generate(llm, requests, settings, cfg["evaluation"].get("store", "full"))
+    df = generate(llm, requests, settings, cfg["evaluation"].get("store", "full"), stops)
     write_table(out, df)
     return df
