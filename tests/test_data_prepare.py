@@ -522,3 +522,21 @@ def test_local_only_source_under_hub_mode(tmp_path):
                       train={"dapo17k": TRAIN["dapo17k"]})
     m = prepare(cfg, "bench", "aime24", tmp_path / "a.parquet", tmp_path / "a.json")
     assert m["data_source"] == "local" and m["rows_kept"] == 2
+
+
+@pytest.mark.parametrize("rows,match", [
+    ([{"problem": "1+1?", "answer": "2"}, {"problem": "2+2?", "answer": ""}], "empty answer"),
+    ([{"id": "a", "problem": "1+1?", "answer": "2"}, {"id": "a", "problem": "2+2?", "answer": "4"}],
+     "appears 2 times"),
+    ([{"problem": "What is 1+1?", "answer": "2"}, {"problem": "What is  1+1?", "answer": "2"}],
+     "same problem"),
+])
+def test_benchmark_rows_are_never_dropped_or_repeated_silently(tmp_path, rows, match):
+    from rsrl.data.prepare import build
+
+    f = tmp_path / "bench.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = make_config(bench={"math500": {"loader": "columns", "local": str(f)}},
+                      train={"deepmath103k": TRAIN["deepmath103k"]})
+    with pytest.raises(DataError, match=match):
+        build(cfg, "bench", "math500")

@@ -102,6 +102,30 @@ def size_check(src: dict, kind: str, name: str, rows_read: int, rows_kept: int, 
     return {**out, "status": "ok"}
 
 
+def check_benchmark_rows(df: pd.DataFrame, name: str) -> None:
+    """A benchmark's rows are the denominator of pass@k: an empty problem or answer, a repeated id or a repeated
+    problem is an error naming the rows (a training set drops such rows and counts them in the manifest)."""
+    where = f"benchmark {name!r}"
+    for col in ("problem", "answer"):
+        empty = [i for i, v in zip(df["id"], df[col]) if not v]
+        if empty:
+            raise DataError(f"{where}: {len(empty)} row(s) with an empty {col}, e.g. id {empty[0]!r}; a benchmark "
+                            "row cannot be dropped (it would change every pass@k). Fix the source file or its "
+                            f"column mapping (benchmarks.{name}.columns).")
+    if "source_id" in df.columns:
+        dup_ids = df["source_id"][df["source_id"].duplicated()]
+        if len(dup_ids):
+            raise DataError(f"{where}: id {dup_ids.iloc[0]!r} appears {int((df['source_id'] == dup_ids.iloc[0]).sum())} "
+                            f"times in the source ({len(dup_ids)} repeated id(s)); ids must be unique.")
+    keys = problem_keys(df["problem"].tolist())
+    seen: dict[str, str] = {}
+    for rid, k in zip(df["id"], keys):
+        if k in seen:
+            raise DataError(f"{where}: rows {seen[k]!r} and {rid!r} hold the same problem; a repeated problem would "
+                            "count twice in pass@k. Remove one of them from the source.")
+        seen[k] = rid
+
+
 def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] | None = None,
           workers: int = 1) -> tuple[pd.DataFrame, dict]:
     """The prepared table and its manifest entry (without the file hash)."""
@@ -121,6 +145,9 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     problems = [clean_text(p) if isinstance(p, str) else None for p in df["problem"]]
     df["problem"] = problems
     df["answer"] = [a.strip() if isinstance(a, str) else None for a in df["answer"]]
+    if kind == "bench":
+        check_benchmark_rows(df, name)
+    df = df.drop(columns=["source_id"], errors="ignore")
     df = _drop(df, [not p for p in df["problem"]], "empty_problem", loaded)
     df = _drop(df, [not a for a in df["answer"]], "empty_answer", loaded)
 

@@ -26,7 +26,7 @@ def convert(parts, name: str, src: dict) -> Loaded:
             ids = [f"{name}-{r}" if r is not None else f"{name}-{part.split}-{i}" for i, r in enumerate(raw)]
         else:
             ids = [f"{name}-{i}" if len(parts) == 1 else f"{name}-{part.split}-{i}" for i in range(t.num_rows)]
-        df = pd.DataFrame({"id": ids})
+        df = pd.DataFrame({"id": ids, "source_id": ids if "id" in t.column_names else None})
         df["problem"] = as_text(t.column("problem"), "problem", where, ids=ids)
         df["answer"] = as_text(t.column("answer"), "answer", where, ids=ids, allow_numbers=True)
         for col in ("level", "subject", "difficulty", *extra_metadata([part], {"id", "problem", "answer", "level",
@@ -37,6 +37,10 @@ def convert(parts, name: str, src: dict) -> Loaded:
             df["split"] = part.split
         frames.append(df)
     df = pd.concat(frames, ignore_index=True)
+    # Ids the source gives are checked for repeats by the data stage (a benchmark must not repeat one); ids
+    # generated here are unique already.
+    if df["source_id"].isna().all():
+        df = df.drop(columns="source_id")
     df["id"] = unique_ids(df["id"].tolist())
     df["source"] = source_label(name, src)
     return Loaded(df)
