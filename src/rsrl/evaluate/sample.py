@@ -78,7 +78,7 @@ def engine_kwargs(cfg: dict, model: str | None, model_path: str) -> dict:
     from vllm.platforms import current_platform
 
     ev = cfg["evaluation"]
-    kw: dict = {"model": str(model_path), "seed": int(ev.get("seed", 0)), "trust_remote_code": False}
+    kw: dict = {"model": str(model_path), "seed": int(ev["seed"]), "trust_remote_code": False}
     mcfg = cfg["models"].get(model, {}) if model else {}
     if mcfg.get("max_context"):
         kw["max_model_len"] = int(mcfg["max_context"])
@@ -181,6 +181,25 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full",
     return df
 
 
+def check_prompt_lengths(llm, requests: pd.DataFrame, settings: dict, benchmark: str) -> None:
+    """Fail naming the problems whose prompt does not fit the engine's context (vLLM would stop the whole shard
+    with an error that names no problem)."""
+    limit = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+    limit = getattr(limit, "max_model_len", None)
+    if not limit or requests.empty:
+        return
+    tok = llm.get_tokenizer()
+    first = requests.drop_duplicates("problem_id")
+    lengths = [len(tok.encode(p)) for p in first["prompt"]]
+    long = [(pid, n) for pid, n in zip(first["problem_id"], lengths) if n >= limit]
+    if long:
+        pid, n = long[0]
+        raise ValueError(f"{benchmark}: the prompt of problem {pid!r} has {n} tokens, at or beyond the model's "
+                         f"context of {limit} tokens ({len(long)} problem(s) of this shard, e.g. "
+                         f"{[p for p, _ in long[:5]]}). Raise models.<model>.max_context if the model allows it, "
+                         "or remove the problem from the benchmark's source.")
+
+
 def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | None, model_path: str, p: int, s: int,
                  out: str, llm=None) -> pd.DataFrame:
     """Sample shard (p, s) and write it atomically to `out` (Parquet, zstd)."""
@@ -195,6 +214,7 @@ def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | Non
     log.info("stop sequences %s, stop token ids %s", list(stops.strings), list(stops.token_ids))
     if llm is None:
         llm = build_engine(cfg, model, model_path)
-    df = generate(llm, requests, settings, cfg["evaluation"].get("store", "full"), stops)
+    check_prompt_lengths(llm, requests, settings, benchmark)
+    df = generate(llm, requests, settings, cfg["evaluation"]["store"], stops)
     write_table(out, df)
     return df
