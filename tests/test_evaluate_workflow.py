@@ -91,6 +91,7 @@ def workdir(tmp_path_factory):
         "evaluation": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 24, "seed": 3, "samples_per_shard": 4,
                        "problem_shards": 1, "grader": {"workers": 2, "timeout_s": 3, "deadline_s": 20},
                        "per_benchmark": {BENCH: {"n": 8, "limit": 6}}},
+        "report": {"k_table": [1, 8]},  # pass@k up to n (the default pass@32 needs n >= 32)
     }
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     (wd / "Snakefile").write_text(
@@ -139,10 +140,13 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     assert len(shards) == 4
 
     # Outputs.
-    passk = pd.read_csv(wd / "results/tables/passk.csv")
-    assert list(passk.columns) == ["model", "train_set", "method", "beta", "benchmark", "k", "pass_at_k", "ci_low",
-                                   "ci_high", "n_problems", "n_samples"]
+    passk = pd.read_csv(wd / "results/tables/passk.csv", keep_default_na=False, na_values={"step": [""]})
+    assert list(passk.columns) == ["model", "train_set", "method", "estimator", "params", "step", "benchmark", "k",
+                                   "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
     assert sorted(set(zip(passk.model, passk.train_set, passk.method))) == sorted(CHECKPOINTS)
+    # estimator and params say what a checkpoint was trained with (empty for the base model); no snapshots
+    assert set(zip(passk.method, passk.estimator, passk.params)) == {("base", "", ""), ("grpo", "grpo", "{}")}
+    assert passk.step.isna().all()
     assert sorted(passk.k.unique()) == [1, 2, 4, 8] and (passk.n_problems == 6).all() and (passk.n_samples == 8).all()
     summary = pd.read_csv(wd / "results/tables/eval_summary.csv")
     assert len(summary) == 2 and (summary["timeouts"] == 0).all()

@@ -199,13 +199,14 @@ def test_training_jobs_request_their_size_class(full_workflow, paper_config):
 @pytest.mark.slow
 def test_train_target_plans_one_job_per_cell(full_workflow, paper_config):
     from rsrl import config as rcfg
+    from rsrl import grid
 
     cfg = rcfg.validate(paper_config)
     out = dry_run(["--profile", "slurm", "train"], REPO)
     jobs = planned_jobs(out)
     trained = {tuple(o.split("/")[2:5]) for j in jobs for o in j["output"]
                if re.fullmatch(r"results/train/[^/]+/[^/]+/[^/]+/metrics\.csv", o)}
-    assert trained == {(c.model, c.train_set, c.method) for c in rcfg.cells(cfg)}
+    assert trained == {(c.model, c.train_set, c.method_id) for c in grid.cells(cfg)}
 
 
 def test_sampling_jobs_request_gpus_and_one_engine(full_workflow, paper_config):

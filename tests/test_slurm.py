@@ -348,13 +348,15 @@ SHARDS_FAULT = FaultCase(
 )
 
 DEMO_CONFIG = "config/demo.yaml"
-# A small bandit for the Slurm runs (the full one is tested in test_bandit.py).
-THEORY_TINY = {"bandit": {"betas": [0, 4], "seeds": 2, "samples": 2000, "batch_size": 16, "step_size": 0.1},
+# A small bandit for the Slurm runs (the full one is tested in test_bandit.py): two RS-GRPO betas (the demo's
+# other theory estimators are kept), few seeds and samples, small lemma instances.
+THEORY_TINY = {"rs": {"beta": [0, 4]},
+               "bandit": {"seeds": 2, "samples": 2000, "batch_size": 16, "step_size": 0.1},
                "lemmas": {"instances": 5, "arms": 3, "seed": 0}}
 # The demo, shrunk so that every rule of the DAG runs through Slurm in minutes on 2 cores: two cells (beta 0 and
 # 2), a short warm start, 4 training steps with a snapshot at step 2, n = 8 samples on 16 synthetic problems and 4
-# MATH-500 problems, one CPU per sampling/grading job, and a small bandit. Written into the copy as
-# config/demo-ci.yaml.
+# MATH-500 problems (Table 2 at pass@1 and pass@8), one CPU per sampling/grading job, and a small bandit. Written
+# into the copy as config/demo-ci.yaml.
 DEMO_CI_CONFIG = "config/demo-ci.yaml"
 
 
@@ -375,10 +377,12 @@ def demo_ci_config() -> dict:
 
     cfg = yaml.safe_load((REPO / DEMO_CONFIG).read_text())
     cfg.update(demo_overrides())
-    cfg["theory"] = THEORY_TINY
+    cfg["theory"]["estimators"]["rs"] = THEORY_TINY["rs"]
+    cfg["theory"]["bandit"].update(THEORY_TINY["bandit"])
+    cfg["theory"]["lemmas"] = THEORY_TINY["lemmas"]
     (model,) = cfg["models"]
     cfg["models"][model]["build"]["warmstart_steps"] = 30
-    cfg["grid"][0]["methods"] = [{"estimator": "rs", "betas": [0, 2]}]
+    cfg["grid"][0]["methods"] = [{"estimator": "rs", "params": {"beta": [0, 2]}}]
     cfg["training"].update(max_steps=4, save_steps=2, eval_steps=[2])
     bench = cfg["benchmarks"]
     bench["sums_test"]["synthetic"]["size"] = 16
@@ -388,6 +392,7 @@ def demo_ci_config() -> dict:
     cfg["evaluation"]["grader"]["workers"] = 1
     cfg["evaluation"].update(samples_per_shard=8, per_benchmark={"sums_test": {"n": 8},
                                                                   "math500": {"n": 8, "max_tokens": 16}})
+    cfg["report"]["k_table"] = [1, 8]  # pass@k is computed up to n = 8
     return cfg
 
 
@@ -404,11 +409,12 @@ def sampling_fault_case() -> FaultCase:
     """The evaluation stage's sampling shards (rule `sample`) of the base checkpoint of the demo's first model
     on its first benchmark (CI subset): the Slurm job of one shard is cancelled once it has run `wait_s` s."""
     from rsrl import config as rcfg
+    from rsrl import grid
 
     cfg = rcfg.validate(demo_ci_config())
-    model, train_set, method = next(c for c in rcfg.checkpoints(cfg) if c[1] == rcfg.BASE_TRAIN_SET)
+    ckpt = next(c for c in grid.checkpoints(cfg) if c.is_base)
     bench = next(iter(cfg["benchmarks"]))
-    base = f"results/eval/{model}/{train_set}/{method}/{bench}"
+    base = grid.eval_file(grid.EVAL_PATTERN, ckpt, bench)
     return FaultCase(name="sampling", make_workdir=demo_ci_workdir, targets=[f"{base}/problems.parquet"],
                      shard_rule="sample", shard_glob=f"{base}/samples/p*_s*.parquet", configfile=DEMO_CI_CONFIG,
                      wait_s=5.0)

@@ -1,5 +1,6 @@
 """End to end on CPU: Snakemake builds the tiny model, trains it with TRL for rs beta 0 and beta 2, exports step
-snapshots; a longer rerun resumes from the work/ checkpoint instead of restarting."""
+snapshots; a longer rerun resumes from the work/ checkpoint instead of restarting; a finished cell interrupted before
+its outputs were written rebuilds them without training, one whose outputs were written retrains from scratch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from rsrl import grid
 from rsrl.train.progress import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,14 +33,15 @@ DEMO = {
     "benchmarks": {"synth_test": {"loader": "synthetic",
                                   "synthetic": {"split": "test", "size": 16, "terms": 2, "min_value": 10,
                                                 "max_value": 99}}},
-    "grid": [{"models": ["tiny"], "train_sets": ["synth"], "methods": [{"estimator": "rs", "betas": [0, 2]}],
-              "trainer": "trl"}],
+    "grid": [{"models": ["tiny"], "train_sets": ["synth"],
+              "methods": [{"estimator": "rs", "params": {"beta": [0, 2]}}], "trainer": "trl"}],
     "training": {"trainer": "trl", "n_samples_per_prompt": 4, "rollout_batch_size": 4, "train_batch_size": 16,
                  "micro_train_batch_size": 8, "micro_rollout_batch_size": 4, "learning_rate": 1.0e-3,
                  "max_prompt_len": 128, "max_new_tokens": 12, "temperature": 1.0, "top_p": 1.0,
                  "init_kl_coef": 0.0, "use_kl_loss": False, "entropy_coef": 0.0, "eps_clip": 0.2,
                  "num_episodes": 1, "max_steps": 4, "save_steps": 2, "eval_steps": [2, 4], "seed": 42},
     "evaluation": {"grader": {"boxed_only": True, "timeout_s": 5}},
+    "report": {"k_table": [1]},  # n = 1 sample per problem (the default pass@32 needs n >= 32)
 }
 
 
@@ -64,22 +67,23 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
         assert list(m.columns) == COLUMNS and m["step"].tolist() == [1, 2, 3, 4]
         assert m[["reward_mean", "solve_rate", "cumulative_solve_rate", "entropy", "response_length"]].notna().all().all()
         assert ((m["solve_rate"] >= 0) & (m["solve_rate"] <= 1)).all()
-        for step in (2, 4):
-            assert (cell / f"steps/step{step}/model.safetensors").exists()
+        # Snapshots at the eval steps below max_steps (rsrl.grid.snapshot_steps); step 4 is the final model.
+        assert (cell / "steps/step2/model.safetensors").exists() and not (cell / "steps/step4").exists()
         assert (wd / f"logs/train/tiny/synth/rs_beta{beta}.log").exists()
         assert list((wd / f"work/train/tiny/synth/rs_beta{beta}/trl").glob("checkpoint-*"))
         records = (wd / f"work/train/tiny/synth/rs_beta{beta}/rollouts.jsonl").read_text().splitlines()
         assert [json.loads(x)["step"] for x in records] == [1, 2, 3, 4]
 
     # A longer run of the same cell resumes from its work/ checkpoint at step 4 instead of starting over.
-    cfg_json = sorted((wd / ".snakemake/rsrl").glob("config-*.json"))[0]
-    cfg = json.loads(cfg_json.read_text())
+    cfg = json.loads((wd / ".snakemake/rsrl/config.json").read_text())
     cfg["training"]["max_steps"] = 6
     longer = tmp_path / "longer.json"
     longer.write_text(json.dumps(cfg))
     first = pd.read_csv(wd / "results/train/tiny/synth/rs_beta2/metrics.csv")
-    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", "--config", str(longer), "--model", "tiny",
-                        "--train-set", "synth", "--method", "rs_beta2", "--out", "out", "--threads", "2"],
+    cell_args = ["--config", str(longer), "--model", "tiny", "--train-set", "synth", "--method", "rs_beta2",
+                 "--data", grid.train_data("synth"), "--base-model", grid.model_source(cfg, "tiny"),
+                 "--work", grid.work_dir("tiny", "synth", "rs_beta2"), "--threads", "2"]
+    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", *cell_args, "--out", "out"],
                        cwd=wd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-4000:]
     assert "resume from" in r.stderr and "checkpoint-4" in r.stderr
@@ -88,16 +92,29 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     pd.testing.assert_frame_equal(again.iloc[:4][["step", "reward_mean", "solve_rate"]],
                                   first[["step", "reward_mean", "solve_rate"]])
 
-    # Outputs removed after the cell finished: they are rebuilt from the final checkpoint, with no extra step.
-    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", "--config", str(longer), "--model", "tiny",
-                        "--train-set", "synth", "--method", "rs_beta2", "--out", "out2", "--threads", "2"],
+    # A run that finished training but was interrupted before writing its outputs (no exported.json): the outputs
+    # are rebuilt from the final checkpoint, with no extra step.
+    work = wd / grid.work_dir("tiny", "synth", "rs_beta2")
+    (work / "exported.json").unlink()
+    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", *cell_args, "--out", "out2"],
                        cwd=wd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-4000:]
     assert "already trained to step 6" in r.stderr
     pd.testing.assert_frame_equal(pd.read_csv(wd / "out2/metrics.csv"), again)
-    steps = sorted(int(p.name.split("-")[1]) for p in (wd / "work/train/tiny/synth/rs_beta2/trl").glob("checkpoint-*"))
+    steps = sorted(int(p.name.split("-")[1]) for p in (work / "trl").glob("checkpoint-*"))
     assert steps[-1] == 6, steps
     from safetensors.numpy import load_file
 
     a, b = load_file(wd / "out/model/model.safetensors"), load_file(wd / "out2/model/model.safetensors")
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+    # The job of a finished and exported cell runs again (forced, or its outputs removed): its state is moved
+    # aside, never deleted, and the cell trains from scratch.
+    r = subprocess.run([sys.executable, "-m", "rsrl.train", "trl", *cell_args, "--out", "out3"],
+                       cwd=wd, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert "moved aside" in r.stderr and "resume from None" in r.stderr
+    (stale,) = work.parent.glob("rs_beta2.stale-*")
+    assert sorted(p.name for p in (stale / "trl").glob("checkpoint-*"))[-1] == "checkpoint-6"
+    assert pd.read_csv(wd / "out3/metrics.csv")["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert [json.loads(x)["step"] for x in (work / "rollouts.jsonl").read_text().splitlines()] == list(range(1, 7))

@@ -90,7 +90,7 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
 # Cross-reference checks a JSON schema cannot express
 
 
-def _check_references(cfg: dict) -> None:
+def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
     from rsrl import estimators, grid
 
     context = {"group_size": cfg["training"]["n_samples_per_prompt"]}
@@ -150,7 +150,7 @@ def _check_references(cfg: dict) -> None:
                               f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
     _check_training_steps(cfg, all_cells)
     ns = [benchmark_settings(cfg, b)["n"] for b in cfg["benchmarks"]]
-    for k in cfg["report"]["k_table"]:
+    for k in (cfg["report"]["k_table"] if explicit_k_table else []):
         if k & (k - 1) or k > max(ns):
             raise ConfigError(f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
                               f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
@@ -205,8 +205,9 @@ def validate(cfg: dict) -> dict:
         # Deepest, most specific error first for nested oneOf/anyOf.
         err = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_format_error(err, schema))
+    explicit_k_table = "k_table" in (cfg.get("report") or {})
     _fill_defaults(cfg, schema, schema)
-    _check_references(cfg)
+    _check_references(cfg, explicit_k_table)
     return cfg
 
 

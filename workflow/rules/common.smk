@@ -15,7 +15,7 @@ from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
     # Snakemake has parsed the config files already; read them again strictly (duplicate keys, YAML tags).
-    for _path in workflow.overwrite_configfiles or [Path(workflow.basedir) / "config" / "config.yaml"]:
+    for _path in workflow.configfiles:
         rcfg.read_yaml(_path)
     CFG = rcfg.validate(dict(config))
 except rcfg.ConfigError as exc:
