@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from conftest import REPO
 from rsrl import config as rcfg
 from rsrl import grid
 
@@ -13,13 +14,30 @@ from rsrl import grid
 def test_paper_config_is_valid_and_expands_the_grid(paper_config):
     cfg = rcfg.validate(paper_config)
     cells = grid.cells(cfg)
-    # 5 models x 3 training sets x (grpo + rs at 4 betas)
-    assert len(cells) == 5 * 3 * 5
-    assert {c.method_id for c in cells} == {"grpo", "rs_beta0", "rs_beta2", "rs_beta4", "rs_beta8"}
+    # The paper's 21 runs (its results table), the beta ablation's three more betas and RiskPO.
+    assert len(cells) == 21 + 3 + 1
+    by_row: dict = {}
+    for c in cells:
+        by_row.setdefault((c.model, c.train_set), []).append(c.method_id)
+    assert sorted(by_row[("Qwen2.5-Math-1.5B", "deepmath103k")]) == sorted(
+        ["grpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta0", "rs_beta4", "rs_beta8",
+         "riskpo_B4"])
+    for ts in ("deepmath103k", "dapo17k"):
+        assert by_row[("Qwen2.5-Math-7B", ts)] == ["grpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2"]
+    for m in ("Qwen2.5-Math-7B", "Qwen2.5-7B", "Qwen3-4B-Base", "Llama-3.1-8B-Instruct"):
+        assert by_row[(m, "math12k")] == ["grpo", "rs_beta2"]
+    # every row of the paper's table is a configured cell, through report.paper_methods
+    from rsrl.report.paper_comparison import method_map, read_reference
+
+    ids = method_map(cfg)
+    ref = read_reference(REPO / "reference" / "rs_grpo_table2.csv")
+    for r in ref.drop_duplicates(["model", "train_set", "method"]).itertuples():
+        if r.method != "base":
+            assert ids[r.method] in by_row[(r.model, r.train_set)], r
     assert len(set(cells)) == len(cells)
-    # base models are evaluated with the same rules
-    base = [c for c in grid.checkpoints(cfg) if c.is_base]
-    assert len(base) == 5
+    # base models are evaluated with the same rules; snapshots only on the Fig. 5 / Fig. 6 cell
+    assert len([c for c in grid.checkpoints(cfg) if c.is_base]) == 5
+    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {("Qwen2.5-Math-1.5B", "deepmath103k")}
 
 
 def test_defaults_are_filled(paper_config):
@@ -48,6 +66,7 @@ def test_grid_is_a_union_of_blocks(paper_config):
          "methods": [{"estimator": "rs", "params": {"beta": [2]}}]},
         {"models": ["Qwen2.5-Math-7B"], "train_sets": ["dapo17k"], "methods": [{"estimator": "grpo"}]},
     ]
+    cfg["report"] = {}
     got = [c.key for c in grid.cells(rcfg.validate(cfg))]
     assert got == ["Qwen2.5-Math-1.5B/math12k/rs_beta2", "Qwen2.5-Math-7B/dapo17k/grpo"]
 
@@ -76,16 +95,16 @@ BAD = [
     # (description, mutate, substrings the message must contain)
     ("misspelt top-level key", lambda c: c.update(trainig=c["training"]), ["trainig", "allowed keys", "training"]),
     ("misspelt nested key", lambda c: _set(c, "training/learnig_rate", 1e-6), ["training", "learnig_rate"]),
-    ("negative beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [2, -1]}),
-     ["grid[0].methods[1].params", "'beta'", ">= 0", "-1"]),
-    ("infinite beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [float("inf")]}),
-     ["grid[0].methods[1].params", "'beta'", "finite"]),
-    ("nan beta", lambda c: _set(c, "grid/0/methods/1/params", {"beta": float("nan")}),
-     ["grid[0].methods[1].params", "'beta'", "finite"]),
+    ("negative beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, -1]}),
+     ["grid[0].methods[4].params", "'beta'", ">= 0", "-1"]),
+    ("infinite beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [float("inf")]}),
+     ["grid[0].methods[4].params", "'beta'", "finite"]),
+    ("nan beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": float("nan")}),
+     ["grid[0].methods[4].params", "'beta'", "finite"]),
     ("unknown estimator", lambda c: _set(c, "grid/0/methods/0/estimator", "ppo"), ["estimator", "'ppo'", "rs"]),
-    ("misspelt parameter", lambda c: _set(c, "grid/0/methods/1/params", {"betta": [2]}),
-     ["grid[0].methods[1].params", "betta", "allowed parameters", "beta"]),
-    ("two values naming one method", lambda c: _set(c, "grid/0/methods/1/params", {"beta": [2, 2.0]}),
+    ("misspelt parameter", lambda c: _set(c, "grid/0/methods/4/params", {"betta": [2]}),
+     ["grid[0].methods[4].params", "betta", "allowed parameters", "beta"]),
+    ("two values naming one method", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, 2.0]}),
      ["duplicate cell", "rs_beta2"]),
     ("unknown benchmark in evaluation", lambda c: _set(c, "evaluation/per_benchmark/aime26", {"n": 4}),
      ["evaluation.per_benchmark.aime26", "math500"]),
@@ -95,8 +114,8 @@ BAD = [
     ("model with undefined size class", lambda c: _set(c, "models/Qwen2.5-7B/size", "huge"),
      ["models.Qwen2.5-7B.size", "huge", "small"]),
     ("duplicate cell across blocks", lambda c: c["grid"].append(
-        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "params": {"beta": 4}}]}),
-     ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta4"]),
+        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "params": {"beta": 2}}]}),
+     ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta2"]),
     ("unknown model in grid", lambda c: _set(c, "grid/0/models", ["Qwen9"]), ["grid[0].models", "Qwen9"]),
     ("unknown training set in grid", lambda c: _set(c, "grid/0/train_sets", ["gsm8k"]),
      ["grid[0].train_sets", "gsm8k", "math12k"]),
@@ -116,6 +135,10 @@ BAD = [
     ("wrong type", lambda c: _set(c, "training/max_steps", "many"), ["training.max_steps", "integer"]),
     ("eval step beyond max_steps", lambda c: _set(c, "training/eval_steps", [100, 600]),
      ["training.eval_steps", "600", "max_steps"]),
+    ("k beyond the group size", lambda c: _set(c, "grid/0/methods/1/params", {"k": 16}),
+     ["grid[0].methods[1].params", "k = 16", "group size N = 8"]),
+    ("RiskPO bundle that does not divide the batch", lambda c: _set(c, "grid/4/methods/0/params", {"B": 5}),
+     ["grid[4].methods[0].params", "5", "128"]),
     ("OpenRLHF eval step not at a checkpoint", lambda c: _set(c, "training/eval_steps", [100, 125]),
      ["training.eval_steps", "125", "save_steps"]),
     ("OpenRLHF batch sizes that do not divide", lambda c: _set(c, "training/micro_train_batch_size", 3),

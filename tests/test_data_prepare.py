@@ -55,6 +55,7 @@ def make_config(data_dir=FIX, train=None, bench=None, **top) -> dict:
     cfg["grid"] = [{**cfg["grid"][0], "train_sets": list(cfg["train_sets"])}]
     cfg["evaluation"]["per_benchmark"] = {}
     cfg["report"]["ablation"] = {}
+    cfg["report"].pop("comparison", None)
     cfg["report"]["k_table"] = [1]  # pass@k up to each benchmark's n, 1 without per_benchmark entries
     cfg.update(top)
     return rcfg.validate(cfg)

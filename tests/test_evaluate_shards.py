@@ -65,4 +65,4 @@ def test_eval_settings_from_paper_config(paper_config):
     st = sh.eval_settings(cfg, "aime24")
     assert st["n"] == 1024 and st["temperature"] == 0.6 and st["top_p"] == 0.95 and st["max_tokens"] == 3000
     assert sh.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"]) == [(0, 0), (0, 1), (0, 2), (0, 3)]
-    assert sh.eval_settings(cfg, "math500")["n"] == 16
+    assert sh.eval_settings(cfg, "math500")["n"] == 32

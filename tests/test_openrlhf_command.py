@@ -16,8 +16,8 @@ from rsrl.train.openrlhf import command
 from rsrl.train.openrlhf.launch import dump_command, write_prompts
 
 REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO / "tests" / "golden" / "openrlhf_command_Qwen2.5-Math-1.5B_math12k_rs_beta2.txt"
-CELL = ("Qwen2.5-Math-1.5B", "math12k", "rs_beta2")
+GOLDEN = REPO / "tests" / "golden" / "openrlhf_command_Qwen2.5-Math-1.5B_deepmath103k_rs_beta2.txt"
+CELL = ("Qwen2.5-Math-1.5B", "deepmath103k", "rs_beta2")
 
 
 MODELS = REPO / "tests" / "fixtures" / "models"
@@ -93,7 +93,7 @@ def test_every_training_value_reaches_the_command(cfg):
         assert f[k] == [str(v)], k
     assert ("algo.kl.use_loss" in f) == t["use_kl_loss"]
     assert f["actor.model_name_or_path"] == ["Qwen/Qwen2.5-Math-1.5B"]
-    assert f["ckpt.path"][0].startswith("/ROOT/work/train/Qwen2.5-Math-1.5B/math12k/rs_beta2")
+    assert f["ckpt.path"][0].startswith("/ROOT/work/train/Qwen2.5-Math-1.5B/deepmath103k/rs_beta2")
     assert "ckpt.load_enable" in f and "ckpt.save_hf" in f
 
 

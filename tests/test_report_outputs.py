@@ -293,8 +293,10 @@ def test_checkpoint_missing_from_passk_leaves_a_note(synthetic):
 def test_ablation_checkpoints_of_the_paper_grid(paper_config):
     cfg = rcfg.validate(paper_config)
     got = grid.snapshot_checkpoints(cfg)
-    methods = ["grpo", "rs_beta0", "rs_beta2", "rs_beta4", "rs_beta8"]
-    assert [(c.model, c.train_set, c.id) for c in got] == [("Qwen2.5-Math-1.5B", "math12k", f"{m}.step{s}")
+    # the one cell of Fig. 5 and Fig. 6, in config order: the paper's block, the ablation, the extension
+    methods = ["grpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta0", "rs_beta4", "rs_beta8",
+               "riskpo_B4"]
+    assert [(c.model, c.train_set, c.id) for c in got] == [("Qwen2.5-Math-1.5B", "deepmath103k", f"{m}.step{s}")
                                                            for m in methods for s in (100, 200, 300, 400)]
 
 

@@ -20,7 +20,7 @@ from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
 
 STAGES = {
-    "theory": ["theory_bandit", "theory_advantage_shape", "theory_lemmas", "theory_figures"],
+    "theory": ["theory_bandit", "theory_advantage_shape", "theory_lemmas", "theory_table1", "theory_figures"],
     "data": ["prepare_bench", "prepare_train", "data_manifest"],
     "train": ["build_model", "train_cell", "train_cell_multinode", "export_step"],
     "evaluate": ["sample", "grade", "score", "aggregate_eval"],

@@ -17,6 +17,7 @@ rule theory_bandit:
         bandit=CFG["theory"].get("bandit", {}),
         estimators=CFG["theory"].get("estimators", {}),
     threads: 2
+    priority: 1  # the longest job starts first; the one-core jobs then overlap each other and the figures
     log:
         "logs/theory/bandit.log",
     shell:

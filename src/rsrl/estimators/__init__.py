@@ -310,3 +310,7 @@ def centered(x):
 from rsrl.estimators import group_baselines as _group_baselines  # noqa: E402,F401
 from rsrl.estimators import risk_sensitive as _risk_sensitive  # noqa: E402,F401
 from rsrl.estimators.risk_sensitive import rs_advantage_batch  # noqa: E402
+from rsrl.estimators import pkpo as _pkpo  # noqa: E402,F401
+from rsrl.estimators import passk_chen as _passk_chen  # noqa: E402,F401
+from rsrl.estimators import passk_mahdavi as _passk_mahdavi  # noqa: E402,F401
+from rsrl.estimators import riskpo as _riskpo  # noqa: E402,F401

@@ -15,7 +15,9 @@ and every correct sample gets ``A_pos``, every incorrect one ``A_neg``::
 correct answer, i.e. of the ``k``-subsets through an incorrect sample that fail. Parameter ``k`` (1 <= k <= N);
 ``k = 1`` is GRPO with the population standard deviation. Where ``σ = 0`` (all correct, all wrong, or fewer than
 ``k`` wrong samples so that every ``k``-subset passes) both numerators are 0 too and the advantage is 0; the official
-code adds 1e-6 to σ instead, which gives the same zeros and differs elsewhere by a relative 1e-6.
+code adds 1e-6 to σ instead, which gives the same zeros and differs elsewhere by a relative 1e-6. In particular
+``k = N`` (a single ``k``-subset) gives every group zero advantage: use ``k < N``. A group of equal rewards gets zero
+advantage, and every group's advantages sum to zero.
 
 Binary rewards only (``binary_only``): other rewards raise :class:`~rsrl.estimators.EstimatorError`.
 """
@@ -25,11 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from rsrl.estimators import check_binary, check_group, is_torch, register, to_work
-from rsrl.estimators.passk_param import K, check_k, check_k_call
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
 from rsrl.passk import pass_at_k
 
 
-@register("passk_chen", label="Pass@k Training (Chen et al.)", params=(K,), check=check_k, binary_only=True)
+@register("passk_chen", label="Chen et al.", params=(K,), check=check_k, binary_only=True, examples=K_EXAMPLES)
 def passk_chen(rewards, k: int):
     """Pass@k Training (Chen et al.): the analytical pass@k group advantage for binary rewards."""
     x, back = to_work(rewards)

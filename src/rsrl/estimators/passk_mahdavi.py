@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from rsrl.estimators import check_binary, check_group, is_torch, register, to_work
 from rsrl.estimators.group_baselines import grpo
-from rsrl.estimators.passk_param import K, check_k, check_k_call
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
 
 
-@register("passk_mahdavi", label="Pass@k reweighting (Mahdavi et al., derived)", params=(K,), check=check_k,
-          binary_only=True)
+@register("passk_mahdavi", label="Mahdavi et al. (derived)", params=(K,), check=check_k, binary_only=True,
+          examples=K_EXAMPLES)
 def passk_mahdavi(rewards, k: int):
     """Pass@k reweighting (Mahdavi et al., derived): the GRPO advantage times k(1 − p̂)^(k−1)."""
     x, back = to_work(rewards)

@@ -11,6 +11,9 @@ from rsrl.estimators import EstimatorError, Param
 
 K = Param("k", int, minimum=1, symbol="k", doc="attempts per pass@k set; 1 <= k <= N (samples per prompt)")
 
+#: Parameter sets that exercise the estimators (``Spec.examples``); all fit groups of N >= 4 samples.
+K_EXAMPLES = ({"k": 1}, {"k": 2}, {"k": 4})
+
 
 def check_k(params: dict, context: dict) -> None:
     """Config-time check: ``k`` at most the group size, when the group size is known."""

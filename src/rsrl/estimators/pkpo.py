@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from rsrl.estimators import check_group, is_torch, register, to_work
-from rsrl.estimators.passk_param import K, check_k, check_k_call
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
 
 
 @functools.lru_cache(maxsize=256)
@@ -44,7 +44,7 @@ def _rank_weights(n: int, k: int) -> np.ndarray:
     return w
 
 
-@register("pkpo", label="PKPO", params=(K,), check=check_k)
+@register("pkpo", label="PKPO", params=(K,), check=check_k, examples=K_EXAMPLES)
 def pkpo(rewards, k: int):
     """PKPO: the unbiased max@k / pass@k gradient weights with the leave-one-out (k−1) baseline, s^(loo−1)."""
     x, back = to_work(rewards)

@@ -4,7 +4,9 @@ Subcommands:
   bandit           results/theory/bandit_curves.csv, bandit_final.csv
   advantage-shape  results/theory/advantage_shape.csv
   lemmas           results/theory/lemmas.csv
-  figures          results/figures/fig2_advantage_shape.{png,svg}, fig3_bandit.{png,svg}
+  table1           results/tables/table1_estimators.{csv,md}
+  figures          results/figures/fig2_advantage_shape.{png,svg}, fig3_bandit.{png,svg},
+                   fig3b_bandit_estimators.{png,svg}
 """
 
 from __future__ import annotations
@@ -28,20 +30,28 @@ def cmd_bandit(args) -> None:
     import resource
 
     from rsrl.io import write_table
-    from rsrl.theory.bandit import BanditConfig, run_bandit
+    from rsrl.theory.bandit import BanditConfig, bandit_runs, run_bandit
+    from rsrl.theory.estimator_set import theory_methods
 
-    cfg = BanditConfig.from_config(_config(args.config), seeds=args.seeds, samples=args.samples)
-    log.info("bandit: %s", cfg)
+    config = _config(args.config)
+    cfg = BanditConfig.from_config(config, seeds=args.seeds, samples=args.samples)
+    runs = bandit_runs(theory_methods(config, cfg.batch_size), cfg.rewards)
+    log.info("bandit: %s; %d runs (%s), %d worker(s)", cfg, len(runs),
+             ", ".join(f"{r.method.id}/{r.rewards}" for r in runs), args.workers)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = run_bandit(cfg, progress=True)
+    res = run_bandit(cfg, runs, workers=args.workers, progress=args.workers == 1)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    write_table(args.curves, res.curves)
+    write_table(args.curves, res.curves.round({"mean_reward": 8, "entropy": 8}))  # 1e-8: far below plot resolution
     write_table(args.final, res.final)
-    summary = res.final.groupby("beta").final_reward.agg(["mean", "min", "max"])
-    log.info("final reward (mean of the last %d samples) per beta over %d seeds:\n%s", cfg.final_window,
-             cfg.seeds, summary.to_string(float_format=lambda v: f"{v:.4f}"))
-    log.info("bandit: %d betas x %d seeds x %d updates in %.1f s wall (%.1f s CPU), peak RSS %.0f MB",
-             len(cfg.betas), cfg.seeds, cfg.updates, dt, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    g = res.final.groupby(["rewards", "method"], sort=False)
+    summary = g.final_reward.agg(["mean", "min", "max"])
+    summary["escaped"] = g.escape_samples.count()
+    summary["median_escape_samples"] = g.escape_samples.median()
+    log.info("final reward (mean of R over the last %d samples) and escapes (E_pi[R] >= 0.8) over %d seeds:\n%s",
+             cfg.final_window, cfg.seeds, summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    log.info("bandit: %d runs x %d seeds x %d updates in %.1f s wall (%.1f s CPU in the main process), peak RSS "
+             "%.0f MB", len(runs), cfg.seeds, cfg.updates, dt, cpu,
+             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def cmd_advantage_shape(args) -> None:
@@ -70,10 +80,24 @@ def cmd_lemmas(args) -> None:
         raise SystemExit(f"lemma 2 failed on some instance; see rows with lemma == 2 and holds == False in {args.out}")
 
 
+def cmd_table1(args) -> None:
+    from rsrl.io import write_table, write_text
+    from rsrl.theory.estimator_set import theory_methods
+    from rsrl.theory.properties import DEFAULT_GROUP_SIZE, estimator_table, to_markdown
+
+    config = _config(args.config)
+    n = int(((config.get("theory") or {}).get("table1") or {}).get("group_size", DEFAULT_GROUP_SIZE))
+    table = estimator_table(theory_methods(config, n), n)
+    write_table(args.csv, table)
+    write_text(args.md, to_markdown(table, n))
+    log.info("table 1 (%d methods, N = %d) -> %s, %s\n%s", len(table), n, args.csv, args.md, to_markdown(table, n))
+
+
 def cmd_figures(args) -> None:
     from rsrl.theory.figures import make_figures
 
-    paths = make_figures(args.advantage_shape, args.bandit_curves, args.bandit_final, args.fig2, args.fig3)
+    paths = make_figures(args.advantage_shape, args.bandit_curves, args.bandit_final, args.fig2, args.fig3,
+                         args.fig3b)
     log.info("figures: %s", ", ".join(map(str, paths)))
 
 
@@ -82,12 +106,13 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    b = sub.add_parser("bandit", help="run the 100-armed bandit for every beta and seed")
-    b.add_argument("--config", help="validated config JSON (theory.bandit)")
+    b = sub.add_parser("bandit", help="run the 100-armed bandit for every estimator, reward variant and seed")
+    b.add_argument("--config", help="validated config JSON (theory.estimators, theory.bandit)")
     b.add_argument("--curves", default="results/theory/bandit_curves.csv")
     b.add_argument("--final", default="results/theory/bandit_final.csv")
     b.add_argument("--seeds", type=int, help="override theory.bandit.seeds")
     b.add_argument("--samples", type=int, help="override theory.bandit.samples")
+    b.add_argument("--workers", type=int, default=1, help="processes sharing the runs (the rule passes {threads})")
     b.set_defaults(fn=cmd_bandit)
 
     a = sub.add_parser("advantage-shape", help="Fig. 2 data from the estimator registry")
@@ -102,13 +127,21 @@ def main(argv=None) -> None:
     lm.add_argument("--out", default="results/theory/lemmas.csv")
     lm.set_defaults(fn=cmd_lemmas)
 
-    f = sub.add_parser("figures", help="Fig. 2 and Fig. 3")
+    t1 = sub.add_parser("table1", help="Table 1: estimator properties measured on the registry functions")
+    t1.add_argument("--config", help="validated config JSON (theory.estimators, theory.table1)")
+    t1.add_argument("--csv", default="results/tables/table1_estimators.csv")
+    t1.add_argument("--md", default="results/tables/table1_estimators.md")
+    t1.set_defaults(fn=cmd_table1)
+
+    f = sub.add_parser("figures", help="Fig. 2, Fig. 3 and Fig. 3b")
     f.add_argument("--config", help="validated config JSON (unused; accepted for uniformity)")
     f.add_argument("--advantage-shape", default="results/theory/advantage_shape.csv")
     f.add_argument("--bandit-curves", default="results/theory/bandit_curves.csv")
     f.add_argument("--bandit-final", default="results/theory/bandit_final.csv")
     f.add_argument("--fig2", default="results/figures/fig2_advantage_shape", help="output stem (.png and .svg)")
     f.add_argument("--fig3", default="results/figures/fig3_bandit", help="output stem (.png and .svg)")
+    f.add_argument("--fig3b", default="results/figures/fig3b_bandit_estimators",
+                   help="output stem (.png and .svg)")
     f.set_defaults(fn=cmd_figures)
 
     args = p.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Fig. 2 (advantage shape) and Fig. 3 (bandit) from the theory tables."""
+"""Fig. 2 (advantage shape), Fig. 3 (bandit, RS-GRPO's β sweep) and Fig. 3b (bandit, every estimator)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rsrl.io import save_figure  # noqa: E402
-from rsrl.theory.bandit import arm_rewards, initial_policy  # noqa: E402
+from rsrl.methods import label as method_label  # noqa: E402
+from rsrl.methods import parse, sort_key  # noqa: E402
+from rsrl.theory.bandit import ESCAPE_REWARD, RS, arm_rewards, initial_policy  # noqa: E402
 
 
 def _beta_colors(betas) -> dict:
@@ -73,7 +75,14 @@ def fig2_advantage_shape(shape: pd.DataFrame):
     return fig
 
 
+def _rs_sweep(df: pd.DataFrame) -> pd.DataFrame:
+    """The RS-GRPO runs on deterministic rewards (the paper's Fig. 3)."""
+    return df[(df.rewards == "deterministic") & (df.estimator == RS)]
+
+
 def fig3_bandit(curves: pd.DataFrame, final: pd.DataFrame | None = None):
+    curves = _rs_sweep(curves)
+    final = _rs_sweep(final) if final is not None else None
     colors = _beta_colors(curves.beta.unique())
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [1.1, 1.2, 1.2]})
     ax = axes[0]
@@ -120,12 +129,92 @@ def fig3_bandit(curves: pd.DataFrame, final: pd.DataFrame | None = None):
     return fig
 
 
-def make_figures(advantage_csv, curves_csv, final_csv, fig2_stem, fig3_stem) -> list[Path]:
+def _method_colors(methods) -> dict:
+    """RS-GRPO's β sweep in shades of one colour map (darker = larger β), every other method its own colour."""
+    methods = sorted(set(methods), key=sort_key)
+    rs = [m for m in methods if parse(m).estimator == RS]
+    others = [m for m in methods if parse(m).estimator != RS]
+    shades = plt.get_cmap("Blues")(np.linspace(0.35, 1.0, max(len(rs), 1)))
+    palette = ["black", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+               "tab:cyan", "tab:gray"]
+    colors = {m: shades[i] for i, m in enumerate(rs)}
+    colors.update({m: palette[i % len(palette)] for i, m in enumerate(others)})
+    return colors
+
+
+def fig3b_bandit_estimators(curves: pd.DataFrame, final: pd.DataFrame):
+    """Every estimator on the bandit, deterministic and Bernoulli rewards: curves and final rewards."""
+    colors = _method_colors(final.method)
+    order = sorted(final.method.unique(), key=sort_key)
+    variants = [v for v in ("deterministic", "bernoulli") if v in set(final.rewards)]
+    fig, axes = plt.subplots(1, len(variants) + 1, figsize=(6.2 * (len(variants) + 1), 5.2),
+                             gridspec_kw={"width_ratios": [1.2] * len(variants) + [1.0]})
+    n_seeds = final.seed.nunique()
+    titles = {"deterministic": "deterministic rewards R(x) (the paper's bandit)",
+              "bernoulli": "Bernoulli rewards, P(r = 1) = R(x)"}
+    for ax, variant in zip(axes, variants):
+        d = curves[curves.rewards == variant]
+        for m in order:
+            g = d[d.method == m].groupby("samples").mean_reward
+            if g.ngroups == 0:
+                continue
+            mean = g.mean()
+            ax.plot(mean.index, mean.values, color=colors[m], lw=1.8, label=method_label(m))
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.axhline(0.6, color="grey", lw=0.8, ls=":")
+        ax.axhline(ESCAPE_REWARD, color="grey", lw=0.6, ls="--")
+        ax.set_xlabel("samples drawn")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+        ax.set_ylabel("E_π[R]")
+        ax.set_ylim(0.3, 1.03)
+        ax.set_title(f"{titles[variant]}\nexpected reward, mean over {n_seeds} seeds")
+        ax.grid(alpha=0.3)
+    ax = axes[-1]
+    markers = {"deterministic": "o", "bernoulli": "s"}
+    y = np.arange(len(order))
+    for k, variant in enumerate(variants):
+        f = final[final.rewards == variant].groupby("method").final_reward.agg(["mean", "min", "max"])
+        for i, m in enumerate(order):
+            if m not in f.index:
+                continue
+            yy = y[i] + (k - (len(variants) - 1) / 2) * 0.25
+            ax.plot([f.loc[m, "min"], f.loc[m, "max"]], [yy, yy], color=colors[m], lw=1.5)
+            ax.plot(f.loc[m, "mean"], yy, marker=markers[variant], color=colors[m], ms=6, ls="none",
+                    label=variant if i == 0 else None)
+    ax.set_yticks(y)
+    ax.set_yticklabels([method_label(m) for m in order], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="grey", lw=0.8, ls=":")
+    ax.axvline(0.6, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("final reward (last 10k samples): mean (marker), min–max over seeds")
+    ax.set_title("Final reward per method\n(circle: deterministic, square: Bernoulli)")
+    ax.grid(alpha=0.3, axis="x")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if len(variants) > 1:  # binary-only estimators appear on the Bernoulli panel only
+        more = dict(zip(*axes[1].get_legend_handles_labels()[::-1]))
+        for lab, h in more.items():
+            if lab not in labels:
+                labels.append(lab)
+                handles.append(h)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=9, frameon=False)
+    fig.suptitle("Which estimators leave the local optimum (0.6) for the global one (1.0)? Every registry estimator "
+                 "on the 100-armed bandit, batches of 16, step 0.1", fontsize=12)
+    rows = -(-len(labels) // 7)
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * rows, 1, 1))
+    return fig
+
+
+def make_figures(advantage_csv, curves_csv, final_csv, fig2_stem, fig3_stem, fig3b_stem=None) -> list[Path]:
     out = []
     fig = fig2_advantage_shape(pd.read_csv(advantage_csv))
     out += save_figure(fig, fig2_stem)
     plt.close(fig)
-    fig = fig3_bandit(pd.read_csv(curves_csv), pd.read_csv(final_csv) if final_csv else None)
+    curves, final = pd.read_csv(curves_csv), pd.read_csv(final_csv)
+    fig = fig3_bandit(curves, final)
     out += save_figure(fig, fig3_stem)
     plt.close(fig)
+    if fig3b_stem is not None:
+        fig = fig3b_bandit_estimators(curves, final)
+        out += save_figure(fig, fig3b_stem)
+        plt.close(fig)
     return out
