@@ -44,11 +44,11 @@ def passk_file(root: str | Path) -> Path:
 
 
 def train_metrics_files(cfg: dict, root: str | Path) -> list[Path]:
-    """metrics.csv of each method of the focus cell, in grid.methods_of order (fig5's --train-metrics)."""
+    """metrics.csv of each method Fig. 5 draws, in grid.ablation_methods order (fig5's --train-metrics)."""
     fc = grid.focus_cell(cfg)
     if fc is None:
         return []
-    return [under(root, grid.train_metrics(fc[0], fc[1], m)) for m in grid.methods_of(cfg, *fc)]
+    return [under(root, grid.train_metrics(fc[0], fc[1], m)) for m in grid.ablation_methods(cfg)]
 
 
 def problems_files(cfg: dict, root: str | Path) -> list[Path]:

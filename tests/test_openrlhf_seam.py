@@ -63,6 +63,36 @@ def test_seam_rejects_other_carrier_and_uncentred_estimators():
         seam.apply_registry_advantages(_experiences(rewards, 2), _args(2), lambda r: r)
 
 
+@pytest.mark.parametrize("name,params", [("pkpo", {"k": 2}), ("riskpo", {"B": 5}), ("rs", {"beta": 2.0})])
+def test_uncentred_advantages_survive_the_carriers_recentring(name, params):
+    """Both halves of the seam, with the carrier's group-mean subtraction in between as OpenRLHF does it."""
+    g = torch.Generator().manual_seed(3)
+    rewards = (torch.rand(5, 4, generator=g) < 0.4).float()
+    exps = _experiences(rewards, micro=3)
+    fn = estimators.get(name, **params)
+    pending = seam._Pending()
+    got = {}
+    reward_half = seam.make_reward_seam(lambda r, *a, **k: r, pending)
+    seam.apply_registry_advantages(exps, _args(4), fn, pending)
+    # OpenRLHF's step 2 (dr_grpo): regroup, subtract the group mean, split back in experience order
+    idx = torch.tensor([i for e in exps for i in e.index])
+    flat = torch.cat([e.rewards for e in exps])
+    grouped = torch.empty_like(flat)
+    grouped[idx] = flat
+    grouped = grouped.reshape(-1, 4)
+    recentred = (grouped - grouped.mean(-1, keepdim=True)).reshape(-1)[idx].split([len(e.index) for e in exps])
+    for e, r in zip(exps, recentred):
+        got[tuple(e.index)] = reward_half(r)
+    expected = fn(rewards).reshape(-1)
+    for e in exps:
+        torch.testing.assert_close(got[tuple(e.index)], expected[e.index], rtol=0, atol=3e-8)
+    # rows out of order are caught
+    seam.apply_registry_advantages(exps, _args(4), fn, pending)
+    if pending.queue:
+        with pytest.raises(RuntimeError, match="lost track"):
+            reward_half(recentred[1] + 1.0)
+
+
 def test_recorder_counts_solved_prompts_and_resumes_from_the_checkpoint_step(tmp_path):
     rec = tmp_path / "rollouts.jsonl"
     (tmp_path / "ckpt" / "_actor").mkdir(parents=True)

@@ -206,6 +206,19 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
     return next((r for r in candidates if _n_rs(cfg, r) >= 2), candidates[0])
 
 
+#: Estimators drawn in the beta ablation (Fig. 5): RS-GRPO's betas, with GRPO as the reference.
+ABLATION_ESTIMATORS = ("grpo", "rs")
+
+
+def ablation_methods(cfg: dict) -> list[str]:
+    """Method ids of Fig. 5: the focus cell's GRPO and RS-GRPO runs, in display order."""
+    fc = focus_cell(cfg)
+    if fc is None:
+        return []
+    return [m for m in methods_of(cfg, *fc)
+            if cell(cfg, fc[0], fc[1], m).estimator in ABLATION_ESTIMATORS]
+
+
 def snapshot_steps(cfg: dict) -> list[int]:
     """Training steps with an evaluated snapshot: ``training.eval_steps`` below ``training.max_steps``."""
     tr = cfg["training"]

@@ -6,8 +6,7 @@ report: "../report/workflow.rst"
 
 REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
-FOCUS_TRAIN_METRICS = ([grid.train_metrics(*FOCUS_CELL, m) for m in grid.methods_of(CFG, *FOCUS_CELL)]
-                       if FOCUS_CELL else [])
+FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
 DIVERSITY_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(CFG)]
 REPORT_PARAMS = {
     "report": CFG["report"],

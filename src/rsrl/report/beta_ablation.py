@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def ablation_methods(cfg: dict) -> tuple[tuple[str, str] | None, list[str]]:
-    """The focus cell (model, train_set) and its method ids, in display order."""
+    """The focus cell (model, train_set) and the method ids Fig. 5 draws (:func:`rsrl.grid.ablation_methods`)."""
     cell = grid.focus_cell(cfg)
-    return (cell, grid.methods_of(cfg, *cell)) if cell else (None, [])
+    return (cell, grid.ablation_methods(cfg)) if cell else (None, [])
 
 
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:

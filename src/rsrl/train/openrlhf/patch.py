@@ -19,10 +19,12 @@ Runs launch OpenRLHF with ``--algo.advantage.estimator dr_grpo`` (the *carrier*)
 ``experience_maker.apply_length_penalties`` by a wrapper that calls the original, then groups the penalised
 rewards exactly as step 2 does and overwrites them with the registry's advantages
 ``rsrl.estimators.get(name, **params)(rewards[G, N])``. Step 2 then subtracts their group mean, which is zero for
-every estimator of the registry (grpo, drgrpo, rloo and rs are all centred: for rs, ``mean exp(beta (r - Z)) = 1``
-by the definition of Z), so the advantages OpenRLHF trains on are the registry's, up to float rounding. The
-wrapper checks that centring and raises if an estimator is not centred, rather than letting OpenRLHF silently
-change it. ``--reward.clip_range`` clamps after the seam; the command line widens it so it never binds.
+a centred estimator (grpo, drgrpo, rloo, rs -- for rs, ``mean exp(beta (r - Z)) = 1`` by the definition of Z --,
+passk_chen, passk_mahdavi), so the advantages OpenRLHF trains on are the registry's, up to float rounding. For an
+estimator that is not centred (pkpo's weights are never negative, riskpo's never positive) the seam's second half,
+a wrapper of the module-level ``compute_reward`` (step 3, called once per experience in experience order), replaces
+each re-centred reward vector by the exact advantages queued by the first half, after checking that it received the
+rows it expects. ``--reward.clip_range`` clamps after the seam; the command line widens it so it never binds.
 
 How the patch reaches the actor: Ray starts fresh worker processes that import OpenRLHF from disk, so a patch in
 the driver alone never reaches the trainer actor. The driver (:mod:`rsrl.train.openrlhf.launch`) initialises Ray
@@ -64,6 +66,7 @@ import json
 import logging
 import os
 import sys
+from collections import deque
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -75,6 +78,7 @@ TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
 TARGET_CLASS = "RemoteExperienceMaker"
 TARGET_METHOD = "compute_advantages_and_returns"
 SEAM_ATTR = "apply_length_penalties"
+REWARD_ATTR = "compute_reward"  # module-level, looked up at call time, called once per experience after step 2
 #: The OpenRLHF estimator name that carries the registry's advantages through unchanged (group-mean subtraction
 #: only; no std division, no batch whitening).
 CARRIER_ESTIMATOR = "dr_grpo"
@@ -184,8 +188,21 @@ def grouped_rewards(experiences: list, n_samples: int, rewards: list | None = No
     return grouped.reshape(-1, n_samples), indices, lengths
 
 
-def apply_registry_advantages(experiences: list, args: Any, estimator: Callable) -> "Any":
-    """Overwrite each ``experience.rewards`` with the registry advantages of its group; return them [G, N]."""
+class _Pending:
+    """The registry's advantages of the current rollout, per experience, between the two halves of the seam."""
+
+    def __init__(self):
+        self.queue: deque = deque()
+
+
+def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
+                              pending: _Pending | None = None) -> "Any":
+    """Overwrite each ``experience.rewards`` with the registry advantages of its group; return them [G, N].
+
+    The carrier then subtracts each group's mean. For a centred estimator that changes nothing; for one that is
+    not centred (``pkpo``, ``riskpo``), the exact advantages are queued on ``pending`` and put back by the
+    ``compute_reward`` half of the seam, which receives each experience's rewards next, in experience order.
+    """
     if args.algo.advantage.estimator != CARRIER_ESTIMATOR:
         raise RuntimeError(f"the rsrl advantage seam needs --algo.advantage.estimator {CARRIER_ESTIMATOR}; got "
                            f"{args.algo.advantage.estimator!r} (see {__name__}).")
@@ -196,12 +213,45 @@ def apply_registry_advantages(experiences: list, args: Any, estimator: Callable)
                            f"{adv.dtype} for rewards {tuple(rewards.shape)} {rewards.dtype}")
     mean = adv.double().mean(-1).abs().max().item() if adv.numel() else 0.0
     scale = 1.0 + (adv.double().abs().max().item() if adv.numel() else 0.0)
-    if mean > CENTRED_ATOL * scale:
+    centred = mean <= CENTRED_ATOL * scale
+    if not centred and pending is None:
         raise RuntimeError(f"estimator {getattr(estimator, '__name__', estimator)} is not centred (largest |group "
-                           f"mean| {mean:.3g}); OpenRLHF's {CARRIER_ESTIMATOR} would re-centre it.")
-    for e, a in zip(experiences, adv.reshape(-1)[indices].split(lengths)):
+                           f"mean| {mean:.3g}); OpenRLHF's {CARRIER_ESTIMATOR} would re-centre it unless the "
+                           "compute_reward half of the seam is installed (patch() installs both).")
+    per_exp = adv.reshape(-1)[indices].split(lengths)
+    for e, a in zip(experiences, per_exp):
         e.rewards = a.clone()
+    if pending is not None:
+        pending.queue.clear()
+        if not centred:
+            centred_adv = (adv - adv.mean(-1, keepdim=True)).reshape(-1)[indices].split(lengths)
+            pending.queue.extend(zip(per_exp, centred_adv))
     return adv
+
+
+def make_reward_seam(original: Callable, pending: _Pending) -> Callable:
+    """The replacement for ``experience_maker.compute_reward``: for a non-centred estimator, the rewards the carrier
+    re-centred are replaced by the queued exact advantages (checked to be the same rows, in the same order)."""
+
+    def compute_reward_with_registry_advantages(reward, *args, **kwargs):
+        if pending.queue:
+            exact, carried = pending.queue.popleft()
+            if carried.shape != reward.shape or not torch_allclose(carried, reward):
+                pending.queue.clear()
+                raise RuntimeError("the rsrl advantage seam lost track of OpenRLHF's experience order (compute_reward "
+                                   "received other rewards than the carrier's); re-check the seam against the "
+                                   f"pinned OpenRLHF {OPENRLHF_VERSION}.")
+            reward = exact.to(reward.dtype)
+        return original(reward, *args, **kwargs)
+
+    compute_reward_with_registry_advantages.__wrapped__ = original  # type: ignore[attr-defined]
+    return compute_reward_with_registry_advantages
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-6))
 
 
 class _Recorder:
@@ -242,14 +292,15 @@ class _Recorder:
         append_record(self.path, self.step, groups, float(rewards.float().mean().item()))
 
 
-def make_seam(original: Callable, estimator: Callable, record: str | Path | None = None) -> Callable:
+def make_seam(original: Callable, estimator: Callable, record: str | Path | None = None,
+              pending: _Pending | None = None) -> Callable:
     """The replacement for ``experience_maker.apply_length_penalties``."""
     recorder = _Recorder(record) if record else None
 
     def apply_length_penalties_then_registry_advantages(experiences, args):
         raw = [e.rewards.detach().clone() for e in experiences]
         out = original(experiences, args)
-        apply_registry_advantages(experiences, args, estimator)
+        apply_registry_advantages(experiences, args, estimator, pending)
         if recorder is not None:
             try:
                 recorder.record(experiences, raw, args)
@@ -284,14 +335,18 @@ def patch(module: ModuleType | None = None, estimator: str | None = None, params
     fn = estimators.get(name, **params)
     current = getattr(module, SEAM_ATTR)
     original = getattr(current, "__wrapped__", current)
-    setattr(module, SEAM_ATTR, make_seam(original, fn, record))
+    pending = _Pending()
+    setattr(module, SEAM_ATTR, make_seam(original, fn, record, pending))
+    current = getattr(module, REWARD_ATTR)
+    setattr(module, REWARD_ATTR, make_reward_seam(getattr(current, "__wrapped__", current), pending))
     log.info("rsrl advantage seam installed in %s: %s %s", module.__name__, name, params)
     return module
 
 
 def unpatch(module: ModuleType) -> None:
-    current = getattr(module, SEAM_ATTR)
-    setattr(module, SEAM_ATTR, getattr(current, "__wrapped__", current))
+    for attr in (SEAM_ATTR, REWARD_ATTR):
+        current = getattr(module, attr)
+        setattr(module, attr, getattr(current, "__wrapped__", current))
 
 
 def stop_env(stops) -> str:
