@@ -159,10 +159,11 @@ def test_openrlhf_advantages_equal_registry_for_every_estimator(openrlhf_python,
     report = json.loads(out.read_text())
     assert report["ok"]
     names = {(c["estimator"], json.dumps(c["params"], sort_keys=True)) for c in report["cases"]}
-    assert {n for n, _ in names} == {"grpo", "drgrpo", "rloo", "rs"}
+    assert {n for n, _ in names} == set(estimators.names())  # every registered estimator, none listed here
     assert len({p for n, p in names if n == "rs"}) >= 4
     assert any(c["dynamic_batch"] for c in report["cases"]) and any(c["micro_batches"] > 1 for c in report["cases"])
-    assert all(c["max_abs_diff"] <= 1e-5 for c in report["cases"])
+    assert all(c["max_abs_diff"] <= 3e-8 for c in report["cases"]), [c for c in report["cases"]
+                                                                      if c["max_abs_diff"] > 3e-8]
     assert report["negative_control"]["max_abs_diff"] > 0.1  # without the seam OpenRLHF's dr_grpo is not grpo
     assert report["hook"]["ok"] and report["hook"]["records"][0]["step"] == 1
 

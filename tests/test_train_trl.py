@@ -44,8 +44,13 @@ def _cfg(**training):
     return {"training": t, "evaluation": {"grader": {"boxed_only": True, "timeout_s": 5}}}
 
 
+# Every registered estimator with its last example parameters (drgrpo is TRL's own default, so the check that the
+# override changed the advantages cannot apply to it).
+TRL_CASES = [(n, estimators.spec(n).examples[-1]) for n in estimators.names() if n != "drgrpo"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name,params", [("rs", {"beta": 2.0}), ("rloo", {})])
+@pytest.mark.parametrize("name,params", TRL_CASES, ids=[n for n, _ in TRL_CASES])
 def test_trl_loss_receives_registry_advantages(tmp_path, name, params):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -55,9 +60,15 @@ def test_trl_loss_receives_registry_advantages(tmp_path, name, params):
     model = AutoModelForCausalLM.from_pretrained(path)
     args, steps_per_rollout, _ = trl_trainer.grpo_config(_cfg(), tmp_path / "work", use_cpu=True)
     # Rewards in {0, 0.5, 1} from the completion text, so groups differ and advantages are not all zero.
-    def reward(prompts, completions, **kw):
-        return [float(sum(map(ord, c)) % 3) / 2 for c in completions]
+    binary = estimators.spec(name).binary_only
 
+    def reward(prompts, completions, **kw):
+        return [float(sum(map(ord, c)) % 2) if binary else float(sum(map(ord, c)) % 3) / 2 for c in completions]
+
+    if "B" in params:  # RiskPO bundles consecutive prompts; a rollout here has 4
+        params = {**params, "B": 2}
+    if "k" in params:  # groups of N = 4 here; k = N leaves Chen et al.'s advantage zero
+        params = {**params, "k": 2}
     est = estimators.get(name, **params)
     cls = trl_trainer._trainer_class()
     seen_rewards, seen_out, seen_loss = [], [], []

@@ -20,11 +20,11 @@ Runs launch OpenRLHF with ``--algo.advantage.estimator dr_grpo`` (the *carrier*)
 rewards exactly as step 2 does and overwrites them with the registry's advantages
 ``rsrl.estimators.get(name, **params)(rewards[G, N])``. Step 2 then subtracts their group mean, which is zero for
 a centred estimator (grpo, drgrpo, rloo, rs -- for rs, ``mean exp(beta (r - Z)) = 1`` by the definition of Z --,
-passk_chen, passk_mahdavi), so the advantages OpenRLHF trains on are the registry's, up to float rounding. For an
-estimator that is not centred (pkpo's weights are never negative, riskpo's never positive) the seam's second half,
-a wrapper of the module-level ``compute_reward`` (step 3, called once per experience in experience order), replaces
-each re-centred reward vector by the exact advantages queued by the first half, after checking that it received the
-rows it expects. ``--reward.clip_range`` clamps after the seam; the command line widens it so it never binds.
+passk_chen, passk_mahdavi) up to float rounding, and not zero for the others (pkpo's weights are never negative,
+riskpo's never positive). The seam's second half, a wrapper of the module-level ``compute_reward`` (step 3, called
+once per experience in experience order), therefore replaces each re-centred reward vector by the exact advantages
+queued by the first half, after checking that it received the rows it expects: OpenRLHF trains on the registry's
+advantages exactly. ``--reward.clip_range`` clamps after the seam; the command line widens it so it never binds.
 
 How the patch reaches the actor: Ray starts fresh worker processes that import OpenRLHF from disk, so a patch in
 the driver alone never reaches the trainer actor. The driver (:mod:`rsrl.train.openrlhf.launch`) initialises Ray
@@ -199,9 +199,10 @@ def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
                               pending: _Pending | None = None) -> "Any":
     """Overwrite each ``experience.rewards`` with the registry advantages of its group; return them [G, N].
 
-    The carrier then subtracts each group's mean. For a centred estimator that changes nothing; for one that is
-    not centred (``pkpo``, ``riskpo``), the exact advantages are queued on ``pending`` and put back by the
-    ``compute_reward`` half of the seam, which receives each experience's rewards next, in experience order.
+    The carrier then subtracts each group's mean: nothing for a centred estimator up to float rounding, the group
+    mean for one that is not centred (``pkpo``, ``riskpo``). With ``pending`` the exact advantages are queued and
+    put back by the ``compute_reward`` half of the seam, which receives each experience's rewards next, in
+    experience order, so OpenRLHF trains on the registry's values bit for bit.
     """
     if args.algo.advantage.estimator != CARRIER_ESTIMATOR:
         raise RuntimeError(f"the rsrl advantage seam needs --algo.advantage.estimator {CARRIER_ESTIMATOR}; got "
@@ -223,15 +224,14 @@ def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
         e.rewards = a.clone()
     if pending is not None:
         pending.queue.clear()
-        if not centred:
-            centred_adv = (adv - adv.mean(-1, keepdim=True)).reshape(-1)[indices].split(lengths)
-            pending.queue.extend(zip(per_exp, centred_adv))
+        centred_adv = (adv - adv.mean(-1, keepdim=True)).reshape(-1)[indices].split(lengths)
+        pending.queue.extend(zip(per_exp, centred_adv))
     return adv
 
 
 def make_reward_seam(original: Callable, pending: _Pending) -> Callable:
-    """The replacement for ``experience_maker.compute_reward``: for a non-centred estimator, the rewards the carrier
-    re-centred are replaced by the queued exact advantages (checked to be the same rows, in the same order)."""
+    """The replacement for ``experience_maker.compute_reward``: the rewards the carrier re-centred are replaced by
+    the queued exact advantages (checked to be the same rows, in the same order)."""
 
     def compute_reward_with_registry_advantages(reward, *args, **kwargs):
         if pending.queue:
