@@ -1,4 +1,6 @@
-"""Grading throughput: rsrl.grader.Grader (dedup + process pool) against a plain sequential math-verify loop.
+"""Grading throughput: rsrl.grader.Grader (dedup + process pool) against a plain sequential math-verify loop, and
+the cost of grouping each problem's answers into math-equivalence classes (``Grader.answer_classes``), which the
+grading job adds.
 
 Completions are synthesised from the real answers of the local benchmark files, shaped like sampling at large n:
 per problem a few answers dominate (the gold, wrong answers, equivalent forms of the gold such as 0.5 vs
@@ -6,7 +8,8 @@ per problem a few answers dominate (the gold, wrong answers, equivalent forms of
 
 The sequential loop is timed on a random subsample (``--reference``) and extrapolated to all completions; the
 verdicts of both are compared on that subsample (``--reference 0`` skips it, ``--reference -1`` runs the loop on
-everything).
+everything), and so are the verdicts of math-verify alone (no end-of-turn cut or other preparation, see
+:mod:`rsrl.grader`), whose differences are listed.
 
     python benchmarks/bench_grader.py                    # 120k completions, 2 workers
     python benchmarks/bench_grader.py --samples 64 --workers 4
@@ -25,7 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from rsrl.grader import Grader, grade_sequential  # noqa: E402
+from rsrl.answers import gold_latex  # noqa: E402
+from rsrl.grader import Grader, extraction_config, grade_sequential  # noqa: E402
 
 FILLER = ("We expand the expression and collect like terms. Substituting $x = {a}$ gives ${b}$, and checking the "
           "boundary case $n = {c}$ we find the constraint holds. ")
@@ -56,14 +60,15 @@ def wrong_answers(gold: str, pool: list[str], rng: random.Random, k: int) -> lis
     return [a for a in out if a != gold][:k]
 
 
-def synthesize(data_dir: Path, samples: int, seed: int = 0) -> tuple[list[str], list[str]]:
+def synthesize(data_dir: Path, samples: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """(completions, gold answers, problem ids)."""
     rng = random.Random(seed)
     rows = []
     for f in sorted((data_dir / "eval").glob("*.jsonl")):
-        rows += [json.loads(line) for line in f.read_text().splitlines() if line]
+        rows += [dict(json.loads(line), file=f.stem) for line in f.read_text().splitlines() if line]
     pool = [str(r["answer"]) for r in rows]
-    comps, golds = [], []
-    for r in rows:
+    comps, golds, pids = [], [], []
+    for j, r in enumerate(rows):
         gold = str(r["answer"])
         p_right = rng.betavariate(0.7, 1.2)
         wrong = wrong_answers(gold, pool, rng, rng.randint(3, 25))
@@ -85,7 +90,16 @@ def synthesize(data_dir: Path, samples: int, seed: int = 0) -> tuple[list[str], 
                 text += f"Therefore the answer is $\\boxed{{{ans}}}$."
             comps.append(text)
             golds.append(gold)
-    return comps, golds
+            pids.append(f"{r['file']}-{j}")
+    return comps, golds, pids
+
+
+def raw_math_verify(completions: list[str], golds: list[str]) -> list[bool]:
+    """math-verify alone: no end-of-turn cut, no preparation, inequalities not compared with sets."""
+    from math_verify import parse, verify
+
+    cfg = list(extraction_config(True))
+    return [bool(verify(parse(gold_latex(g)), parse(c, extraction_config=cfg))) for c, g in zip(completions, golds)]
 
 
 def main(argv=None) -> int:
@@ -98,7 +112,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
 
-    comps, golds = synthesize(Path(args.data_dir), args.samples, args.seed)
+    comps, golds, pids = synthesize(Path(args.data_dir), args.samples, args.seed)
     n = len(comps)
     print(f"{n} completions, {len(set(golds))} distinct gold answers, mean length "
           f"{sum(map(len, comps)) / n:.0f} chars")
@@ -109,6 +123,9 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         res = g.grade(comps, golds, progress=True)
         t_pool = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        classes = g.answer_classes(pids, res["extracted"].tolist(), res["correct"].to_numpy(), progress=True)
+        t_classes = time.perf_counter() - t0
         stats = g.stats
 
     ref_idx = list(range(n)) if args.reference < 0 else random.Random(1).sample(range(n), min(n, args.reference))
@@ -119,6 +136,8 @@ def main(argv=None) -> int:
         t_seq_sub = time.perf_counter() - t0
         t_seq = t_seq_sub / len(ref_idx) * n
         mismatches = sum(bool(res["correct"].iat[i]) != r for i, r in zip(ref_idx, ref))
+        raw = raw_math_verify([comps[i] for i in ref_idx], [golds[i] for i in ref_idx])
+        changed = [i for i, r, w in zip(ref_idx, ref, raw) if r != w]
 
     print()
     print(f"{'method':<34}{'completions':>12}{'seconds':>10}{'per second':>12}{'speedup':>9}")
@@ -127,12 +146,21 @@ def main(argv=None) -> int:
         print(f"{'sequential parse+verify':<34}{n:>12}{t_seq:>10.1f}{n / t_seq:>12.0f}{1:>9.1f}   ({how})")
     print(f"{f'Grader ({args.workers} workers, dedup)':<34}{n:>12}{t_pool:>10.1f}{n / t_pool:>12.0f}"
           f"{(t_seq / t_pool if ref_idx else float('nan')):>9.1f}")
+    t_all = t_pool + t_classes
+    print(f"{'  + answer classes':<34}{n:>12}{t_all:>10.1f}{n / t_all:>12.0f}"
+          f"{(t_seq / t_all if ref_idx else float('nan')):>9.1f}   (classes alone {t_classes:.1f} s)")
     print()
     print(f"distinct (gold, extraction key) pairs verified: {stats.verified} ({stats.verified / n:.1%} of completions);"
           f" no answer: {stats.no_answer}; timeouts: {stats.timeouts}; workers replaced: {stats.workers_replaced}")
+    n_classes = classes["answer_class"].groupby(pids).nunique()
+    print(f"answer classes: {stats.class_checks} verifications, {n_classes.mean():.1f} classes per problem, "
+          f"{stats.class_fallbacks} answers past the cap or a timeout; cut at an end-of-turn marker: {stats.cut}")
     print(f"accuracy {res['correct'].mean():.3f}")
     if ref_idx:
         print(f"verdicts differing from the sequential loop on {len(ref_idx)} completions: {mismatches}")
+        print(f"verdicts the grader's preparation changes against math-verify alone: {len(changed)}")
+        for i in changed[:5]:
+            print(f"  gold {golds[i]!r}: ...{comps[i][-90:]!r}")
     return 0 if not mismatches else 1
 
 

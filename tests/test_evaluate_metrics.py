@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,20 +51,111 @@ def test_problem_table(graded):
     assert q5["timeouts"] == 1 and q5["c"] == 15 and q5["n_distinct"] == 1
     expected_distinct = graded.groupby("problem_id")["answer"].nunique()
     assert (pt.set_index("problem_id")["n_distinct"] == expected_distinct).all()
+    expected_length = graded.assign(x=graded["finish_reason"] == "length").groupby("problem_id")["x"].mean()
+    assert (pt.set_index("problem_id")["length_share"] == expected_length).all()
+    assert (pt["cut_share"] == 0).all() and (pt["class_fallbacks"] == 0).all()
     with pytest.raises(ValueError, match="no graded samples"):
         mt.problem_table(graded, ["q0", "missing"])
 
 
-def test_maj_at_k_exact_cases():
+def _maj_brute(counts, correct, n, k) -> Fraction:
+    """maj@k by enumerating every k-subset of the n samples (ties: uniform, fractional credit)."""
+    labels = [c for c, a in enumerate(counts) for _ in range(a)] + [-1] * (n - sum(counts))
+    total, subsets = Fraction(0), 0
+    for sub in itertools.combinations(range(n), k):
+        subsets += 1
+        votes = [labels[i] for i in sub if labels[i] >= 0]
+        if not votes:
+            continue
+        tally = {c: votes.count(c) for c in set(votes)}
+        top = max(tally.values())
+        tied = [c for c, v in tally.items() if v == top]
+        if correct in tied:
+            total += Fraction(1, len(tied))
+    return total / subsets
+
+
+def _maj_counts(counts, correct, n, k) -> Fraction:
+    """maj@k by enumerating count vectors under the multivariate hypergeometric law (exact rationals)."""
+    z = n - sum(counts)
+    total = Fraction(0)
+    for xs in itertools.product(*(range(min(a, k) + 1) for a in [*counts, z])):
+        if sum(xs) != k:
+            continue
+        p = Fraction(math.prod(math.comb(a, x) for a, x in zip([*counts, z], xs)), math.comb(n, k))
+        votes = xs[:-1]
+        if correct < 0 or votes[correct] == 0 or max(votes) > votes[correct]:
+            continue
+        total += p / sum(1 for v in votes if v == votes[correct])
+    return total
+
+
+def test_maj_at_k_small_cases_by_hand():
     # Answers A (right), B, B: maj@1 = 1/3, maj@2 = 2/3 * 1/2 (tie A-B) = 1/3, maj@3 = 0 (B wins).
-    codes, right = np.array([0, 1, 1]), np.array([True, False])
-    est = mt.maj_at_k(codes, right, [1, 2, 3], draws=20000, rng=0)
-    assert est == pytest.approx([1 / 3, 1 / 3, 0.0], abs=0.02)
-    # No answers at all: never right; all the same right answer: always right.
-    assert mt.maj_at_k(np.array([-1, -1]), np.array([], dtype=bool), [1, 2]).tolist() == [0.0, 0.0]
-    assert mt.maj_at_k(np.array([0, 0, -1]), np.array([True]), [1, 3], rng=0)[1] == 1.0
-    assert mt.maj_at_k(np.array([0, 0, -1]), np.array([True]), [1], draws=20000, rng=0)[0] == pytest.approx(2 / 3,
-                                                                                                          abs=0.02)
+    assert mt.maj_at_k([1, 2], 0, 3, [1, 2, 3]) == pytest.approx([1 / 3, 1 / 3, 0.0], abs=1e-14)
+    # No answers at all, or no correct class: never right; one right class and a non-voter.
+    assert mt.maj_at_k([], -1, 2, [1, 2]).tolist() == [0.0, 0.0]
+    assert mt.maj_at_k([3], -1, 3, [1, 3]).tolist() == [0.0, 0.0]
+    assert mt.maj_at_k([2], 0, 3, [1, 2, 3]) == pytest.approx([2 / 3, 1.0, 1.0], abs=1e-14)
+    # The issue's example: x=2, 2 (one class, right) and 3 -> maj@3 = 1.
+    assert mt.maj_at_k([2, 1], 0, 3, [3])[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="k <= n"):
+        mt.maj_at_k([1, 1], 0, 2, [3])
+
+
+def test_maj_at_k_equals_brute_force_over_all_subsets():
+    rng = np.random.default_rng(7)
+    cases = [([1, 2], 0, 3), ([2, 2], 0, 4), ([2, 2, 2], 1, 7), ([3, 1, 1], 0, 6), ([1, 1, 1, 1], 2, 5),
+             ([2, 3], 0, 6), ([4, 2, 2], 2, 9)]
+    for _ in range(12):
+        m = int(rng.integers(1, 5))
+        counts = rng.integers(0, 4, size=m).tolist()
+        n = sum(counts) + int(rng.integers(0, 3))
+        if n:
+            cases.append((counts, int(rng.integers(-1, m)), n))
+    for counts, correct, n in cases:
+        ks = list(range(1, n + 1))
+        got = mt.maj_at_k(counts, correct, n, ks)
+        want = [float(_maj_brute(counts, correct, n, k)) for k in ks]
+        np.testing.assert_allclose(got, want, atol=1e-12, err_msg=str((counts, correct, n)))
+
+
+def test_maj_at_k_larger_cases_against_count_enumeration():
+    for counts, correct, n in [([9, 7, 7, 3], 1, 30), ([12, 12, 4], 0, 31), ([5, 5, 5, 5], 3, 24),
+                               ([15, 2, 2, 2], 0, 28)]:
+        ks = [1, 2, 3, 4, 7, 8, 12, 16, n - 1, n]
+        got = mt.maj_at_k(counts, correct, n, ks)
+        want = [float(_maj_counts(counts, correct, n, k)) for k in ks]
+        np.testing.assert_allclose(got, want, atol=1e-12, err_msg=str((counts, correct, n)))
+
+
+def test_maj_at_k_large_n_is_a_probability_and_fast():
+    import time
+
+    counts = [300, 250, 100] + [3] * 60 + [1] * 100
+    t0 = time.perf_counter()
+    got = mt.maj_at_k(counts, 1, 1024, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+    assert time.perf_counter() - t0 < 20
+    assert np.all((got >= 0) & (got <= 1)) and got[-1] == 0.0 and got[0] == pytest.approx(250 / 1024)
+    # A clear plurality wins more often with more votes.
+    top = mt.maj_at_k(counts, 0, 1024, [1, 16, 256, 1023])
+    assert np.all(np.diff(top) > 0) and top[-1] == pytest.approx(1.0)
+
+
+def test_classes_join_across_shards_and_count_once():
+    # Shard 0 put "2" and "x=2" in one class; shard 1 "x=2" and "2.0": one class over both shards.
+    g = pd.DataFrame({
+        "problem_id": "q", "sample_idx": range(8),
+        "correct": [False, False, False, False, False, True, True, False],
+        "answer": ["2", "x=2", "3", "x=2", "2.0", "7", "7.0", None],
+        "answer_class": ["2", "2", "3", "x=2", "x=2", "7", "7", None],
+    }).astype({"answer": "string", "answer_class": "string"})
+    codes, right, names = mt.class_codes(g)
+    assert codes.tolist() == [0, 0, 1, 0, 0, 2, 2, -1]
+    assert right.tolist() == [False, False, True] and names == ["x=2", "3", "7"]
+    # Without classes (older shards) every string is its own answer.
+    codes, _, names = mt.class_codes(g.drop(columns=["answer_class"]))
+    assert len(names) == 5
 
 
 def test_metrics_table(graded):
@@ -83,37 +178,48 @@ def test_metrics_table(graded):
     assert ds["value"] == pytest.approx((pt["n_distinct"] / 16).mean())
 
 
-def test_aggregate_tables(tmp_path, graded):
-    files = []
-    for model, ts, method in [("M", "base", "base"), ("M", "math12k", "rs_beta2"), ("M", "math12k", "grpo.step100")]:
-        d = tmp_path / "results/eval" / model / ts / method / "aime24"
+def test_aggregate_tables(tmp_path, graded, monkeypatch):
+    from rsrl.methods import Checkpoint
+
+    targets = [(Checkpoint("M", "base", "base"), "aime24"), (Checkpoint("M", "math12k", "rs_beta2"), "aime24"),
+               (Checkpoint("M", "math12k", "grpo", 100), "aime24")]
+    monkeypatch.setattr(agg.grid, "eval_targets", lambda cfg: targets)
+    graded = graded.assign(finish_reason=np.where(graded["sample_idx"] == 0, "cut", graded["finish_reason"]))
+    metrics, problems = [], []
+    for ckpt, bench in targets:
+        d = tmp_path / ckpt.model / ckpt.train_set / ckpt.id / bench
         d.mkdir(parents=True)
         pt = mt.problem_table(graded)
         pt.to_parquet(d / "problems.parquet")
         mt.metrics_table(graded, pt, n_boot=200).to_csv(d / "metrics.csv", index=False)
-        files.append(str(d / "metrics.csv"))
-    passk, summary = agg.aggregate(files, tmp_path / "passk.csv", tmp_path / "summary.csv")
+        metrics.append(str(d / "metrics.csv"))
+        problems.append(str(d / "problems.parquet"))
+    agg.aggregate({}, metrics, problems, tmp_path / "passk.csv", tmp_path / "summary.csv")
     read = pd.read_csv(tmp_path / "passk.csv")
     assert list(read.columns) == agg.PASSK_COLUMNS
     assert len(read) == 3 * 5
-    beta = read.groupby("method")["beta"].first()
-    assert np.isnan(beta["base"]) and beta["rs_beta2"] == 2.0 and np.isnan(beta["grpo.step100"])
     assert (read["n_problems"] == 6).all() and (read["n_samples"] == 16).all()
     s = pd.read_csv(tmp_path / "summary.csv")
-    assert len(s) == 3 and {"mean_at_n", "maj_at_n", "distinct_share", "timeouts", "pass_at_n"} <= set(s.columns)
+    assert len(s) == 3 and {"mean_at_n", "maj_at_n", "distinct_share", "timeouts", "pass_at_n", "length_share",
+                            "cut_share", "class_fallback_share"} <= set(s.columns)
+    assert "truncated" not in s.columns
     assert (s["timeouts"] == 1).all()
-    assert agg.method_beta("rs_beta0.5.step20") == 0.5
+    is_none = graded["answer"].isna() & (graded["sample_idx"] != 0)
+    assert s["length_share"].iloc[0] == pytest.approx(is_none.mean())  # finish_reason "length" where no answer
+    assert s["cut_share"].iloc[0] == pytest.approx(1 / 16) and (s["class_fallback_share"] == 0).all()
 
 
-def test_cli_score_and_aggregate(tmp_path, graded, paper_config):
+def test_cli_score_and_aggregate(tmp_path, graded, paper_config, monkeypatch):
     import json
 
     from rsrl.config import validate
     from rsrl.evaluate.__main__ import main
+    from rsrl.methods import Checkpoint
 
     cfg = tmp_path / "cfg.json"
+    paper_config["evaluation"].setdefault("per_benchmark", {})["math500"] = {"n": 16}
     cfg.write_text(json.dumps(validate(paper_config)))
-    d = tmp_path / "results/eval/Qwen2.5-Math-1.5B/math12k/rs_beta4/math500"  # n = 16
+    d = tmp_path / "results/eval/Qwen2.5-Math-1.5B/math12k/rs_beta4/math500"
     (d / "graded").mkdir(parents=True)
     half = graded["sample_idx"] < 8
     graded[half].to_parquet(d / "graded/p0_s0.parquet")
@@ -125,10 +231,13 @@ def test_cli_score_and_aggregate(tmp_path, graded, paper_config):
                  str(d / "problems.parquet"), "--metrics", str(d / "metrics.csv")]) == 0
     probs = pd.read_parquet(d / "problems.parquet")
     assert probs["problem_id"].tolist() == [f"q{i}" for i in range(6)] and (probs["n"] == 16).all()
-    assert main(["aggregate", "--config", str(cfg), "--metrics", str(d / "metrics.csv"), "--passk",
-                 str(tmp_path / "t/passk.csv"), "--summary", str(tmp_path / "t/summary.csv")]) == 0
+    monkeypatch.setattr(agg.grid, "eval_targets",
+                        lambda c: [(Checkpoint("Qwen2.5-Math-1.5B", "math12k", "rs_beta4"), "math500")])
+    assert main(["aggregate", "--config", str(cfg), "--metrics", str(d / "metrics.csv"), "--problems",
+                 str(d / "problems.parquet"), "--passk", str(tmp_path / "t/passk.csv"), "--summary",
+                 str(tmp_path / "t/summary.csv")]) == 0
     passk = pd.read_csv(tmp_path / "t/passk.csv")
-    assert (passk["beta"] == 4.0).all() and passk["model"].eq("Qwen2.5-Math-1.5B").all()
+    assert passk["estimator"].eq("rs").all() and passk["model"].eq("Qwen2.5-Math-1.5B").all()
     # A missing shard is an error, not a silently smaller n.
     with pytest.raises(ValueError, match="expected n = 16"):
         main(["score", "--config", str(cfg), "--benchmark", "math500", "--bench-file", str(bench), "--graded",

@@ -1,7 +1,9 @@
-"""rsrl.grader: verdicts equal a plain math-verify loop; dedup; timeouts and hung workers; the RL reward."""
+"""rsrl.grader: verdicts equal a plain math-verify loop; dedup; timeouts and hung workers; the RL reward; the
+end-of-turn cut, the known math-verify weaknesses and answer classes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -10,6 +12,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rsrl import grader as gr
@@ -36,6 +39,8 @@ def _cases(gold: str, other: str) -> dict[str, str]:
         "multi_box_last_right": f"First guess $\\boxed{{{other}}}$, corrected: $\\boxed{{{gold}}}$.",
         "multi_box_last_wrong": f"First guess $\\boxed{{{gold}}}$, corrected: $\\boxed{{{other}}}$.",
         "two_in_one": f"$\\boxed{{{gold}}}$ and $\\boxed{{{other}}}$",
+        "self_correction": f"So $\\boxed{{{other}}}$, wait, that is wrong: $\\boxed{{{gold}}}$.",
+        "next_turn": f"{reasoning}$\\boxed{{{gold}}}$<|im_end|>\n<|im_start|>user\nNext: $\\boxed{{{other}}}$",
         "empty_box": f"{reasoning}\\boxed{{}}",
         "empty": "",
     }
@@ -96,6 +101,7 @@ def test_verdicts_equal_sequential_math_verify(real_items, boxed_only):
     assert all(by["right"]) and all(by["right_plain_box"]) and all(by["final_answer_anchor"])
     assert not any(by["wrong"]) and not any(by["truncated_mid"]) and not any(by["empty"])
     assert all(by["multi_box_last_right"]) and not any(by["multi_box_last_wrong"])
+    assert all(by["self_correction"]) and all(by["next_turn"])
     if boxed_only:  # an answer merely mentioned in the text does not count
         assert not any(by["unboxed"]) and not any(by["unboxed_dollar"])
     else:
@@ -164,21 +170,6 @@ def test_hung_worker_is_replaced_and_counted():
     assert df["correct"].tolist() == [False, True, False]
 
 
-def test_pool_kills_computation_ignoring_alarm():
-    with gr.WorkerPool(1) as pool:
-        assert pool.call("rsrl.grader:grade_one", "\\boxed{2}", "2", deadline=30)[0] is True
-        pid = pool.pids()[0]
-        t0 = time.perf_counter()
-        with pytest.raises(gr.TaskTimeout):
-            pool.call("rsrl.grader:_stall", 60, deadline=1.0)
-        assert time.perf_counter() - t0 < 5
-        assert pool.killed == 1
-        assert pool.call("rsrl.grader:grade_one", "\\boxed{2}", "2", deadline=30)[0] is True
-        assert pool.pids() and pool.pids()[0] != pid
-        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
-            pool.call("operator:truediv", 1, 0, deadline=30)
-
-
 def test_math_verify_timeout_is_reported():
     # The alarm (1 s) fires inside the worker before the deadline: counted as a timeout, graded wrong.
     with gr.Grader(workers=1, timeout_s=1, deadline_s=30) as g:
@@ -221,3 +212,176 @@ def test_broken_worker_environment_raises(monkeypatch):
     with gr.Grader(workers=1) as g:
         with pytest.raises(gr.WorkerStartError, match="did not start"):
             g.grade(["\\boxed{1}"], ["1"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Settings
+
+
+def test_defaults_are_the_config_schemas(paper_config):
+    from rsrl.config import validate
+
+    cfg = dict(paper_config, evaluation={k: v for k, v in paper_config["evaluation"].items() if k != "grader"})
+    assert validate(cfg)["evaluation"]["grader"] == gr.DEFAULTS
+    assert set(gr.DEFAULTS) == {"boxed_only", "timeout_s", "deadline_s", "workers"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# End of turn
+
+
+def test_cut_at_end_of_turn():
+    from rsrl.data.prompts import END_OF_TURN_MARKERS
+
+    assert gr.END_OF_TURN_MARKERS is END_OF_TURN_MARKERS
+    assert gr.cut_at_end_of_turn("so \\boxed{1}") == ("so \\boxed{1}", False)
+    text = "so \\boxed{70}<|im_end|>\n<|im_start|>user\nWhat is 2+2? \\boxed{4}"
+    assert gr.cut_at_end_of_turn(text) == ("so \\boxed{70}", True)
+    # The earliest marker wins, whichever it is; a custom marker list is honoured.
+    assert gr.cut_at_end_of_turn("a<|eot_id|>b<|im_end|>c") == ("a", True)
+    assert gr.cut_at_end_of_turn("x\nQuestion: next", markers=("<|im_end|>",)) == ("x\nQuestion: next", False)
+    assert gr.cut_at_end_of_turn("x\nQuestion: next") == ("x", True)
+    assert gr.prepare(text) == "so \\boxed{70}"
+
+
+def test_cut_applies_to_evaluation_and_both_rewards():
+    prompt = ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+              "<|im_start|>user\nCompute 7 * 10.<|im_end|>\n<|im_start|>assistant\n")
+    response = "7 * 10 = 70, so \\boxed{70}<|im_end|>\n<|im_start|>user\nAnd 2 + 2?<|im_end|>\n\\boxed{4}"
+    from rsrl.train.openrlhf.reward import score
+    from rsrl.train.trl_trainer import reward_function
+
+    assert score(prompt + response, prompt, "70") == 1.0
+    assert score(prompt + response, prompt, "4") == 0.0
+    assert gr.reward(response, "70") == 1.0
+    assert reward_function(boxed_only=True, timeout_s=5)(prompts=[prompt], completions=[response],
+                                                         answer=["70"]) == [1.0]
+    with gr.Grader(workers=1) as g:
+        df = g.grade([response, "\\boxed{70}"], ["70", "70"])
+        assert g.stats.cut == 1
+    assert df["correct"].tolist() == [True, True] and df["cut"].tolist() == [True, False]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Known math-verify weaknesses: each measured with math-verify alone, then with the grader.
+
+
+def _raw_math_verify(text: str, gold: str) -> bool:
+    from math_verify import parse
+    from math_verify import verify as mv_verify
+
+    from rsrl.answers import gold_latex
+
+    return bool(mv_verify(parse(gold_latex(gold)), parse(text, extraction_config=list(gr.extraction_config(True)))))
+
+
+def _grade(items):
+    with gr.Grader(workers=1) as g:
+        df = g.grade([t for t, _ in items], [a for _, a in items])
+        return df["correct"].tolist(), g.stats
+
+
+def test_plus_minus_against_the_hmmt_feb25_pair(data_dir):
+    gold = next(str(r["answer"]) for r in _load(data_dir, "hmmt_feb25") if "\\sqrt{17}" in str(r["answer"]))
+    assert gold == "\\frac{-1+\\sqrt{17}}{2}, \\frac{-1-\\sqrt{17}}{2}"
+    text = "Hence $a + b + c = \\boxed{\\frac{-1\\pm\\sqrt{17}}{2}}$."
+    assert not _raw_math_verify(text, gold)  # math-verify reads \pm only at the top level
+    wrong = "$\\boxed{\\frac{-1\\pm\\sqrt{15}}{2}}$"
+    got, _ = _grade([(text, gold), (wrong, gold), ("$\\boxed{\\frac{1\\mp\\sqrt{17}}{-2}}$", gold),
+                     ("$\\boxed{1 \\pm \\sqrt{19}}$", "1 \\pm \\sqrt{19}"),
+                     ("$\\boxed{-2, 1+\\sqrt{5}, 1-\\sqrt{5}}$", "\\{1\\pm\\sqrt{5},-2\\}")])
+    assert got == [True, False, True, True, True]
+    # Two ± or a list with ± inside are left to math-verify.
+    assert gr.prepare("\\boxed{a \\pm b \\pm c}") == "\\boxed{a \\pm b \\pm c}"
+    assert gr.prepare("\\boxed{\\{1\\pm\\sqrt{5},-2\\}}") == "\\boxed{\\{1\\pm\\sqrt{5},-2\\}}"
+
+
+def test_underlined_answer():
+    text = "The number is $\\boxed{\\underline{3375}}$."
+    assert not _raw_math_verify(text, "3375")
+    assert _grade([(text, "3375"), ("$\\boxed{\\underline{3376}}$", "3375")])[0] == [True, False]
+
+
+def test_inequality_against_interval():
+    text = "So the solution set is $\\boxed{2\\le x<5}$."
+    assert not _raw_math_verify(text, "[2,5)")
+    got, _ = _grade([(text, "[2,5)"), ("$\\boxed{2 < x < 5}$", "[2,5)"), ("$\\boxed{x \\geq 2}$", "[2,\\infty)"),
+                     ("$\\boxed{[2,5)}$", "2\\le x<5"), ("$\\boxed{x=2}$", "2")])
+    assert got == [True, False, True, True, True]
+
+
+def test_self_correction_is_graded_on_its_last_box():
+    text = "So \\boxed{3}, hmm, wait: that is wrong, it must be \\boxed{5}"
+    assert not _raw_math_verify(text, "5")  # merged into the set {3, 5}
+    got, _ = _grade([(text, "5"), (text, "3"),
+                     ("\\boxed{3}\n\nWait, I made an error. \\boxed{5}", "5"),
+                     # An answer list (boxes joined by a bare separator) is still one answer.
+                     ("The roots are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3"),
+                     ("The roots are $x = \\boxed{2}$, $x = \\boxed{3}$.", "2, 3"),
+                     ("$\\boxed{2}, \\boxed{3}$", "2, 3")])
+    assert got == [True, False, True, True, True, True]
+
+
+def test_percent_is_accepted_and_counted():
+    # Kept: problems asking "by what percent" have gold answers without the sign (MATH-500 has three).
+    got, stats = _grade([("$\\boxed{10\\%}$", "10"), ("$\\boxed{10}$", "10"), ("$\\boxed{10\\%}$", "10\\%"),
+                         ("$\\boxed{11\\%}$", "10")])
+    assert got == [True, True, True, False]
+    assert stats.percent_credit == 1
+
+
+def test_prepare_leaves_plain_completions_alone():
+    for text in ["", "no answer", "so $\\boxed{42}$.", "\\boxed{\\frac{1}{2}} and more text", "\\boxed{5",
+                 "$\\boxed{2}$ and $\\boxed{3}$", "first \\boxed{1}, then \\boxed{2"]:
+        assert gr.prepare(text) == text
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Answer classes
+
+
+def test_answer_classes_group_equivalent_answers():
+    answers = ["x=2", "2", "3", "\\frac{1}{\\sqrt3}", "\\frac{\\sqrt3}{3}", "3", None, "2.0", "2"]
+    pids = ["a"] * 3 + ["b"] * 2 + ["a", "a", "c", "c"]
+    correct = [False, True, False, False, False, False, False, False, True]
+    with gr.Grader(workers=2) as g:
+        df = g.answer_classes(pids, answers, correct)
+        assert g.stats.class_fallbacks == 0 and g.stats.class_checks >= 1
+    assert df["answer_class"].tolist()[:6] == ["x=2", "2", "3", "\\frac{1}{\\sqrt3}", "\\frac{1}{\\sqrt3}", "3"]
+    assert pd.isna(df["answer_class"].iloc[6]) and not df["class_fallback"].any()
+    # Wrong answers never join the correct class, even when equivalent to a correct answer.
+    assert df["answer_class"].tolist()[7:] == ["2.0", "2"]
+
+
+def test_answer_classes_cap_and_budget_fall_back(monkeypatch):
+    monkeypatch.setattr(gr, "CLASS_CAP", 3)
+    answers = ["1", "1", "1.0", "2", "3", "4", "5"]
+    with gr.Grader(workers=1) as g:
+        df = g.answer_classes(["p"] * 7, answers, [False] * 7)
+        assert g.stats.class_fallbacks == 3
+    assert df["answer_class"].tolist() == ["1", "1", "1", "2", "3", "4", "5"]
+    assert df["class_fallback"].tolist() == [False] * 4 + [True] * 3
+    # Past its time budget a task stops comparing: the rest is not grouped (None).
+    ids, checks = gr.answer_class_ids(["1", "1.0", "2"], [None] * 3, timeout_s=5, budget_s=0)
+    assert ids == [None, None, None] and checks == 0
+    ids, _ = gr.answer_class_ids(["1", "1.0", "2", "x = 1"], [None] * 4, timeout_s=5, budget_s=30)
+    assert ids == [0, 0, 1, 0]
+
+
+def test_pairs_skipped_before_math_verify_never_verify(data_dir):
+    # The shortcuts of answer_class_ids against math-verify itself, on real answers and forms of them.
+    rng = random.Random(3)
+    golds = rng.sample([str(r["answer"]) for r in _load(data_dir, "math500")], 16)
+    forms = ["x=2", "2", "2.0", "\\frac{4}{2}", "y = 3", "3", "(3,4]", "\\{1,2\\}", "1, 2", "0.333333", "\\frac13",
+             "10\\%", "0.1", "\\text{even}", "2k+2", "2(k+1)", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "{{1-\\frac{2}"]
+    answers = list(dict.fromkeys(golds + forms))
+    parsed = [gr._parse_answer(a, 5) for a in answers]
+    skipped = both = 0
+    for i, j in itertools.combinations(range(len(answers)), 2):
+        if gr._cannot_verify(parsed[i], parsed[j]):
+            skipped += 1
+            assert not (gr.verify(parsed[i], parsed[j], 5) and gr.verify(parsed[j], parsed[i], 5)), \
+                (answers[i], answers[j])
+        else:
+            both += 1
+    assert skipped > both  # most pairs need no math-verify call

@@ -6,8 +6,10 @@ n_samples. ``method`` is the checkpoint id (``rs_beta2``, ``rs_beta2.step20``, `
 step (empty for final models); ``n_samples`` is the samples per problem, the n of pass@k.
 
 eval_summary.csv, one row per checkpoint x benchmark: the same keys, then mean@n, maj@k at the largest k (= n)
-and pass@1 / pass@n with their CIs, distinct_share, timeouts (samples graded wrong after a grading timeout) and
-timeout_share, mean_tokens and truncated (share of samples stopped by the token limit).
+and pass@1 / pass@n with their CIs, distinct_share (answer classes / n), length_share (share of samples stopped by
+the token limit), cut_share (share cut by the grader at an end-of-turn marker), class_fallback_share (share of
+answers grouped by their string alone), timeouts (samples graded wrong after a grading timeout) and timeout_share,
+and mean_tokens.
 
 Which checkpoint and benchmark a file belongs to comes from the grid (:func:`rsrl.grid.eval_targets`, the order
 in which the workflow passes the files), never from its path.
@@ -69,12 +71,12 @@ def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], pa
         row.update(_ci_cols(m, "maj@k", None, "maj_at_n"))
         row.update(_ci_cols(m, "pass@k", 1, "pass_at_1"))
         row.update(_ci_cols(m, "pass@k", None, "pass_at_n"))
-        ds = m[m["metric"] == "distinct_share"]["value"]
-        row["distinct_share"] = float(ds.iloc[0]) if len(ds) else np.nan
+        for share in ("distinct_share", "length_share", "cut_share", "class_fallback_share"):
+            v = m[m["metric"] == share]["value"]
+            row[share] = float(v.iloc[0]) if len(v) else np.nan
         row["timeouts"] = int(probs["timeouts"].sum())
         row["timeout_share"] = row["timeouts"] / max(1, int(probs["n"].sum()))
         row["mean_tokens"] = float(np.average(probs["mean_tokens"], weights=probs["n"]))
-        row["truncated"] = float(np.average(probs["truncated"], weights=probs["n"]))
         summary.append(row)
     passk_df = (pd.concat(passk, ignore_index=True) if passk else pd.DataFrame(columns=PASSK_COLUMNS))
     passk_df["step"] = passk_df["step"].astype("Int64")

@@ -1,8 +1,10 @@
 """Fig. 7: answer diversity and per-problem accuracy, GRPO against RS-GRPO.
 
 (a) Share of distinct final answers among the samples of a problem (distinct answers / n, mean over problems)
-per method and benchmark. (b) Per-problem accuracy (c / n) of GRPO (x) against RS-GRPO with one β (y) on the
-same problems, pooled over benchmarks; points above the diagonal are problems RS-GRPO solves more often.
+per method and benchmark. Answers are counted up to math equivalence (``n_distinct`` of problems.parquet: the
+answer classes of :mod:`rsrl.evaluate.metrics`, so ``x=2`` and ``2`` are one answer). (b) Per-problem accuracy
+(c / n) of GRPO (x) against RS-GRPO with one β (y) on the same problems, pooled over benchmarks; points above the
+diagonal are problems RS-GRPO solves more often.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
         n = int(df["n"].max()) if len(df) else 0
         ticks.append(f"{b}\n{len(df)} problems, n={n}")
     ax_a.set_xticks(x, ticks, fontsize=7)
-    ax_a.set_ylabel("distinct answers / samples per problem (%)\n(mean over problems)")
+    ax_a.set_ylabel("distinct answers (up to equivalence) / samples\nper problem (%, mean over problems)")
     ax_a.set_title(f"(a) Share of distinct final answers — {model}, trained on {train_set}")
     ax_a.legend(fontsize=8, ncol=2, loc="upper left")
     ax_a.grid(axis="x", visible=False)

@@ -11,8 +11,10 @@ naming the cause, so any error is logged here and scores 0. The reward is return
 would give the reward tensor the wrong shape).
 
 Grader settings come from the environment the launcher sets (``RSRL_GRADER_BOXED_ONLY``, ``RSRL_GRADER_TIMEOUT_S``,
-from the config's ``evaluation.grader``). An import error is *not* swallowed: it stops the rollout actor at
-start-up, which is where a broken environment should surface.
+from the config's ``evaluation.grader``; unset, the config schema's defaults). The response is cut at its first
+end-of-turn marker before grading, so a hallucinated next turn with its own ``\\boxed{}`` does not count. An
+import error is *not* swallowed: it stops the rollout actor at start-up, which is where a broken environment should
+surface.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from __future__ import annotations
 import logging
 import os
 
+from rsrl.grader import DEFAULTS
 from rsrl.grader import reward as _grade
 
 log = logging.getLogger("rsrl.train.reward")
 
-BOXED_ONLY = os.environ.get("RSRL_GRADER_BOXED_ONLY", "1") not in ("0", "false", "False")
-TIMEOUT_S = float(os.environ.get("RSRL_GRADER_TIMEOUT_S", "5"))
+BOXED_ONLY = os.environ.get("RSRL_GRADER_BOXED_ONLY", str(int(DEFAULTS["boxed_only"]))) not in ("0", "false", "False")
+TIMEOUT_S = float(os.environ.get("RSRL_GRADER_TIMEOUT_S", DEFAULTS["timeout_s"]))
 #: Characters of the prompt used to find where the response starts in the decoded query.
 _TAIL = 64
 
