@@ -187,17 +187,19 @@ def test_aggregate_tables(tmp_path, graded, monkeypatch):
     graded = graded.assign(finish_reason=np.where(graded["sample_idx"] == 0, "cut", graded["finish_reason"]))
     metrics, problems = [], []
     for ckpt, bench in targets:
-        d = tmp_path / ckpt.model / ckpt.train_set / ckpt.id / bench
+        d = (tmp_path / agg.grid.eval_file(agg.grid.EVAL_PATTERN, ckpt, bench))
         d.mkdir(parents=True)
         pt = mt.problem_table(graded)
         pt.to_parquet(d / "problems.parquet")
         mt.metrics_table(graded, pt, n_boot=200).to_csv(d / "metrics.csv", index=False)
         metrics.append(str(d / "metrics.csv"))
         problems.append(str(d / "problems.parquet"))
-    agg.aggregate({}, metrics, problems, tmp_path / "passk.csv", tmp_path / "summary.csv")
+    # passed in another order than the grid's: files are matched by their layout path, rows come in grid order
+    agg.aggregate({}, metrics[::-1], problems[::-1], tmp_path / "passk.csv", tmp_path / "summary.csv")
     read = pd.read_csv(tmp_path / "passk.csv")
     assert list(read.columns) == agg.PASSK_COLUMNS
     assert len(read) == 3 * 5
+    assert list(dict.fromkeys(read["method"])) == [c.id for c, _ in targets]
     assert (read["n_problems"] == 6).all() and (read["n_samples"] == 16).all()
     s = pd.read_csv(tmp_path / "summary.csv")
     assert len(s) == 3 and {"mean_at_n", "maj_at_n", "distinct_share", "timeouts", "pass_at_n", "length_share",

@@ -102,13 +102,13 @@ def test_a_new_estimator_reaches_cells_tables_and_labels(repo, toy_estimator):
     cfg = rcfg.validate(_toy_config(repo))
     assert [c.method_id for c in grid.cells(cfg)] == ["rs_beta0", "rs_beta8", "toy_topk_k2", "toy_topk_k4"]
     evaluated = {c.id for c, _ in grid.eval_targets(cfg)}
-    assert {"toy_topk_k2", "toy_topk_k4", "toy_topk_k4.step20", "toy_topk_k2.step40"} <= evaluated
+    assert {"toy_topk_k2", "toy_topk_k4", "toy_topk_k4.step30", "toy_topk_k2.step30"} <= evaluated
     from rsrl.evaluate.aggregate import checkpoint_keys
     from rsrl.report.style import method_color, method_label
 
-    keys = checkpoint_keys(grid.Checkpoint("tiny-qwen2", "sums", "toy_topk_k4", 20), "sums_test")
-    assert keys["method"] == "toy_topk_k4.step20" and keys["estimator"] == "toy_topk"
-    assert json.loads(keys["params"]) == {"k": 4} and keys["step"] == 20
+    keys = checkpoint_keys(grid.Checkpoint("tiny-qwen2", "sums", "toy_topk_k4", 30), "sums_test")
+    assert keys["method"] == "toy_topk_k4.step30" and keys["estimator"] == "toy_topk"
+    assert json.loads(keys["params"]) == {"k": 4} and keys["step"] == 30
     assert method_label("toy_topk_k4") == "Top-k toy (k=4)"
     assert method_color("toy_topk_k2") == method_color("toy_topk_k4") != method_color("rs_beta8")
     assert grid.methods_of(cfg, "tiny-qwen2", "sums") == ["rs_beta0", "rs_beta8", "toy_topk_k2", "toy_topk_k4"]
@@ -137,19 +137,19 @@ def test_a_new_estimator_builds_the_demo_dag(repo, tmp_path):
     counts = {line.split()[0]: int(line.split()[1]) for line in r.stdout.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert counts["train_cell"] == 4  # rs_beta0, rs_beta8, toy_topk_k2, toy_topk_k4
-    assert counts["export_step"] == 4 * 2  # snapshots at steps 20 and 40 of the focus cell's four methods
-    # base + 4 final models on 2 benchmarks, 8 snapshots on the ablation's one benchmark
-    assert counts["score"] == (1 + 4) * 2 + 8
+    assert counts["export_step"] == 4  # a snapshot at step 30 of each of the focus cell's four methods
+    # base + 4 final models on 2 benchmarks, 4 snapshots on the ablation's one benchmark
+    assert counts["score"] == (1 + 4) * 2 + 4
 
 
 def test_grid_layout_has_one_path_per_output(repo):
     cfg = rcfg.load(repo / "config" / "demo.yaml")
-    c = grid.cells(cfg)[0]
-    assert grid.model_dir(c.model, c.train_set, c.method_id) == "results/train/tiny-qwen2/sums/rs_beta0/model"
-    ck = c.checkpoint(20)
-    assert grid.checkpoint_source(cfg, ck) == "results/train/tiny-qwen2/sums/rs_beta0/steps/step20"
+    c = grid.cell(cfg, "tiny-qwen2", "sums", "rs_beta2")
+    assert grid.model_dir(c.model, c.train_set, c.method_id) == "results/train/tiny-qwen2/sums/rs_beta2/model"
+    ck = c.checkpoint(30)
+    assert grid.checkpoint_source(cfg, ck) == "results/train/tiny-qwen2/sums/rs_beta2/steps/step30"
     assert grid.eval_file(grid.PROBLEMS_PATTERN, ck, "sums_test") == \
-        "results/eval/tiny-qwen2/sums/rs_beta0.step20/sums_test/problems.parquet"
+        "results/eval/tiny-qwen2/sums/rs_beta2.step30/sums_test/problems.parquet"
     assert grid.checkpoint_source(cfg, grid.base_checkpoint("tiny-qwen2")) == "results/models/tiny-qwen2/base"
     paper = rcfg.load(repo / "config" / "config.yaml")
     assert grid.checkpoint_inputs(paper, grid.base_checkpoint("Qwen2.5-Math-7B")) == []

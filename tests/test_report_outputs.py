@@ -233,7 +233,7 @@ def test_fig7_compares_grpo_with_the_largest_beta(synthetic):
     assert "52 problems" in text  # 40 + 12 problems pooled
     with pytest.raises(ValueError, match="available βs are"):
         make_fig7(cfg, problems_files(cfg, root / "results"), beta=2.0)
-    with pytest.raises(ValueError, match="diversity_targets"):
+    with pytest.raises(ValueError, match="fig7 --problems: the files passed do not match"):
         make_fig7(cfg, problems_files(cfg, root / "results")[:-1])
 
 

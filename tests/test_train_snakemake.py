@@ -4,6 +4,7 @@ its outputs were written rebuilds them without training, one whose outputs were 
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -73,6 +74,42 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
         assert list((wd / f"work/train/tiny/synth/rs_beta{beta}/trl").glob("checkpoint-*"))
         records = (wd / f"work/train/tiny/synth/rs_beta{beta}/rollouts.jsonl").read_text().splitlines()
         assert [json.loads(x)["step"] for x in records] == [1, 2, 3, 4]
+
+    # Edits that change how jobs are scheduled, not what they compute, plan nothing; nor does a moved checkout.
+    edited = copy.deepcopy(DEMO)
+    edited["size_classes"]["cpu"].update(runtime_min=600, mem_mb_per_node=4000, cpus_per_gpu=1)
+    edited["training"]["micro_train_batch_size"] = 4
+    edited["evaluation"]["grader"].update(workers=1, deadline_s=99)
+    edited_path = tmp_path / "edited.yaml"
+    edited_path.write_text(yaml.safe_dump(edited))
+    for cfg_file, where in ((edited_path, wd), (config, wd)):
+        r = _snakemake(where, snakefile, cfg_file, "train", "-n")
+        assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+    moved = tmp_path / "moved"
+    shutil.copytree(wd, moved, symlinks=True)
+    r = _snakemake(moved, snakefile, config, "train", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+    shutil.rmtree(moved)
+    # A setting that changes what is computed retrains (dry run: both cells planned).
+    lr = copy.deepcopy(DEMO)
+    lr["training"]["learning_rate"] = 2.0e-3
+    (tmp_path / "lr.yaml").write_text(yaml.safe_dump(lr))
+    r = _snakemake(wd, snakefile, tmp_path / "lr.yaml", "train", "-n", "--quiet", "rules")
+    planned = {ln.split()[0]: int(ln.split()[1]) for ln in r.stdout.splitlines()
+               if len(ln.split()) == 2 and ln.split()[1].isdigit()}
+    assert r.returncode == 0 and planned.get("train_cell") == 2, r.stdout[-2000:]
+
+    # --forcerun of one cell retrains it from scratch through Snakemake (its old state moved aside, logged).
+    first_ckpts = sorted(p.name for p in (wd / grid.work_dir("tiny", "synth", "rs_beta0") / "trl").glob("checkpoint-*"))
+    r = _snakemake(wd, snakefile, config, "train", "--forcerun", "results/train/tiny/synth/rs_beta0/model")
+    assert r.returncode == 0, r.stderr[-4000:]
+    log = (wd / "logs/train/tiny/synth/rs_beta0.log").read_text()
+    assert "moved aside" in log and "resume from None" in log and "already trained" not in log
+    (stale0,) = (wd / "work/train/tiny/synth").glob("rs_beta0.stale-*")
+    assert sorted(p.name for p in (stale0 / "trl").glob("checkpoint-*")) == first_ckpts
+    records = (wd / grid.work_dir("tiny", "synth", "rs_beta0") / "rollouts.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in records] == [1, 2, 3, 4]  # trained afresh, every step logged
+    assert not list((wd / "work/train/tiny/synth").glob("rs_beta2.stale-*"))  # the other cell is untouched
 
     # A longer run of the same cell resumes from its work/ checkpoint at step 4 instead of starting over.
     cfg = json.loads((wd / ".snakemake/rsrl/config.json").read_text())

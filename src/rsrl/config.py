@@ -269,7 +269,7 @@ def benchmark_settings(cfg: dict, benchmark: str) -> dict:
 def write_config_json(cfg: dict, path: str | Path) -> Path:
     """Write the validated config as JSON at ``path`` (atomically, and only when its content changes)."""
     path = Path(path)
-    text = json.dumps(cfg, sort_keys=True, indent=1)
+    text = json.dumps(cfg, indent=1)  # key order kept: it is the order of benchmarks, models and tables
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -303,6 +303,28 @@ def diversity_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
     return [(c, b) for c in diversity_checkpoints(cfg) for b in cfg["benchmarks"]]
 
 
+def match_files(targets: list[tuple[Checkpoint, str]], pattern: str, files: list, what: str) -> list:
+    """The files of ``targets`` (one per target, in the targets' order), identified by their layout path.
+
+    Jobs receive their input files on the command line; this pairs each file with its (checkpoint, benchmark)
+    without depending on the order the files were passed in, and fails naming what is missing or unexpected.
+    """
+    from pathlib import PurePath
+
+    want = [PurePath(eval_file(pattern, c, b)).parts for c, b in targets]
+    depth = len(want[0]) if want else 0
+    # A file is the layout path itself, or that path under some root (the tail of its parts).
+    given = {PurePath(str(f)).parts[-depth:]: f for f in files} if depth else {}
+    missing = ["/".join(w) for w in want if w not in given]
+    extra = sorted("/".join(g) for g in set(given) - set(want))
+    if missing or extra or len(given) != len(files):
+        raise GridError(f"{what}: the files passed do not match the configured evaluations: missing "
+                        f"{missing[:3]}{' ...' if len(missing) > 3 else ''} ({len(missing)}), unexpected "
+                        f"{extra[:3]}{' ...' if len(extra) > 3 else ''} ({len(extra)}). Pass the files of "
+                        "rsrl.grid for this config (the workflow does), each once.")
+    return [given[w] for w in want]
+
+
 def checkpoint_of(cfg: dict, model: str, train_set: str, checkpoint_id: str) -> Checkpoint:
     """The configured checkpoint named by path parts (the wildcards of an evaluation job)."""
     for c in checkpoints(cfg) + snapshot_checkpoints(cfg):

@@ -11,8 +11,8 @@ the token limit), cut_share (share cut by the grader at an end-of-turn marker), 
 answers grouped by their string alone), timeouts (samples graded wrong after a grading timeout) and timeout_share,
 and mean_tokens.
 
-Which checkpoint and benchmark a file belongs to comes from the grid (:func:`rsrl.grid.eval_targets`, the order
-in which the workflow passes the files), never from its path.
+Which checkpoint and benchmark a file belongs to comes from the grid (:func:`rsrl.grid.eval_targets` and
+:func:`rsrl.grid.match_files`), never from parsing its path.
 """
 
 from __future__ import annotations
@@ -49,14 +49,12 @@ def _ci_cols(m: pd.DataFrame, metric: str, k: int | None, name: str) -> dict:
 
 def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], passk_out: str,
               summary_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build both tables from the metrics.csv and problems.parquet of every evaluation, in grid order."""
+    """Build both tables from the metrics.csv and problems.parquet of every evaluation (rows in grid order)."""
     from rsrl.io import write_table
 
     targets = grid.eval_targets(cfg)
-    if not (len(metrics_files) == len(problems_files) == len(targets)):
-        raise ValueError(f"aggregate: {len(metrics_files)} metrics and {len(problems_files)} problems files for "
-                         f"{len(targets)} configured evaluations; pass one of each per rsrl.grid.eval_targets entry, "
-                         "in that order")
+    metrics_files = grid.match_files(targets, grid.EVAL_METRICS_PATTERN, metrics_files, "aggregate --metrics")
+    problems_files = grid.match_files(targets, grid.PROBLEMS_PATTERN, problems_files, "aggregate --problems")
     passk, summary = [], []
     for (ckpt, bench), f, pf in zip(targets, metrics_files, problems_files):
         keys = checkpoint_keys(ckpt, bench)

@@ -52,9 +52,12 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
         fig.suptitle("Fig. 5: β ablation (no data)")
         return fig
     model, ts = cell
-    if len(train_metrics) != len(methods):
-        raise ValueError(f"fig5: {len(train_metrics)} training metrics files for {len(methods)} methods of "
-                         f"{model}/{ts} ({methods}); pass one per method, in that order")
+    want = [Path(grid.train_metrics(model, ts, m)).parts for m in methods]
+    given = {Path(str(f)).parts[-len(want[0]):]: f for f in train_metrics} if want else {}
+    if set(given) != set(want) or len(given) != len(train_metrics):
+        raise ValueError(f"fig5: the training metrics files passed ({sorted(given)}) are not those of the methods "
+                         f"Fig. 5 draws for {model}/{ts}: {want}")
+    train_metrics = [given[w] for w in want]
     betas = [m for m in methods if is_rs(m)]
     max_steps = int(cfg["training"]["max_steps"])
 

@@ -45,9 +45,7 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     :func:`rsrl.grid.diversity_targets` entry."""
     apply_style()
     targets = grid.diversity_targets(cfg)
-    if len(problems) != len(targets):
-        raise ValueError(f"fig7: {len(problems)} per-problem tables for {len(targets)} (checkpoint, benchmark) "
-                         "pairs of the focus cell; pass one per rsrl.grid.diversity_targets entry, in that order")
+    problems = grid.match_files(targets, grid.PROBLEMS_PATTERN, problems, "fig7 --problems")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(14, 5.6), gridspec_kw={"width_ratios": [1.5, 1]})
     if not targets:
         note(ax_a, "the configured grid has no trained cells")
