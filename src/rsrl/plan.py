@@ -45,8 +45,8 @@ class Plan:
 
 
 def problem_count(cfg: dict, benchmark: str) -> int | None:
-    """Problems of a benchmark: the prepared table's rows when it exists, else the configured limit(s), else
-    None (unknown until the data stage has run)."""
+    """Problems of a benchmark: the prepared table's rows when it exists, else the configured limit(s) or its
+    published size (``expected_rows``), else None (unknown until the data stage has run)."""
     path = Path(grid.bench_data(benchmark))
     limit = cfg["benchmarks"][benchmark].get("limit")
     ev_limit = cfg["evaluation"].get("per_benchmark", {}).get(benchmark, {}).get("limit")
@@ -55,7 +55,7 @@ def problem_count(cfg: dict, benchmark: str) -> int | None:
 
         n = pq.ParquetFile(path).metadata.num_rows
         return min(n, ev_limit) if ev_limit else n
-    known = [x for x in (limit, ev_limit) if x]
+    known = [x for x in (limit, ev_limit, cfg["benchmarks"][benchmark].get("expected_rows")) if x]
     return min(known) if known else None
 
 
