@@ -14,23 +14,19 @@ import pandas as pd  # noqa: E402
 
 from rsrl.io import save_figure  # noqa: E402
 from rsrl.methods import label as method_label  # noqa: E402
-from rsrl.methods import parse, sort_key  # noqa: E402
+from rsrl.methods import Method, sort_key  # noqa: E402
+from rsrl.report.style import method_color, rs_color  # noqa: E402
 from rsrl.theory.bandit import ESCAPE_REWARD, RS, arm_rewards, initial_policy  # noqa: E402
 
 
 def _beta_colors(betas) -> dict:
-    """beta = 0 (the mean objective) in black, the others in distinct colours ordered by beta."""
-    betas = sorted(set(float(b) for b in betas) - {0.0})
-    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
-               "tab:cyan", "tab:gray"]
-    colors = {0.0: "black"}
-    for i, b in enumerate(betas):
-        colors[b] = palette[i % len(palette)]
-    return colors
+    """RS-GRPO's colour for each beta, the same as in every report figure (rsrl.report.style.rs_color)."""
+    return {float(b): rs_color(float(b)) for b in betas}
 
 
 def _beta_label(b: float) -> str:
-    return f"β = {b:g}" + (" (mean baseline)" if b == 0 else "")
+    """RS-GRPO's label for this beta, as in every report figure (rsrl.methods.label)."""
+    return method_label(Method.of(RS, {"beta": float(b)}).id) + (" — mean baseline" if b == 0 else "")
 
 
 def fig2_advantage_shape(shape: pd.DataFrame):
@@ -130,16 +126,8 @@ def fig3_bandit(curves: pd.DataFrame, final: pd.DataFrame | None = None):
 
 
 def _method_colors(methods) -> dict:
-    """RS-GRPO's β sweep in shades of one colour map (darker = larger β), every other method its own colour."""
-    methods = sorted(set(methods), key=sort_key)
-    rs = [m for m in methods if parse(m).estimator == RS]
-    others = [m for m in methods if parse(m).estimator != RS]
-    shades = plt.get_cmap("Blues")(np.linspace(0.35, 1.0, max(len(rs), 1)))
-    palette = ["black", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
-               "tab:cyan", "tab:gray"]
-    colors = {m: shades[i] for i, m in enumerate(rs)}
-    colors.update({m: palette[i % len(palette)] for i, m in enumerate(others)})
-    return colors
+    """Each method's colour, the same as in every report figure (rsrl.report.style.method_color)."""
+    return {m: method_color(m) for m in set(methods)}
 
 
 def fig3b_bandit_estimators(curves: pd.DataFrame, final: pd.DataFrame):
