@@ -49,7 +49,7 @@ CHECKPOINT_BY_KEY = {(c.model, c.train_set, c.id): c for c, _ in EVAL_TARGETS}
 def repo_file(path):
     """A file of the repository (relative paths are relative to it), as a path relative to the working directory,
     so that running from elsewhere (--directory) finds it and a moved checkout reruns nothing."""
-    return os.path.relpath(Path(workflow.basedir) / path)
+    return os.path.relpath(rcfg.REPO_ROOT / path)
 
 
 def size_class(model):
