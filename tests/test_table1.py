@@ -103,4 +103,4 @@ def test_cli_writes_csv_and_markdown(tmp_path):
     assert len(df) == len(theory_methods(cfg, N))
     md = (tmp_path / "t.md").read_text()
     assert md == to_markdown(df.fillna(""), N)
-    assert "| PKPO (k=4) | ✓ | ✗ |" in md
+    assert "| Walder & Karkhanis (k=4) | ✓ | ✗ |" in md

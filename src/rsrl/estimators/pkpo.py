@@ -44,7 +44,7 @@ def _rank_weights(n: int, k: int) -> np.ndarray:
     return w
 
 
-@register("pkpo", label="PKPO", params=(K,), check=check_k, examples=K_EXAMPLES)
+@register("pkpo", label="Walder & Karkhanis", params=(K,), check=check_k, examples=K_EXAMPLES)
 def pkpo(rewards, k: int):
     """PKPO: the unbiased max@k / pass@k gradient weights with the leave-one-out (k−1) baseline, s^(loo−1)."""
     x, back = to_work(rewards)
