@@ -215,8 +215,8 @@ def ablation_methods(cfg: dict) -> list[str]:
     fc = focus_cell(cfg)
     if fc is None:
         return []
-    return [m for m in methods_of(cfg, *fc)
-            if cell(cfg, fc[0], fc[1], m).estimator in ABLATION_ESTIMATORS]
+    keep = {c.method_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in ABLATION_ESTIMATORS}
+    return [m for m in methods_of(cfg, *fc) if m in keep]
 
 
 def snapshot_steps(cfg: dict) -> list[int]:
@@ -323,14 +323,6 @@ def match_files(targets: list[tuple[Checkpoint, str]], pattern: str, files: list
                         f"{extra[:3]}{' ...' if len(extra) > 3 else ''} ({len(extra)}). Pass the files of "
                         "rsrl.grid for this config (the workflow does), each once.")
     return [given[w] for w in want]
-
-
-def checkpoint_of(cfg: dict, model: str, train_set: str, checkpoint_id: str) -> Checkpoint:
-    """The configured checkpoint named by path parts (the wildcards of an evaluation job)."""
-    for c in checkpoints(cfg) + snapshot_checkpoints(cfg):
-        if (c.model, c.train_set, c.id) == (model, train_set, checkpoint_id):
-            return c
-    raise GridError(f"{model}/{train_set}/{checkpoint_id} is not a configured checkpoint")
 
 
 def model_source(cfg: dict, model: str) -> str:

@@ -26,20 +26,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rsrl.estimators import check_binary, check_group, is_torch, register, to_work
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
+from rsrl.estimators import register
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
 from rsrl.passk import pass_at_k
 
 
 @register("passk_chen", label="Chen et al.", params=(K,), check=check_k, binary_only=True, examples=K_EXAMPLES)
 def passk_chen(rewards, k: int):
     """Pass@k Training (Chen et al.): the analytical pass@k group advantage for binary rewards."""
-    x, back = to_work(rewards)
-    check_group(x, "passk_chen")
-    n = x.shape[-1]
-    check_k_call(k, n, "passk_chen")
-    xn = x.cpu().numpy() if is_torch(x) else x
-    check_binary(xn, "passk_chen")
+    xn, n, back = numpy_group(rewards, k, "passk_chen", binary=True)
     c = xn.sum(-1, keepdims=True).round().astype(np.int64)
     r_bar = pass_at_k(n, c, k)
     sigma = np.sqrt(r_bar * (1.0 - r_bar))

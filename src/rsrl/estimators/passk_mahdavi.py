@@ -23,20 +23,15 @@ Binary rewards only (``binary_only``): other rewards raise :class:`~rsrl.estimat
 
 from __future__ import annotations
 
-from rsrl.estimators import check_binary, check_group, is_torch, register, to_work
+from rsrl.estimators import register
 from rsrl.estimators.group_baselines import grpo
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
 
 
 @register("passk_mahdavi", label="Mahdavi et al. (derived)", params=(K,), check=check_k, binary_only=True,
           examples=K_EXAMPLES)
 def passk_mahdavi(rewards, k: int):
     """Pass@k reweighting (Mahdavi et al., derived): the GRPO advantage times k(1 − p̂)^(k−1)."""
-    x, back = to_work(rewards)
-    check_group(x, "passk_mahdavi", 2)
-    n = x.shape[-1]
-    check_k_call(k, n, "passk_mahdavi")
-    xn = x.cpu().numpy() if is_torch(x) else x
-    check_binary(xn, "passk_mahdavi")
+    xn, n, back = numpy_group(rewards, k, "passk_mahdavi", 2, binary=True)
     p_hat = xn.mean(-1, keepdims=True)
     return back(k * (1.0 - p_hat) ** (k - 1) * grpo(xn))

@@ -7,7 +7,7 @@ for ``1 <= k <= N``, with ``N`` the samples per prompt: the config check rejects
 
 from __future__ import annotations
 
-from rsrl.estimators import EstimatorError, Param
+from rsrl.estimators import EstimatorError, Param, check_binary, check_group, is_torch, to_work
 
 K = Param("k", int, minimum=1, symbol="k", doc="attempts per pass@k set; 1 <= k <= N (samples per prompt)")
 
@@ -27,3 +27,17 @@ def check_k_call(k: int, n: int, name: str) -> None:
     if k > n:
         raise EstimatorError(f"advantage estimator {name!r}: k = {k} exceeds the number of samples per prompt "
                              f"N = {n} (last axis of the rewards); need 1 <= k <= N")
+
+
+def numpy_group(rewards, k: int, name: str, min_n: int = 1, binary: bool = False):
+    """``(xn, n, back)``: the float64 numpy rewards of a pass@k estimator after the checks every one of them makes
+    (shape [G, N] with N >= ``min_n``, 1 <= k <= N, rewards in {0, 1} where ``binary``), their group size, and the
+    function restoring the caller's array type."""
+    x, back = to_work(rewards)
+    check_group(x, name, min_n)
+    n = x.shape[-1]
+    check_k_call(k, n, name)
+    xn = x.cpu().numpy() if is_torch(x) else x
+    if binary:
+        check_binary(xn, name)
+    return xn, n, back

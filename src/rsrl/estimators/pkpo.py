@@ -31,8 +31,8 @@ import math
 
 import numpy as np
 
-from rsrl.estimators import check_group, is_torch, register, to_work
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, check_k_call
+from rsrl.estimators import register
+from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
 
 
 @functools.lru_cache(maxsize=256)
@@ -47,11 +47,7 @@ def _rank_weights(n: int, k: int) -> np.ndarray:
 @register("pkpo", label="Walder & Karkhanis", params=(K,), check=check_k, examples=K_EXAMPLES)
 def pkpo(rewards, k: int):
     """PKPO: the unbiased max@k / pass@k gradient weights with the leave-one-out (k−1) baseline, s^(loo−1)."""
-    x, back = to_work(rewards)
-    check_group(x, "pkpo")
-    n = x.shape[-1]
-    check_k_call(k, n, "pkpo")
-    xn = x.cpu().numpy() if is_torch(x) else x
+    xn, n, back = numpy_group(rewards, k, "pkpo")
     if k == 1:
         return back(xn / n)
     order = np.argsort(xn, axis=-1, kind="stable")

@@ -184,7 +184,7 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
                          f"divide rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size="
                          f"{tbs}, micro_train_batch_size={micro}.")
     steps_per_rollout = rbs * n // tbs
-    grader = cfg["evaluation"].get("grader", {})
+    grader = cfg["evaluation"]["grader"]
     kwargs = dict(
         output_dir=str(work / "trl"),
         per_device_train_batch_size=micro,

@@ -126,10 +126,10 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node,
                                  cfg["models"][model].get("max_context"), size.get("tensor_parallel", 1))
     log.info("OpenRLHF command:\n%s", command.render(argv))
-    grader = cfg["evaluation"].get("grader", {})
+    grader = cfg["evaluation"]["grader"]
     env = {
-        "RSRL_GRADER_BOXED_ONLY": "1" if grader.get("boxed_only", True) else "0",
-        "RSRL_GRADER_TIMEOUT_S": str(grader.get("timeout_s", 5)),
+        "RSRL_GRADER_BOXED_ONLY": "1" if grader["boxed_only"] else "0",
+        "RSRL_GRADER_TIMEOUT_S": str(grader["timeout_s"]),
         "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true"),
         "NCCL_DEBUG": os.environ.get("NCCL_DEBUG", "WARN"),
         "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": os.environ.get("RAY_ENABLE_ZERO_COPY_TORCH_TENSORS", "1"),

@@ -234,9 +234,12 @@ def make_reward_seam(original: Callable, pending: _Pending) -> Callable:
     the queued exact advantages (checked to be the same rows, in the same order)."""
 
     def compute_reward_with_registry_advantages(reward, *args, **kwargs):
+        import torch
+
         if pending.queue:
             exact, carried = pending.queue.popleft()
-            if carried.shape != reward.shape or not torch_allclose(carried, reward):
+            if carried.shape != reward.shape or not torch.allclose(carried.double(), reward.double(), rtol=1e-5,
+                                                                   atol=1e-6):
                 pending.queue.clear()
                 raise RuntimeError("the rsrl advantage seam lost track of OpenRLHF's experience order (compute_reward "
                                    "received other rewards than the carrier's); re-check the seam against the "
@@ -246,12 +249,6 @@ def make_reward_seam(original: Callable, pending: _Pending) -> Callable:
 
     compute_reward_with_registry_advantages.__wrapped__ = original  # type: ignore[attr-defined]
     return compute_reward_with_registry_advantages
-
-
-def torch_allclose(a, b) -> bool:
-    import torch
-
-    return bool(torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-6))
 
 
 class _Recorder:
