@@ -90,6 +90,36 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     r = _snakemake(moved, snakefile, config, "train", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
     shutil.rmtree(moved)
+
+    # Adding a benchmark rebuilds the training sets (decontamination), here to identical content: nothing retrains
+    # or rebuilds the model. One that holds a training problem changes the set, and both cells retrain in the same
+    # run. (In a copy, so that the checks below start from the first run.)
+    copy_wd = tmp_path / "added"
+    shutil.copytree(wd, copy_wd, symlinks=True)
+    train_before = (copy_wd / grid.train_data("synth")).read_bytes()
+    added = copy.deepcopy(DEMO)
+    added["benchmarks"]["extra"] = {"loader": "synthetic", "synthetic": {"split": "test", "size": 8, "seed": 9,
+                                                                         "terms": 2, "min_value": 10, "max_value": 99}}
+    (tmp_path / "added.yaml").write_text(yaml.safe_dump(added))
+    r = _snakemake(copy_wd, snakefile, tmp_path / "added.yaml", "train")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "checkpoint prepare_train:" in out, out[-4000:]
+    for rule in ("build_model", "train_cell", "export_step"):
+        assert f"rule {rule}:" not in out, out[-4000:]
+    assert (copy_wd / grid.train_data("synth")).read_bytes() == train_before
+    r = _snakemake(copy_wd, snakefile, tmp_path / "added.yaml", "train", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+    # A changed training set (here: fewer problems) retrains both cells in the same run.
+    smaller = copy.deepcopy(added)
+    smaller["train_sets"]["synth"]["synthetic"]["size"] = 200
+    (tmp_path / "smaller.yaml").write_text(yaml.safe_dump(smaller))
+    r = _snakemake(copy_wd, snakefile, tmp_path / "smaller.yaml", "train")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and out.count("rule train_cell:") == 2 and out.count("rule export_step:") == 2, \
+        out[-4000:]
+    assert len(pd.read_parquet(copy_wd / grid.train_data("synth"))) == 200
+    shutil.rmtree(copy_wd)
+
     # A setting that changes what is computed retrains (dry run: both cells planned).
     lr = copy.deepcopy(DEMO)
     lr["training"]["learning_rate"] = 2.0e-3

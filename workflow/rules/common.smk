@@ -9,6 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import rsrl.config as rcfg  # noqa: E402
+from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from rsrl import grid  # noqa: E402
 from rsrl import resources as rsrc  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
@@ -61,10 +62,34 @@ def built_model(model):
     return [grid.base_model_dir(model)] if "build" in CFG["models"][model] else []
 
 
-def warmstart_input(wc):
+def train_set_input(train_set):
+    """A prepared training set as a training job's input, gated on its content rather than its age.
+
+    prepare_train rebuilds a training set whenever a benchmark or the decontamination settings change, usually to
+    identical content. The input is `ancient`, so a rebuild does not by itself mark the job (or anything after it)
+    to run; the job's `data` parameter (train_set_digest) reruns it when the content changed. prepare_train is a
+    checkpoint, so that after it has run Snakemake builds the depending jobs again and reads the new digest, in
+    the same run.
+    """
+    try:
+        path = checkpoints.prepare_train.get(train_set=train_set).output.table
+    except IncompleteCheckpointException:  # to be rebuilt in this run: jobs are built again after it
+        path = grid.train_data(train_set)
+    return ancient(path)
+
+
+def train_set_digest(train_set):
+    """SHA-256 of a prepared training set (a rule parameter: a change of content reruns the job)."""
+    from rsrl.data.prepare import sha256
+
+    path = Path(grid.train_data(train_set))
+    return sha256(path) if path.exists() else "missing"
+
+
+def warmstart_set_name(model):
     from rsrl.models.tiny import warmstart_set
 
-    return grid.train_data(warmstart_set(CFG, wc.model))
+    return warmstart_set(CFG, model)
 
 
 # ---------------------------------------------------------------------------------------------------------------

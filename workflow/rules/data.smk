@@ -25,7 +25,8 @@ rule prepare_bench:
         "--out {output.table} --manifest {output.manifest} > {log} 2>&1"
 
 
-rule prepare_train:
+# A checkpoint: training reads its output by content (common.smk, train_set_input).
+checkpoint prepare_train:
     input:
         local=lambda wc: data_local_file("train_sets", wc.train_set),
         benchmarks=DATA_BENCH,

@@ -31,13 +31,14 @@ TRAIN_OUTPUTS = (
 
 rule build_model:
     input:
-        train=warmstart_input,
+        train=lambda wc: train_set_input(warmstart_set_name(wc.model)),
     output:
         directory(grid.BASE_MODEL_PATTERN),
     log:
         "logs/models/{model}.log",
     params:
         config=CONFIG_JSON,
+        data=lambda wc: train_set_digest(warmstart_set_name(wc.model)),
         spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
     threads: 1
     resources:
@@ -51,7 +52,7 @@ rule train_cell:
     wildcard_constraints:
         model=SINGLENODE_RE,
     input:
-        data=grid.TRAIN_DATA_PATTERN,
+        data=lambda wc: train_set_input(wc.train_set),
         model=lambda wc: built_model(wc.model),
     output:
         model=directory(grid.MODEL_PATTERN),
@@ -60,6 +61,7 @@ rule train_cell:
         "logs/train/{model}/{train_set}/{method}.log",
     params:
         config=CONFIG_JSON,
+        data=lambda wc: train_set_digest(wc.train_set),
         cell=train_params,
         trainer=train_trainer,
         base_model=lambda wc: grid.model_source(CFG, wc.model),
