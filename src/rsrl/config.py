@@ -138,7 +138,7 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
         raise ConfigError(str(exc)) from None
     seen: dict[tuple, int] = {}
     for c in all_cells:
-        key = (c.model, c.train_set, c.method_id)
+        key = (c.model, c.train_set, c.run_id)
         if key in seen:
             raise ConfigError(f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
                               "parameter values that name the same method); each (model, train_set, method) may "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from rsrl.methods import BASE, Checkpoint, Method, MethodError, sort_key
+from rsrl.methods import BASE, Checkpoint, Method, MethodError, run_id, sort_key
 
 # --------------------------------------------------------------------------------------------------------------
 # Layout: every path of the pipeline, relative to the working directory (the repository root).
@@ -90,16 +90,30 @@ class GridError(ValueError):
 
 @dataclass(frozen=True)
 class Cell:
-    """One training run: a model trained on a training set with a method."""
+    """One training run: a model trained on a training set with a method, from a seed.
+
+    ``seed`` is set for the cells of a grid block that lists ``seeds`` (one cell per seed, its run id
+    ``<method>.seed<s>``); otherwise None, and the run trains from ``training.seed`` under the method id alone.
+    """
 
     model: str
     train_set: str
     method: Method
     trainer: str = "openrlhf"
+    seed: int | None = None
 
     @property
     def method_id(self) -> str:
         return self.method.id
+
+    @property
+    def run_id(self) -> str:
+        """The cell's name in paths and tables: the method id, with ``.seed<s>`` for a seeded cell."""
+        return run_id(self.method.id, self.seed)
+
+    def train_seed(self, cfg: dict) -> int:
+        """The seed training starts from (model initialisation aside: data order, sampling, dropout)."""
+        return int(cfg["training"]["seed"]) if self.seed is None else self.seed
 
     @property
     def estimator(self) -> str:
@@ -111,11 +125,11 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """``model/train_set/method``: the cell's part of every path."""
-        return f"{self.model}/{self.train_set}/{self.method_id}"
+        """``model/train_set/run``: the cell's part of every path."""
+        return f"{self.model}/{self.train_set}/{self.run_id}"
 
     def checkpoint(self, step: int | None = None) -> Checkpoint:
-        return Checkpoint(self.model, self.train_set, self.method_id, step)
+        return Checkpoint(self.model, self.train_set, self.run_id, step)
 
 
 def expand_methods(methods: list[dict], where: str = "methods") -> list[Method]:
@@ -137,23 +151,26 @@ def expand_methods(methods: list[dict], where: str = "methods") -> list[Method]:
 
 
 def cells(cfg: dict) -> list[Cell]:
-    """All training cells of the grid (a union of product blocks), in config order."""
+    """All training cells of the grid (a union of product blocks), in config order; a block's ``seeds`` give one
+    cell per seed."""
     result = []
     for i, block in enumerate(cfg["grid"]):
         trainer = block.get("trainer", cfg["training"]["trainer"])
         methods = expand_methods(block["methods"], where=f"config key grid[{i}].methods")
+        seeds = block.get("seeds") or [None]
         for model in block["models"]:
             for ts in block["train_sets"]:
                 for m in methods:
-                    result.append(Cell(model, ts, m, trainer))
+                    result += [Cell(model, ts, m, trainer, None if s is None else int(s)) for s in seeds]
     return result
 
 
-def cell(cfg: dict, model: str, train_set: str, method_id: str) -> Cell:
+def cell(cfg: dict, model: str, train_set: str, run: str) -> Cell:
+    """The cell named by its run id (``rs_beta2``, ``grpo.seed1``)."""
     for c in cells(cfg):
-        if (c.model, c.train_set, c.method_id) == (model, train_set, method_id):
+        if (c.model, c.train_set, c.run_id) == (model, train_set, run):
             return c
-    raise GridError(f"no grid cell {model}/{train_set}/{method_id}; configured cells: {[c.key for c in cells(cfg)]}")
+    raise GridError(f"no grid cell {model}/{train_set}/{run}; configured cells: {[c.key for c in cells(cfg)]}")
 
 
 def models(cfg: dict) -> list[str]:
@@ -167,9 +184,20 @@ def rows(cfg: dict) -> list[tuple[str, str]]:
 
 
 def methods_of(cfg: dict, model: str, train_set: str) -> list[str]:
-    """Method ids trained on one (model, train_set), in display order (estimator registration, then parameters)."""
-    ms = [c.method_id for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
+    """Run ids trained on one (model, train_set), in display order (estimator registration, parameters, seed)."""
+    ms = [c.run_id for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
     return sorted(dict.fromkeys(ms), key=sort_key)
+
+
+def for_cell(cfg: dict, cell: Cell) -> dict:
+    """The config as one cell's training sees it: ``training.seed`` is the cell's seed."""
+    return {**cfg, "training": {**cfg["training"], "seed": cell.train_seed(cfg)}}
+
+
+def sample_seed(cfg: dict, ckpt: Checkpoint) -> int:
+    """The evaluation seed of a checkpoint's samples: ``evaluation.seed``, plus the training seed of a seeded cell
+    (so that each seed's run is sampled with its own seeds)."""
+    return int(cfg["evaluation"]["seed"]) + (ckpt.seed or 0)
 
 
 def has_base(cfg: dict, model: str) -> bool:
@@ -215,7 +243,7 @@ def ablation_methods(cfg: dict) -> list[str]:
     fc = focus_cell(cfg)
     if fc is None:
         return []
-    keep = {c.method_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in ABLATION_ESTIMATORS}
+    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in ABLATION_ESTIMATORS}
     return [m for m in methods_of(cfg, *fc) if m in keep]
 
 

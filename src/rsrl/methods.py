@@ -9,8 +9,10 @@ listing, in the estimator's declaration order, the parameters whose value differ
 Numbers are written in Python's shortest round-tripping form (integral floats without ``.0``), so
 ``parse(method_id(e, p)) == (e, p)`` holds exactly for every value the config accepts; a value that could not round
 trip (a string with ``_``, ``/`` or ``.step``) is refused when the id is built. A *checkpoint* of a cell is its final
-model (the method id) or a step snapshot ``<method>.step<k>``; the untrained model is ``base`` (on training set
-``base``). Display labels and the sort order of tables and legends are derived here too; nothing else parses ids.
+model or a step snapshot ``<run>.step<k>``; the untrained model is ``base`` (on training set ``base``). A *run* is
+the method id, or ``<method>.seed<s>`` for a cell of a grid block that lists ``seeds`` (one run per seed):
+``grpo.seed1``, ``grpo.seed1.step30``. Display labels and the sort order of tables and legends are derived here
+too; nothing else parses ids.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rsrl import estimators
 
 BASE = "base"  # method id and training set name of an untrained model
 _STEP = ".step"
+_SEED = ".seed"
 _SAFE_STR = re.compile(r"[A-Za-z0-9.+-]+")
 
 
@@ -98,7 +101,7 @@ class Method:
 
     def _check_round_trip(self, where: str | None) -> None:
         for k, v in self.params:
-            if isinstance(v, str) and (not _SAFE_STR.fullmatch(v) or _STEP in v):
+            if isinstance(v, str) and (not _SAFE_STR.fullmatch(v) or _STEP in v or _SEED in v):
                 raise MethodError(f"{where or self.estimator}: parameter {k}={v!r} cannot be part of a method name "
                                   "(use letters, digits, '.', '+' and '-' only)")
         back = parse(self.id)
@@ -108,9 +111,9 @@ class Method:
 
 
 def parse(method_id: str) -> Method:
-    """The :class:`Method` named by ``method_id`` (no ``.step`` suffix); raises :class:`MethodError`."""
-    if _STEP in method_id:
-        raise MethodError(f"{method_id!r} is a step snapshot; use parse_checkpoint")
+    """The :class:`Method` named by ``method_id`` (no ``.seed`` or ``.step`` suffix); raises :class:`MethodError`."""
+    if _STEP in method_id or _SEED in method_id:
+        raise MethodError(f"{method_id!r} is a run or snapshot id; use method_of")
     names = sorted(estimators.names(), key=len, reverse=True)
     est = next((n for n in names if method_id == n or method_id.startswith(n + "_")), None)
     if est is None:
@@ -148,12 +151,12 @@ class Checkpoint:
 
     model: str
     train_set: str
-    method: str  # method id, or BASE
+    method: str  # run id (method id, with .seed<s> for a seeded cell), or BASE
     step: int | None = None
 
     @property
     def id(self) -> str:
-        """The checkpoint's name in paths and tables: ``rs_beta2``, ``rs_beta2.step20``, ``base``."""
+        """The checkpoint's name in paths and tables: ``rs_beta2``, ``rs_beta2.step20``, ``grpo.seed1``, ``base``."""
         return snapshot_id(self.method, self.step) if self.step is not None else self.method
 
     @property
@@ -161,42 +164,71 @@ class Checkpoint:
         return self.method == BASE
 
     @property
+    def seed(self) -> int | None:
+        """The training seed named by the run id (None for a cell without ``seeds`` and for base models)."""
+        return split_run(self.method)[1]
+
+    @property
     def label(self) -> str:
         return label(self.id)
 
 
-def snapshot_id(method_id: str, step: int) -> str:
-    return f"{method_id}{_STEP}{int(step)}"
+def run_id(method_id: str, seed: int | None) -> str:
+    """``grpo`` with seed None -> ``grpo``; with seed 1 -> ``grpo.seed1``."""
+    return method_id if seed is None else f"{method_id}{_SEED}{int(seed)}"
+
+
+def snapshot_id(run: str, step: int) -> str:
+    return f"{run}{_STEP}{int(step)}"
 
 
 def split_checkpoint(checkpoint_id: str) -> tuple[str, int | None]:
-    """``rs_beta2.step100`` -> (``rs_beta2``, 100); ``grpo`` -> (``grpo``, None)."""
+    """``rs_beta2.step100`` -> (``rs_beta2``, 100); ``grpo.seed1`` -> (``grpo.seed1``, None)."""
     if _STEP in checkpoint_id:
         base, step = checkpoint_id.rsplit(_STEP, 1)
         if step.isdigit():
             return base, int(step)
-        raise MethodError(f"checkpoint {checkpoint_id!r}: expected <method>.step<integer>")
+        raise MethodError(f"checkpoint {checkpoint_id!r}: expected <run>.step<integer>")
     return checkpoint_id, None
+
+
+def split_run(run: str) -> tuple[str, int | None]:
+    """``grpo.seed1`` -> (``grpo``, 1); ``grpo`` -> (``grpo``, None)."""
+    if _SEED in run:
+        base, seed = run.rsplit(_SEED, 1)
+        if seed.isdigit():
+            return base, int(seed)
+        raise MethodError(f"run {run!r}: expected <method>.seed<non-negative integer>")
+    return run, None
+
+
+def parts(checkpoint_id: str) -> tuple[str, int | None, int | None]:
+    """(method id, seed, step) of a checkpoint id: ``grpo.seed1.step30`` -> (``grpo``, 1, 30)."""
+    run, step = split_checkpoint(checkpoint_id)
+    method, seed = split_run(run)
+    return method, seed, step
 
 
 def method_of(checkpoint_id: str) -> Method | None:
     """The :class:`Method` of a checkpoint id (None for the base model)."""
-    base, _ = split_checkpoint(checkpoint_id)
+    base = parts(checkpoint_id)[0]
     return None if base == BASE else parse(base)
 
 
 def label(checkpoint_id: str) -> str:
-    """Display name: ``Base model``, ``GRPO``, ``RS-GRPO (β=4)``, ``RS-GRPO (β=4), step 20``."""
-    base, step = split_checkpoint(checkpoint_id)
+    """Display name: ``Base model``, ``GRPO``, ``RS-GRPO (β=4)``, ``GRPO, seed 1, step 20``."""
+    base, seed, step = parts(checkpoint_id)
     text = "Base model" if base == BASE else parse(base).label
+    if seed is not None:
+        text += f", seed {seed}"
     return f"{text}, step {step}" if step is not None else text
 
 
 def sort_key(checkpoint_id: str) -> tuple:
-    """Base first, then estimators in registration order, then by parameter values, then by step."""
-    base, step = split_checkpoint(checkpoint_id)
+    """Base first, then estimators in registration order, then by parameter values, then seed, then step."""
+    base, seed, step = parts(checkpoint_id)
     if base == BASE:
-        return (-1, (), step or 0)
+        return (-1, (), -1, step or 0)
     m = parse(base)
     values = tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for _, v in m.params)
-    return (estimators.spec(m.estimator).order, values, -1 if step is None else step)
+    return (estimators.spec(m.estimator).order, values, -1 if seed is None else seed, -1 if step is None else step)

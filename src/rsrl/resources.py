@@ -72,7 +72,7 @@ def train_fingerprint(cfg: dict, cell: grid.Cell) -> dict:
     OpenRLHF the parallel layout. Time limits, memory, CPUs and grader workers are left out."""
     size = grid.size_class(cfg, cell.model)
     return {
-        "training": {k: v for k, v in cfg["training"].items() if k not in TRAINING_MEMORY_ONLY},
+        "training": {k: v for k, v in grid.for_cell(cfg, cell)["training"].items() if k not in TRAINING_MEMORY_ONLY},
         "model": cfg["models"][cell.model], "trainer": cell.trainer, "estimator": cell.estimator,
         "params": cell.params,
         "grader": {k: v for k, v in cfg["evaluation"]["grader"].items() if k not in GRADER_SCHEDULING},

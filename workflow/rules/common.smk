@@ -43,7 +43,7 @@ TRAIN_SETS = list(CFG["train_sets"])
 BENCHMARKS = list(CFG["benchmarks"])
 EVAL_TARGETS = grid.eval_targets(CFG)
 # Lookups by wildcards (the grid is computed once per DAG build).
-CELL_BY_KEY = {(c.model, c.train_set, c.method_id): c for c in CELLS}
+CELL_BY_KEY = {(c.model, c.train_set, c.run_id): c for c in CELLS}
 CHECKPOINT_BY_KEY = {(c.model, c.train_set, c.id): c for c, _ in EVAL_TARGETS}
 
 
@@ -175,10 +175,14 @@ def eval_graded(wc):
     return [grid.GRADED_PATTERN.format(p=p, s=s, **wc) for p, s in eval_shards(wc.benchmark)]
 
 
+def eval_sample_seed(wc):
+    return grid.sample_seed(CFG, eval_checkpoint(wc))
+
+
 def eval_sampling_params(wc):
     """What a sample shard depends on in the config, so unrelated edits do not resample. Its sample range
     stands in for n and samples_per_shard: raising n only adds shards (seeds do not depend on n)."""
-    st = eval_shards_plan.eval_settings(CFG, wc.benchmark)
+    st = eval_shards_plan.eval_settings(CFG, wc.benchmark, eval_sample_seed(wc))
     sd = eval_shards_plan.shard(1, st["n"], st["problem_shards"], st["samples_per_shard"], int(wc.p), int(wc.s))
     keep = {k: v for k, v in st.items() if k not in ("n", "samples_per_shard")}
     return json.dumps({**keep, "start": sd.start, "count": sd.count, "store": CFG["evaluation"]["store"]},

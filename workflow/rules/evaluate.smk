@@ -18,6 +18,7 @@ rule sample:
         config=CONFIG_JSON,
         model_path=eval_model_source,
         settings=eval_sampling_params,
+        seed=eval_sample_seed,
     threads: eval_resource("threads")
     resources:
         gpu=eval_resource("gpu"),
@@ -28,7 +29,7 @@ rule sample:
     shell:
         "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
         "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
-        "--problem-shard {wildcards.p} --sample-block {wildcards.s} --out {output} > {log} 2>&1"
+        "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
 
 
 rule grade:

@@ -22,9 +22,9 @@ else
 fi
 """
 TRAIN_OUTPUTS = (
-    [grid.model_dir(c.model, c.train_set, c.method_id) for c in CELLS]
-    + [grid.train_metrics(c.model, c.train_set, c.method_id) for c in CELLS]
-    + [grid.snapshot_dir(c.model, c.train_set, c.method_id, s)
+    [grid.model_dir(c.model, c.train_set, c.run_id) for c in CELLS]
+    + [grid.train_metrics(c.model, c.train_set, c.run_id) for c in CELLS]
+    + [grid.snapshot_dir(c.model, c.train_set, c.run_id, s)
        for c in grid.snapshot_cells(CFG) for s in grid.snapshot_steps(CFG)]
 )
 

@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-path", required=True, help="HF directory or hub id")
     p.add_argument("--problem-shard", type=int, required=True, help="problem shard p (see rsrl.evaluate.shards)")
     p.add_argument("--sample-block", type=int, required=True, help="sample block s (see rsrl.evaluate.shards)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="the checkpoint's evaluation seed (rsrl.grid.sample_seed; default evaluation.seed)")
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("grade", help="grade one sample shard")
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         from rsrl.evaluate.sample import sample_shard
 
         sample_shard(cfg, benchmark=args.benchmark, bench_file=args.bench_file, model=args.model,
-                     model_path=args.model_path, p=args.problem_shard, s=args.sample_block, out=args.out)
+                     model_path=args.model_path, p=args.problem_shard, s=args.sample_block, out=args.out,
+                     seed=args.seed)
     elif args.cmd == "grade":
         from rsrl.evaluate.grade import grade_shard
 

@@ -1,9 +1,10 @@
 """Evaluation tables over every (checkpoint, benchmark): results/tables/passk.csv and eval_summary.csv.
 
-passk.csv: model, train_set, method, estimator, params, step, benchmark, k, pass_at_k, ci_low, ci_high, n_problems,
-n_samples. ``method`` is the checkpoint id (``rs_beta2``, ``rs_beta2.step20``, ``base``); ``estimator`` and
-``params`` (a JSON object) say what it was trained with (empty for base models), ``step`` the snapshot's training
-step (empty for final models); ``n_samples`` is the samples per problem, the n of pass@k.
+passk.csv: model, train_set, method, estimator, params, seed, step, benchmark, k, pass_at_k, ci_low, ci_high,
+n_problems, n_samples. ``method`` is the checkpoint id (``rs_beta2``, ``rs_beta2.step20``, ``grpo.seed1``, ``base``);
+``estimator`` and ``params`` (a JSON object) say what it was trained with (empty for base models), ``seed`` the
+training seed of a cell of a block with ``seeds`` (empty otherwise), ``step`` the snapshot's training step (empty
+for final models); ``n_samples`` is the samples per problem, the n of pass@k.
 
 eval_summary.csv, one row per checkpoint x benchmark: the same keys, then mean@n, maj@k at the largest k (= n)
 and pass@1 / pass@n with their CIs, distinct_share (answer classes / n), length_share (share of samples stopped by
@@ -23,7 +24,7 @@ import pandas as pd
 from rsrl import grid
 from rsrl.methods import Checkpoint, method_of
 
-KEYS = ["model", "train_set", "method", "estimator", "params", "step", "benchmark"]
+KEYS = ["model", "train_set", "method", "estimator", "params", "seed", "step", "benchmark"]
 PASSK_COLUMNS = KEYS + ["k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
 
 
@@ -32,6 +33,7 @@ def checkpoint_keys(ckpt: Checkpoint, benchmark: str) -> dict:
     m = method_of(ckpt.id)
     return {"model": ckpt.model, "train_set": ckpt.train_set, "method": ckpt.id,
             "estimator": m.estimator if m else "", "params": m.params_json if m else "",
+            "seed": ckpt.seed if ckpt.seed is not None else pd.NA,
             "step": ckpt.step if ckpt.step is not None else pd.NA, "benchmark": benchmark}
 
 
@@ -78,7 +80,11 @@ def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], pa
         summary.append(row)
     passk_df = (pd.concat(passk, ignore_index=True) if passk else pd.DataFrame(columns=PASSK_COLUMNS))
     passk_df["step"] = passk_df["step"].astype("Int64")
+    passk_df["seed"] = passk_df["seed"].astype("Int64")
     summary_df = pd.DataFrame(summary)
+    for col in ("seed", "step"):
+        if col in summary_df:
+            summary_df[col] = summary_df[col].astype("Int64")
     write_table(passk_out, passk_df)
     write_table(summary_out, summary_df)
     return passk_df, summary_df

@@ -201,11 +201,12 @@ def check_prompt_lengths(llm, requests: pd.DataFrame, settings: dict, benchmark:
 
 
 def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | None, model_path: str, p: int, s: int,
-                 out: str, llm=None) -> pd.DataFrame:
-    """Sample shard (p, s) and write it atomically to `out` (Parquet, zstd)."""
+                 out: str, llm=None, seed: int | None = None) -> pd.DataFrame:
+    """Sample shard (p, s) and write it atomically to `out` (Parquet, zstd). ``seed``: the checkpoint's evaluation
+    seed (:func:`rsrl.grid.sample_seed`), default ``evaluation.seed``."""
     from rsrl.io import write_table
 
-    settings = sh.eval_settings(cfg, benchmark)
+    settings = sh.eval_settings(cfg, benchmark, seed)
     bench = templates.for_model(read_benchmark(bench_file, settings.get("limit")), cfg, model)
     requests = shard_requests(bench, settings, p, s)
     log.info("%s shard p%d_s%d: %d problems x %d samples", benchmark, p, s, requests["problem_id"].nunique(),

@@ -96,16 +96,17 @@ def check_ids(problem_ids) -> None:
         hashes[h] = i
 
 
-def eval_settings(cfg: dict, benchmark: str) -> dict:
+def eval_settings(cfg: dict, benchmark: str, seed: int | None = None) -> dict:
     """Sampling settings plus the sharding of one benchmark (n, temperature, top_p, max_tokens, limit,
-    problem_shards, samples_per_shard, seed)."""
+    problem_shards, samples_per_shard, seed). ``seed``: the checkpoint's (:func:`rsrl.grid.sample_seed`), default
+    ``evaluation.seed``."""
     from rsrl.config import benchmark_settings
 
     st = dict(benchmark_settings(cfg, benchmark))
     ev = cfg["evaluation"]
     st["problem_shards"] = int(ev["problem_shards"])
     st["samples_per_shard"] = int(ev["samples_per_shard"])
-    st["seed"] = int(ev["seed"])
+    st["seed"] = int(ev["seed"] if seed is None else seed)
     if st["n"] > MAX_SAMPLES:
         raise ValueError(f"evaluation.per_benchmark.{benchmark}.n = {st['n']} exceeds {MAX_SAMPLES}")
     return st

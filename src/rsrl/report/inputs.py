@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl.evaluate.aggregate import PASSK_COLUMNS
-from rsrl.methods import split_checkpoint
+from rsrl.methods import parts, split_checkpoint
 PROBLEM_COLUMNS = ["problem_id", "n", "c", "accuracy", "n_distinct"]
 TRAIN_METRIC_COLUMNS = ["step", "reward_mean", "cumulative_solve_rate"]
 
@@ -53,16 +53,19 @@ def _check_columns(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
 
 
 def read_passk(path: str | Path) -> pd.DataFrame:
-    """The aggregated pass@k table, with `base_method` (the method id without its step) and RS-GRPO's `beta`
-    (from the `estimator` and `params` columns; NaN for other methods) added."""
+    """The aggregated pass@k table, with `base_method` (the run id: the checkpoint id without its step),
+    `method_id` (without seed and step: what is compared across seeds) and RS-GRPO's `beta` (from the `estimator`
+    and `params` columns; NaN for other methods) added."""
     path = require(path)
-    df = pd.read_csv(path, keep_default_na=False, na_values={"step": [""], "ci_low": [""], "ci_high": [""],
-                                                             "pass_at_k": [""]})
+    df = pd.read_csv(path, keep_default_na=False, na_values={"step": [""], "seed": [""], "ci_low": [""],
+                                                             "ci_high": [""], "pass_at_k": [""]})
     _check_columns(df, path, PASSK_COLUMNS)
     for col in ("model", "train_set", "method", "benchmark", "estimator", "params"):
         df[col] = df[col].astype(str)
     df["step"] = df["step"].astype("Int64")
+    df["seed"] = df["seed"].astype("Int64")
     df["base_method"] = df["method"].map(lambda m: split_checkpoint(m)[0])
+    df["method_id"] = df["method"].map(lambda m: parts(m)[0])
     df["beta"] = [json.loads(p).get("beta", np.nan) if e == "rs" else np.nan
                   for e, p in zip(df["estimator"], df["params"])]
     df["beta"] = df["beta"].astype(float)

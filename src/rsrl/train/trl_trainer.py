@@ -230,6 +230,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     if threads:
         torch.set_num_threads(threads)
     cell = grid.cell(cfg, model, train_set, method)
+    cfg = grid.for_cell(cfg, cell)  # training.seed: the cell's
     estimator = estimators.get(cell.estimator, **cell.params)
     work = Path(work)
     # Longer runs (max_steps), other snapshot steps and memory-only settings resume; anything else starts afresh.

@@ -84,7 +84,7 @@ def check_training(training: dict, where: str = "training") -> None:
 def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: int, max_context: int | None = None,
                   tensor_parallel: int = 1) -> list[str]:
     """Arguments for ``python -m openrlhf.cli.train_ppo_ray`` (without the interpreter and module)."""
-    t = cfg["training"]
+    t = grid.for_cell(cfg, cell)["training"]  # training.seed: the cell's
     check_training(t)
     gpus = nodes * gpus_per_node
     max_len = t["max_prompt_len"] + t["max_new_tokens"]
@@ -148,7 +148,7 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     flag("ckpt.output_dir", paths.final)
     flag("logger.logging_steps", 1)
     flag("logger.tensorboard_dir", paths.tensorboard)
-    flag("logger.wandb.run_name", cell.method_id)
+    flag("logger.wandb.run_name", cell.run_id)
     return a
 
 
@@ -175,7 +175,7 @@ def default_paths(cfg: dict, cell, root: str | Path = ".", work: str | Path | No
                   base_model: str | None = None) -> RunPaths:
     """A cell's run paths: its work directory and base policy (defaults: the grid layout's, under ``root``)."""
     root = Path(root)
-    work = Path(work) if work is not None else root / grid.work_dir(cell.model, cell.train_set, cell.method_id)
+    work = Path(work) if work is not None else root / grid.work_dir(cell.model, cell.train_set, cell.run_id)
     model = base_model if base_model is not None else grid.model_source(cfg, cell.model)
     if "build" in cfg["models"][cell.model] and not Path(model).is_absolute():
         model = str(root / model)

@@ -102,6 +102,7 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     import ray
 
     cell = grid.cell(cfg, model, train_set, method)
+    cfg = grid.for_cell(cfg, cell)  # training.seed: the cell's
     root = Path(".").resolve()
     if Path(base_model).exists():
         base_model = str(Path(base_model).resolve())
