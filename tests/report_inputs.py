@@ -4,10 +4,12 @@ Per-problem success probabilities follow a logistic model ``p = sigmoid(a · (d 
 ``d`` (shifted per benchmark), a checkpoint skill ``s`` and a sharpness ``a``. GRPO gets a high skill and a large
 sharpness (pass@1 rises, the tail of hard problems collapses); RS-GRPO trades a little sharpness for coverage as
 β grows; the base model is least sharp. Correct counts are binomial, pass@k uses :mod:`rsrl.passk`; the tables
-(passk.csv, eval_summary.csv) are built by the evaluation stage's own aggregation.
+(passk.csv, eval_summary.csv) are built by the evaluation stage's own aggregation. A seeded run (``grpo.seed1``)
+adds :func:`seed_shift` to its skill and training reward, so seeds of one method differ; unseeded runs have none.
 
 Paths follow :mod:`rsrl.grid`'s layout under ``root`` (a results directory); :func:`train_metrics_files` and
-:func:`problems_files` list the files the report's fig5 and fig7 read, in the order the workflow passes them.
+:func:`problems_files` list the files the report's fig5 and fig7 read, in the order the workflow passes them, and
+:func:`paired_problems_files` those of the paired comparison.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rsrl import config as rcfg
 from rsrl import grid
 from rsrl.config import benchmark_settings
 from rsrl.evaluate.aggregate import aggregate
@@ -28,6 +31,25 @@ from rsrl.report.style import method_beta
 _BENCH_SHIFT = {"math500": 1.5, "aime24": -1.5, "aime25": -1.8, "hmmt_feb24": -2.6, "hmmt_feb25": -2.8,
                 "cmimc25": -2.4}
 _BENCH_SIZE = {"math500": 500, "aime24": 30, "aime25": 30, "hmmt_feb24": 30, "hmmt_feb25": 30, "cmimc25": 40}
+
+
+MODEL, TS = "Qwen2.5-Math-1.5B", "math12k"
+
+
+def seeded_config(paper_config: dict) -> dict:
+    """One (model, training set): GRPO and RS-GRPO (β=4) with seeds 1-3, RS-GRPO (β=0) without seeds; two
+    benchmarks (math500 with n = 16, aime24 with n = 64); snapshots at step 10 of 20; Fig. 6 on the same cell."""
+    import copy
+
+    cfg = copy.deepcopy(paper_config)
+    cfg["grid"] = [{"models": [MODEL], "train_sets": [TS], "seeds": [1, 2, 3],
+                    "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 4}}]},
+                   {"models": [MODEL], "train_sets": [TS], "methods": [{"estimator": "rs", "params": {"beta": 0}}]}]
+    cfg["benchmarks"] = {b: cfg["benchmarks"][b] for b in ("math500", "aime24")}
+    cfg["evaluation"]["per_benchmark"] = {"math500": {"n": 16}, "aime24": {"n": 64}}
+    cfg["training"].update(max_steps=20, save_steps=10, eval_steps=[10, 20])
+    cfg["report"] = {"k_table": [1, 32], "comparison": {"model": MODEL, "train_set": TS}}
+    return rcfg.validate(cfg)
 
 
 def under(root: str | Path, rel: str) -> Path:
@@ -54,6 +76,18 @@ def train_metrics_files(cfg: dict, root: str | Path) -> list[Path]:
 def problems_files(cfg: dict, root: str | Path) -> list[Path]:
     """problems.parquet of each grid.diversity_targets entry, in that order (fig7's --problems)."""
     return [eval_path(root, grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(cfg)]
+
+
+def paired_problems_files(cfg: dict, root: str | Path) -> list[Path]:
+    """problems.parquet of each rsrl.report.paired.targets entry (paired's --problems)."""
+    from rsrl.report.paired import targets
+
+    return [eval_path(root, grid.PROBLEMS_PATTERN, c, b) for c, b in targets(cfg)]
+
+
+def seed_shift(seed: int | None) -> float:
+    """Skill offset of a training seed (0 for an unseeded run): -0.15, 0, +0.15 cycling over seeds."""
+    return 0.0 if seed is None else 0.15 * (seed % 3 - 1)
 
 
 def _params(method: str, frac: float) -> tuple[float, float]:
@@ -89,6 +123,7 @@ def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 20
         frac = 1.0 if ckpt.step is None else ckpt.step / max_steps
         s, a = _params(ckpt.method, frac)
         s += model_skill[ckpt.model] + (0.1 * (sum(map(ord, ckpt.train_set)) % 3) if not ckpt.is_base else 0.0)
+        s += frac * seed_shift(ckpt.seed)
         n = int(benchmark_settings(cfg, b)["n"])
         p = 1.0 / (1.0 + np.exp(-a * (d + s) + rng.normal(0, 0.3, size=d.size)))
         c = rng.binomial(n, p)
@@ -120,11 +155,11 @@ def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 20
     for c in grid.cells(cfg):
         steps = np.arange(1, max_steps + 1)
         s_fin, _ = _params(c.method_id, 1.0)
-        reward = 0.35 + (0.25 + 0.05 * s_fin) * (1 - np.exp(-steps / (0.3 * max_steps)))
+        reward = 0.35 + (0.25 + 0.05 * s_fin + 0.1 * seed_shift(c.seed)) * (1 - np.exp(-steps / (0.3 * max_steps)))
         reward = np.clip(reward + rng.normal(0, 0.03, size=steps.size), 0, 1)
         beta = float(c.params.get("beta", 0.0)) if c.estimator == "rs" else 0.0
         cum = 0.5 + (0.3 + 0.01 * beta) * (1 - np.exp(-steps / (0.4 * max_steps)))
         df = pd.DataFrame({"step": steps, "reward_mean": reward,
                            "solve_rate": np.clip(reward + 0.2, 0, 1), "cumulative_solve_rate": cum,
                            "entropy": 0.8 * np.exp(-steps / max_steps), "response_length": 600.0, "kl": 0.0})
-        write_table(under(root, grid.train_metrics(c.model, c.train_set, c.method_id)), df)
+        write_table(under(root, grid.train_metrics(c.model, c.train_set, c.run_id)), df)

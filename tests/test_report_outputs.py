@@ -80,7 +80,10 @@ def test_table2_values_equal_passk_and_average_is_correct(synthetic):
     passk = read_passk(root / "results" / "tables" / "passk.csv")
     table, _ = make_table2(cfg, passk)
     assert list(table.columns) == ["model", "train_set", "method", "estimator", "params", "metric", "math500",
-                                   "aime24", "average"]
+                                   "aime24", "average", "n_seeds", "math500_ci_low", "math500_ci_high",
+                                   "aime24_ci_low", "aime24_ci_high", "average_ci_low", "average_ci_high"]
+    # without seeds there is no summary row: the columns of the summaries over seeds are empty everywhere
+    assert table.iloc[:, 9:].isna().all().all()
     # 2 models x (base + grpo + rs_beta0 + rs_beta4) x 2 metrics
     assert len(table) == 2 * 4 * 2
     final = passk[passk["step"].isna()]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rsrl import config as rcfg
-from report_inputs import write_synthetic
+from report_inputs import paired_problems_files, seeded_config, write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,9 +36,8 @@ def _snakemake(workdir: Path, snakefile: Path, *args: str) -> subprocess.Complet
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
-def test_report_rule_and_html_report(tmp_path, paper_config):
-    cfg = _config(paper_config)
+def _report_snakefile(tmp_path: Path, cfg: dict) -> tuple[Path, Path]:
+    """A Snakefile with the report rules only, for `cfg`, and an empty working directory."""
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(
@@ -47,6 +46,36 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
         f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n')
     work = tmp_path / "work"
     work.mkdir()
+    return snakefile, work
+
+
+def _bandit_final(work: Path) -> None:
+    """The theory stage's bandit results, compared with the authors' in the report (not built by this Snakefile)."""
+    (work / "results" / "theory").mkdir(parents=True)
+    (work / "results" / "theory" / "bandit_final.csv").write_text(
+        "rewards,estimator,method,beta,seed,final_reward\n"
+        "deterministic,rs,rs_beta0,0,0,0.6\ndeterministic,rs,rs_beta4,4,0,0.99\n")
+
+
+def test_report_plans_the_paired_comparison_with_every_problems_file(tmp_path, paper_config):
+    cfg = seeded_config(paper_config)
+    snakefile, work = _report_snakefile(tmp_path, cfg)
+    write_synthetic(cfg, work / "results", seed=3, n_boot=10, n_problems={"math500": 6, "aime24": 4})
+    _bandit_final(work)
+    dry = _snakemake(work, snakefile, "-n", "-p", "report")
+    assert dry.returncode == 0, dry.stderr[-4000:]
+    out = dry.stdout + dry.stderr
+    assert "rule report_paired:" in out and "results/tables/paired_diff.csv" in out
+    cmd = next(line for line in out.splitlines() if "python -m rsrl.report paired" in line)
+    files = [str(Path(f).relative_to(work)) for f in paired_problems_files(cfg, work / "results")]
+    assert len(files) == 7 * 2  # the 7 runs of the (model, train set) with GRPO, on both benchmarks
+    assert sorted(cmd.split("--problems ")[1].split(" --out")[0].split()) == sorted(files)
+
+
+@pytest.mark.slow
+def test_report_rule_and_html_report(tmp_path, paper_config):
+    cfg = _config(paper_config)
+    snakefile, work = _report_snakefile(tmp_path, cfg)
 
     # Without evaluation outputs the DAG names what the report needs from the evaluation stage.
     dry = _snakemake(work, snakefile, "-n", "report")
@@ -54,18 +83,15 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
     assert "results/tables/passk.csv" in dry.stdout + dry.stderr
 
     write_synthetic(cfg, work / "results", seed=3, n_boot=50, n_problems={"math500": 30, "aime24": 10})
-    # The theory stage's bandit results, compared with the authors' in the report (not built by this Snakefile).
-    (work / "results" / "theory").mkdir(parents=True)
-    (work / "results" / "theory" / "bandit_final.csv").write_text(
-        "rewards,estimator,method,beta,seed,final_reward\n"
-        "deterministic,rs,rs_beta0,0,0,0.6\ndeterministic,rs,rs_beta4,4,0,0.99\n")
+    _bandit_final(work)
     run = _snakemake(work, snakefile, "report")
     assert run.returncode == 0, run.stderr[-4000:]
     for rel in ["results/tables/table2.csv", "results/tables/table2.md", "results/figures/fig4_passk.png",
                 "results/figures/fig4_passk.svg", "results/figures/fig4_passk_Qwen2.5-Math-7B.png",
                 "results/figures/fig5_beta_ablation.png", "results/figures/fig6_baselines.png",
                 "results/figures/fig7_diversity.svg", "results/tables/paper_comparison.md",
-                "results/figures/paper_comparison.png", "results/tables/bandit_comparison.csv"]:
+                "results/figures/paper_comparison.png", "results/tables/bandit_comparison.csv",
+                "results/tables/paired_diff.csv", "results/tables/paired_diff.md"]:
         assert (work / rel).stat().st_size > 0, rel
     # the ablation snapshots reach the report through the aggregated pass@k table
     import pandas as pd

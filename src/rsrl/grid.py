@@ -376,3 +376,18 @@ def checkpoint_inputs(cfg: dict, ckpt: Checkpoint) -> list[str]:
 
 def size_class(cfg: dict, model: str) -> dict:
     return cfg["size_classes"][cfg["models"][model]["size"]]
+
+
+def paired_targets(cfg: dict, reference: str) -> list[tuple[Checkpoint, str]]:
+    """(checkpoint, benchmark) of every per-problem table the paired comparison with the method id ``reference``
+    reads (``rsrl.report.paired``, which reads ``reference`` from ``report.paired.reference``): the final models of
+    every run of each (model, train_set) that trains ``reference`` and at least one other method, on every
+    benchmark, in grid order."""
+    out = []
+    for model, train_set in rows(cfg):
+        runs = [c for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
+        ids = {c.method_id for c in runs}
+        if reference in ids and len(ids) > 1:
+            out += [(Checkpoint(model, train_set, r), b) for r in methods_of(cfg, model, train_set)
+                    for b in cfg["benchmarks"]]
+    return out

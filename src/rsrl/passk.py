@@ -13,6 +13,10 @@ which is right for ``k <= n`` but meaningless beyond it).
 Computation: for every distinct ``(n, c)`` pair, ``log(1 - pass@k) = sum_{j < k} log1p(-c / (n - j))`` is a
 cumulative sum over ``k``, so one pass gives every ``k`` at once, and ``-expm1`` keeps relative precision even
 for tiny pass@k. Problems may have different ``n``.
+
+Intervals: :func:`bootstrap_ci` resamples problems (percentile bootstrap of the mean); :func:`paired_bootstrap_diff`
+compares two methods on the same problems, resampling problems jointly for both and, with ``by_seed=True``, also
+each method's training seeds (independently per method) within every draw.
 """
 
 from __future__ import annotations
@@ -141,7 +145,8 @@ class PairedDiff:
 
 
 def _resample_weights(n_problems: int, n_boot: int, seed) -> np.ndarray:
-    """[n_boot, P] counts of each problem in each bootstrap resample (multinomial = resampling indices)."""
+    """[n_boot, P] counts of each item (problem, or seed) in each bootstrap resample (multinomial = resampling
+    indices). ``seed`` is an RNG seed or a ``numpy.random.Generator``, which is advanced."""
     if n_boot < 1:
         raise ValueError(f"bootstrap: n_boot must be >= 1; got {n_boot}")
     rng = np.random.default_rng(seed)
@@ -175,22 +180,64 @@ def bootstrap_ci(per_problem_values, n_boot: int = 10000, alpha: float = 0.05, s
     return BootstrapCI(_squeeze(v.mean(0), one_d), _squeeze(low, one_d), _squeeze(high, one_d))
 
 
-def paired_bootstrap_diff(a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0) -> PairedDiff:
+def _prep_seeds(values, name: str) -> tuple[np.ndarray, bool]:
+    """[seeds, problems] or [seeds, problems, columns] -> [seeds, problems, columns] and whether columns were absent."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim not in (2, 3) or v.shape[0] == 0 or v.shape[1] == 0:
+        raise ValueError(f"{name}: with by_seed=True values must be [seeds, problems] or [seeds, problems, columns] "
+                         f"with at least one seed and one problem; got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: values contain NaN or inf")
+    return (v[:, :, None] if v.ndim == 2 else v), v.ndim == 2
+
+
+def paired_bootstrap_diff(a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0, *,
+                          by_seed: bool = False) -> PairedDiff:
     """Mean difference ``a - b`` of two methods on the same problems with a paired percentile bootstrap CI.
 
-    Problem indices are resampled jointly for both methods. ``p_value`` is twice the smaller share of bootstrap
-    mean differences at or beyond zero on either side (capped at 1): small when the sign of the difference is
-    stable under resampling.
+    ``a`` and ``b`` are ``[problems]`` or ``[problems, columns]`` (columns, e.g. several k, are resampled
+    jointly). Problem indices are resampled jointly for both methods. ``p_value`` is twice the smaller share of
+    bootstrap mean differences at or beyond zero on either side (capped at 1): small when the sign of the
+    difference is stable under resampling.
+
+    ``by_seed=True``: ``a`` is ``[seeds_a, problems(, columns)]`` and ``b`` is ``[seeds_b, problems(, columns)]``,
+    one row per training seed of each method (``seeds_a`` and ``seeds_b`` may differ). The difference is that of
+    the means over seeds and problems. Each bootstrap draw resamples the problems (jointly for both methods) and,
+    with replacement, each method's seeds, independently for ``a`` and ``b`` (seed ``s`` of one method has nothing
+    to do with seed ``s`` of the other); the draw's value is the mean over its seeds and problems of ``a`` minus
+    that of ``b``. With one seed per method this is the problems-only bootstrap above, draw for draw.
     """
-    va, one_d = _prep(a, "paired_bootstrap_diff(a)")
-    vb, _ = _prep(b, "paired_bootstrap_diff(b)")
-    if va.shape != vb.shape:
+    if not 0 < alpha < 1:
+        raise ValueError(f"paired_bootstrap_diff: alpha must be in (0, 1); got {alpha}")
+    if by_seed:
+        va, one_d = _prep_seeds(a, "paired_bootstrap_diff(a)")
+        vb, _ = _prep_seeds(b, "paired_bootstrap_diff(b)")
+        same = va.shape[1:] == vb.shape[1:]
+    else:
+        va, one_d = _prep(a, "paired_bootstrap_diff(a)")
+        vb, _ = _prep(b, "paired_bootstrap_diff(b)")
+        same = va.shape == vb.shape
+        va, vb = va[None], vb[None]
+    if not same:
         raise ValueError(f"paired_bootstrap_diff: a and b must cover the same problems; shapes {va.shape} and "
                          f"{vb.shape} differ")
-    d = va - vb
-    w = _resample_weights(d.shape[0], n_boot, seed)
-    means = w @ d / d.shape[0]
+    sa, n_problems, n_cols = va.shape
+    sb = vb.shape[0]
+    # Every (seed of a, seed of b) pair's per-problem difference: [P, sa * sb * columns].
+    pairs = (va[:, None] - vb[None, :]).transpose(2, 0, 1, 3).reshape(n_problems, sa * sb * n_cols)
+    rng = np.random.default_rng(seed)
+    w = _resample_weights(n_problems, n_boot, rng)
+    pair_means = (w @ pairs / n_problems).reshape(n_boot, sa, sb, n_cols)
+    if sa == 1 and sb == 1:
+        means = pair_means[:, 0, 0]
+    else:
+        # Mean over resampled seeds of a minus mean over resampled seeds of b = the mean over seed pairs weighted
+        # by the product of the two seed resamples' counts.
+        ua = _resample_weights(sa, n_boot, rng) / sa
+        ub = _resample_weights(sb, n_boot, rng) / sb
+        means = np.einsum("bs,bt,bstk->bk", ua, ub, pair_means)
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0)
     share = np.minimum((means <= 0).mean(0), (means >= 0).mean(0))
     p = np.minimum(1.0, 2 * share)
-    return PairedDiff(_squeeze(d.mean(0), one_d), _squeeze(low, one_d), _squeeze(high, one_d), _squeeze(p, one_d))
+    diff = va.mean(axis=(0, 1)) - vb.mean(axis=(0, 1)) if (sa > 1 or sb > 1) else (va[0] - vb[0]).mean(0)
+    return PairedDiff(_squeeze(diff, one_d), _squeeze(low, one_d), _squeeze(high, one_d), _squeeze(p, one_d))

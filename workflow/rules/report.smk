@@ -1,13 +1,17 @@
-# Report stage: Table 2 and Figs. 4, 5 and 7 from the evaluation and training outputs, plus the HTML report
+# Report stage: Table 2, Figs. 4-7, the comparison with the paper and the paired comparison with a reference
+# method, from the evaluation and training outputs, plus the HTML report
 #   snakemake --report results/report.html
 # Every input is named on the job's command line; which checkpoints each figure reads comes from rsrl.grid.
 
 report: "../report/workflow.rst"
 
+from rsrl.report import paired as paired_report  # noqa: E402
+
 REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
 FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
 DIVERSITY_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(CFG)]
+PAIRED_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in paired_report.targets(CFG)]
 REPORT_PARAMS = {
     "report": CFG["report"],
     "grid": CFG["grid"],
@@ -20,7 +24,7 @@ REPORT_OUTPUTS = (
                                    "paper_comparison")
        for e in ("png", "svg")]
     + [grid.table("paper_comparison", "csv"), grid.table("paper_comparison", "md"),
-       grid.table("bandit_comparison", "csv")]
+       grid.table("bandit_comparison", "csv"), grid.table("paired_diff", "csv"), grid.table("paired_diff", "md")]
     + ([grid.figure(f"fig4_passk_{m}", e) for m in REPORT_MODELS for e in ("png", "svg")]
        if len(REPORT_MODELS) > 1 else [])
 )
@@ -156,6 +160,24 @@ rule report_paper_comparison:
         "python -m rsrl.report paper --config {params.config} --passk {input.passk} --reference {input.reference} "
         "--bandit-reference {input.bandit_reference} --bandit-final {input.bandit_final} --out {output.csv} "
         "--figure {output.png} --bandit-out {output.bandit} > {log} 2>&1"
+
+
+rule report_paired:
+    input:
+        problems=PAIRED_PROBLEMS,
+    output:
+        csv=report(grid.table("paired_diff", "csv"), caption="../report/paired_diff.rst", category="Tables",
+                   labels={"table": "paired differences", "format": "CSV"}),
+        md=report(grid.table("paired_diff", "md"), caption="../report/paired_diff.rst", category="Tables",
+                  labels={"table": "paired differences", "format": "Markdown"}),
+    params:
+        config=CONFIG_JSON,
+        cfg={**REPORT_PARAMS, "seed": CFG["evaluation"]["seed"]},
+    log:
+        "logs/report/paired_diff.log",
+    shell:
+        "python -m rsrl.report paired --config {params.config} --problems {input.problems} --out {output.csv} "
+        "> {log} 2>&1"
 
 
 rule report:

@@ -1,7 +1,9 @@
-"""Command line of the report stage: ``python -m rsrl.report {fig4,table2,fig5,fig7} --config C --out STEM``.
+"""Command line of the report stage:
+``python -m rsrl.report {fig4,table2,fig5,fig6,fig7,paper,paired} --config C --out STEM``.
 
-``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, Table 2 as ``STEM.csv`` and
-``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Every input file is named on the command line.
+``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, tables (Table 2, the paired
+comparison) as ``STEM.csv`` and ``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Every input file
+is named on the command line.
 """
 
 from __future__ import annotations
@@ -101,8 +103,18 @@ def cmd_paper(args, cfg) -> list[Path]:
     return [stem.with_suffix(".csv"), stem.with_suffix(".md"), *paths, Path(args.bandit_out)]
 
 
+def cmd_paired(args, cfg) -> list[Path]:
+    from rsrl.report.paired import make_paired
+
+    table, md = make_paired(cfg, args.problems)
+    stem = _stem(args.out)
+    write_table(stem.with_suffix(".csv"), table)
+    write_text(stem.with_suffix(".md"), md + "\n")
+    return [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+
+
 COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig6": cmd_fig6, "fig7": cmd_fig7,
-            "paper": cmd_paper}
+            "paper": cmd_paper, "paired": cmd_paired}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,13 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     helps = {"fig4": "Fig. 4: pass@k curves", "table2": "Table 2: pass@k table (CSV and Markdown)",
              "fig5": "Fig. 5: β ablation over training", "fig6": "Fig. 6: pass@k training methods over training",
              "fig7": "Fig. 7: answer diversity",
-             "paper": "the reproduction beside the paper's Table 2 and bandit"}
+             "paper": "the reproduction beside the paper's Table 2 and bandit",
+             "paired": "paired differences with the reference method (CSV and Markdown)"}
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
         p.add_argument("--out", required=True, help="output path stem")
         p.add_argument("--log", default=None, help="also log to this file")
-        if name != "fig7":
+        if name not in ("fig7", "paired"):
             p.add_argument("--passk", required=True, help="the aggregated pass@k table (results/tables/passk.csv)")
         if name == "fig4":
             p.add_argument("--model", default=None, help="draw only this model's rows")
@@ -136,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="problems.parquet of each rsrl.grid.diversity_targets entry, in that order")
             p.add_argument("--beta", type=float, default=None,
                            help="RS-GRPO β compared with GRPO in panel (b) (default: the largest in the grid)")
+        if name == "paired":
+            p.add_argument("--problems", nargs="*", default=[],
+                           help="problems.parquet of each rsrl.report.paired.targets entry (any order)")
     return parser
 
 

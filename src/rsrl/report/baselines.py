@@ -3,7 +3,8 @@
 For the comparison cell (:func:`rsrl.grid.comparison_cell`), one panel per k of ``report.k_table``: mean test
 pass@k over the comparison's benchmarks at step 0 (base model), at each evaluated snapshot and at the final model,
 one curve per method (GRPO, Walder & Karkhanis, Mahdavi et al., Chen et al., RS-GRPO, RiskPO — whichever the grid
-trains on that cell).
+trains on that cell). A method trained with several seeds is one curve, the mean over its seeds, with the 95 %
+Student-t interval over seeds as its band (:mod:`rsrl.report.over_training`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Training curves (reward, cumulative solve rate) come from each run's ``metrics.csv``; test pass@k over training
 comes from the snapshots ``<method>.step<k>`` (:func:`rsrl.grid.snapshot_steps`), the final checkpoint (at
-``max_steps``) and, at step 0, the base model, all read from the aggregated pass@k table.
+``max_steps``) and, at step 0, the base model, all read from the aggregated pass@k table. A method trained with
+several seeds is one curve in every panel: the mean over its seeds, with the 95 % Student-t interval over seeds
+as a band (:mod:`rsrl.report.seeds`), and one legend entry.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from rsrl import grid
 from rsrl.methods import BASE
 from rsrl.report.inputs import k_table, read_train_metrics
 from rsrl.report.over_training import pass_at_k_panel
-from rsrl.report.style import (apply_style, is_rs, method_color, method_label, method_linestyle, method_marker,
-                               note)
+from rsrl.report.seeds import group_runs, summarize
+from rsrl.report.style import apply_style, method_beta, method_color, method_linestyle, note
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,16 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     if window <= 1:
         return y
     return pd.Series(y).rolling(window, min_periods=1, center=True).mean().to_numpy()
+
+
+def _pooled_metrics(frames: dict[str, pd.DataFrame], window: int) -> pd.DataFrame:
+    """Training curves of one method's runs: per step, reward (raw and smoothed per run) and cumulative solve
+    rate, each the mean over the runs with the interval over seeds (a single run: its own values, no band)."""
+    rows = pd.concat([df[["step", "reward_mean", "cumulative_solve_rate"]].assign(
+        method=run, reward_smooth=_smooth(df["reward_mean"].to_numpy(dtype=float), window))
+        for run, df in frames.items()], ignore_index=True)
+    return summarize(rows, ["reward_mean", "reward_smooth", "cumulative_solve_rate"], by=["step"]).sort_values(
+        "step")
 
 
 def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -> plt.Figure:
@@ -58,19 +70,27 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
         raise ValueError(f"fig5: the training metrics files passed ({sorted(given)}) are not those of the methods "
                          f"Fig. 5 draws for {model}/{ts}: {want}")
     train_metrics = [given[w] for w in want]
-    betas = [m for m in methods if is_rs(m)]
+    betas = sorted({method_beta(m) for m in methods} - {None})
     max_steps = int(cfg["training"]["max_steps"])
 
-    # Training curves.
+    # Training curves (a method's seeds pooled).
     ax_r, ax_s = axes[0, 0], axes[0, 1]
     window = 1
-    for m, path in zip(methods, train_metrics):
-        df = read_train_metrics(path)
-        window = max(1, len(df) // 25)
-        style = dict(color=method_color(m), ls=method_linestyle(m), lw=1.6, label=method_label(m))
+    frames = {m: read_train_metrics(path) for m, path in zip(methods, train_metrics)}
+    for series in group_runs(methods):
+        m = series.key
+        window = max(1, max(len(frames[r]) for r in series.runs) // 25)
+        df = _pooled_metrics({r: frames[r] for r in series.runs}, window)
+        style = dict(color=method_color(m), ls=method_linestyle(m), lw=1.6, label=series.label)
         ax_r.plot(df["step"], df["reward_mean"], color=method_color(m), lw=0.6, alpha=0.25)
-        ax_r.plot(df["step"], _smooth(df["reward_mean"].to_numpy(dtype=float), window), **style)
+        ax_r.plot(df["step"], df["reward_smooth"], **style)
         ax_s.plot(df["step"], 100 * df["cumulative_solve_rate"].to_numpy(dtype=float), **style)
+        if series.pooled:
+            step = df["step"].to_numpy(dtype=float)
+            for ax, col, scale in ((ax_r, "reward_smooth", 1), (ax_s, "cumulative_solve_rate", 100)):
+                ax.fill_between(step, scale * df[f"{col}_ci_low"].to_numpy(dtype=float),
+                                scale * df[f"{col}_ci_high"].to_numpy(dtype=float), color=method_color(m),
+                                alpha=0.15, lw=0)
     ax_r.set_title("(a) Training reward")
     ax_r.set_xlabel("training step")
     ax_r.set_ylabel("mean reward per sample" + (f"\n(moving average over {window} steps; faint: raw)"

@@ -1,7 +1,9 @@
 """Fig. 4: pass@k against k for the base model and every trained method, per model, training set and benchmark.
 
 A grid of panels: one row per (model, training set), one column per benchmark; k on a log2 axis; shaded bands
-are the confidence intervals reported by the evaluation stage (95 % percentile bootstrap over problems).
+are the confidence intervals reported by the evaluation stage (95 % percentile bootstrap over problems). A method
+trained with several seeds is one line, the mean over its seeds at each k, with the 95 % Student-t interval over
+seeds as its band (:mod:`rsrl.report.seeds`), and one legend entry.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from rsrl import grid
 from rsrl.methods import BASE
+from rsrl.report.seeds import Series, group_runs, summarize
 from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
                                method_sort_key, note)
 
@@ -28,6 +31,26 @@ def _curve(passk: pd.DataFrame, model: str, train_set: str, method: str, bench: 
     return sub.sort_values("k")
 
 
+def series_curve(passk: pd.DataFrame, model: str, train_set: str, series: Series,
+                 bench: str) -> tuple[pd.DataFrame, list[str]]:
+    """The curve of one series (columns k, pass_at_k, ci_low, ci_high, n_problems, n_samples, n_seeds) and the
+    runs of it without rows. A single run's band is its bootstrap interval over problems; a pooled method's
+    value is the mean over its seeds at each k and its band the interval over seeds."""
+    curves = {r: _curve(passk, model, train_set, r, bench) for r in series.runs}
+    absent = [r for r, c in curves.items() if c.empty]
+    have = [c for c in curves.values() if not c.empty]
+    cols = ["k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples", "n_seeds"]
+    if not have:
+        return pd.DataFrame(columns=cols), absent
+    if not series.pooled:
+        return have[0].assign(n_seeds=1)[cols], absent
+    rows = pd.concat(have)[["k", "n_problems", "n_samples", "method", "seed", "pass_at_k"]]
+    out = summarize(rows, "pass_at_k", by=["k"])
+    sizes = rows.groupby("k")[["n_problems", "n_samples"]].max()
+    out = out.rename(columns={"pass_at_k_ci_low": "ci_low", "pass_at_k_ci_high": "ci_high"}).join(sizes, on="k")
+    return out.sort_values("k")[cols], absent
+
+
 def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.Figure:
     """The pass@k figure for the configured grid (or for one model)."""
     apply_style()
@@ -38,27 +61,30 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
     bench = list(cfg["benchmarks"])
     nrow, ncol = max(len(rows), 1), max(len(bench), 1)
     fig, axes = plt.subplots(nrow, ncol, figsize=(PANEL_W * ncol + 0.6, PANEL_H * nrow + 1.3), squeeze=False)
-    handles: dict[str, object] = {}
+    handles: dict[str, tuple[tuple, object]] = {}
+    pooled = False
     for i, (mdl, ts) in enumerate(rows):
         methods = ([BASE] if grid.has_base(cfg, mdl) else []) + grid.methods_of(cfg, mdl, ts)
         for j, b in enumerate(bench):
             ax = axes[i, j]
             drawn, sizes, kmax, absent = 0, set(), 1, []
-            for meth in methods:
+            for series in group_runs(methods):
+                meth = series.key
                 tset = BASE if meth == BASE else ts
-                cur = _curve(passk, mdl, tset, meth, b)
+                cur, missing = series_curve(passk, mdl, tset, series, b)
+                absent += missing
                 if cur.empty:
-                    absent.append(meth)
                     continue
                 k = cur["k"].to_numpy()
                 y = 100 * cur["pass_at_k"].to_numpy(dtype=float)
                 color = method_color(meth)
                 (line,) = ax.plot(k, y, color=color, ls=method_linestyle(meth), marker=method_marker(meth),
-                                  ms=3, lw=1.5, label=method_label(meth))
+                                  ms=3, lw=1.5, label=series.label)
                 lo, hi = cur["ci_low"].to_numpy(dtype=float), cur["ci_high"].to_numpy(dtype=float)
-                if np.isfinite(lo).all() and np.isfinite(hi).all():
+                if series.pooled or (np.isfinite(lo).all() and np.isfinite(hi).all()):
                     ax.fill_between(k, 100 * lo, 100 * hi, color=color, alpha=0.15, lw=0)
-                handles.setdefault(meth, line)
+                pooled |= series.pooled
+                handles.setdefault(series.label, (method_sort_key(series.runs[0]), line))
                 sizes.add((int(cur["n_problems"].iloc[0]), int(cur["n_samples"].iloc[0])))
                 kmax = max(kmax, int(k.max()))
                 drawn += 1
@@ -88,12 +114,16 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
         note(axes[0, 0], "the configured grid has no trained cells")
     top = 1 - 0.15 / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
-    order = sorted(handles, key=method_sort_key)
+    order = sorted(handles, key=lambda lab: handles[lab][0])
     if order:
-        fig.legend([handles[m] for m in order], [method_label(m) for m in order], loc="lower center",
+        fig.legend([handles[lab][1] for lab in order], order, loc="lower center",
                    ncol=min(len(order), 7), bbox_to_anchor=(0.5, top), frameon=False)
     who = f" — {model}" if model else ""
-    fig.suptitle(f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; bands: 95% bootstrap "
-                 "CI over problems; n = samples per problem)", y=top + 0.5 / fig.get_figheight(), va="bottom",
-                 fontsize=11)
+    if pooled:
+        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
+                 "bands: 95% bootstrap CI over problems; for a mean of several seeds, 95% t-interval over seeds")
+    else:
+        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; bands: 95% bootstrap "
+                 "CI over problems; n = samples per problem)")
+    fig.suptitle(title, y=top + 0.5 / fig.get_figheight(), va="bottom", fontsize=11)
     return fig

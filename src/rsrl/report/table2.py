@@ -2,6 +2,14 @@
 
 The CSV keeps raw pass@k fractions exactly as in ``results/tables/passk.csv``; the Markdown shows percentages
 with the best value of each column in bold within each (metric, model, training set) block.
+
+Seeds (a grid block with ``seeds``): every run has its own row (``method`` = run id, e.g. ``grpo.seed1``,
+label "GRPO, seed 1"), and a method with more than one run in a (model, training set) gets a *summary row* after
+its runs: ``method`` = the method id (``grpo``), each value column the mean over its seeds, ``n_seeds`` the number
+of seeds, and ``<column>_ci_low`` / ``<column>_ci_high`` (for every benchmark and ``average``) the 95 % Student-t
+interval over seeds (:mod:`rsrl.report.seeds`); the Markdown shows it as ``mean ± half-width``. These columns are
+always present and empty on every other row, so a grid without seeds gives the same values as before they
+existed. A summary's ``average`` is the mean over seeds of each seed's average.
 """
 
 from __future__ import annotations
@@ -15,11 +23,25 @@ from rsrl import grid
 from rsrl.evaluate.aggregate import checkpoint_keys
 from rsrl.methods import BASE, Checkpoint
 from rsrl.report.inputs import k_table
+from rsrl.report.seeds import Series, group_runs, series_label, summarize
 from rsrl.report.style import method_label
 
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["model", "train_set", "method", "estimator", "params", "metric"]
+SEEDS_COLUMN = "n_seeds"
+
+
+def value_columns(cfg: dict) -> list[str]:
+    """The value columns: one per benchmark, then ``average``."""
+    return list(cfg["benchmarks"]) + ["average"]
+
+
+def columns(cfg: dict) -> list[str]:
+    """Every column of the CSV, in order (the same for every grid)."""
+    vals = value_columns(cfg)
+    return (ID_COLUMNS + vals + [SEEDS_COLUMN]
+            + [f"{c}_{side}" for c in vals for side in ("ci_low", "ci_high")])
 
 
 def table_rows(cfg: dict) -> list[Checkpoint]:
@@ -41,8 +63,31 @@ def metric_benchmarks(passk: pd.DataFrame, bench: list[str], k: int) -> list[str
     return [b for b in bench if b in have]
 
 
+def pooled_runs(cfg: dict) -> dict[tuple[str, str, str], Series]:
+    """(model, train_set, last run id) -> a method with several seeds (:func:`rsrl.report.seeds.group_runs`),
+    whose summary row follows that last run."""
+    out = {}
+    for model, ts in grid.rows(cfg):
+        for series in group_runs(grid.methods_of(cfg, model, ts)):
+            if series.pooled:
+                out[(model, ts, series.runs[-1])] = series
+    return out
+
+
+def _summary_row(method: str, run_records: list[dict], vals: list[str]) -> dict:
+    """The summary row of one method's runs (their records of one metric): mean, interval, number of seeds."""
+    first = run_records[0]
+    keys = checkpoint_keys(Checkpoint(first["model"], first["train_set"], method), "")
+    summary = summarize(pd.DataFrame.from_records(run_records)[vals], vals, by=[]).iloc[0]
+    rec = {c: keys[c] for c in ID_COLUMNS[:-1]} | {"metric": first["metric"]}
+    rec |= {c: summary[c] for c in summary.index if c != "n_seeds"}
+    rec[SEEDS_COLUMN] = int(summary["n_seeds"])
+    return rec
+
+
 def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
-    """The wide table: columns model, train_set, method, beta, metric, <benchmarks...>, average.
+    """The wide table: columns model, train_set, method, estimator, params, metric, <benchmarks...>, average,
+    then n_seeds and the ``_ci_low`` / ``_ci_high`` of every value column (summary rows over seeds only).
 
     ``average`` is the mean over the metric's benchmarks (those where k ≤ n); it is empty for a row that lacks
     one of them, so averages in one metric always cover the same benchmarks.
@@ -61,6 +106,7 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
         if (r.model, r.train_set, r.id) not in seen:
             log.warning("passk.csv has no rows for checkpoint %s/%s/%s; its table row is empty", r.model,
                         r.train_set, r.id)
+    pooled = pooled_runs(cfg)
     records = []
     for k in k_table(cfg):
         avail = metric_benchmarks(final, bench, k)
@@ -79,14 +125,25 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
             vals = [rec[b] for b in avail]
             rec["average"] = float(np.mean(vals)) if not any(np.isnan(vals)) else np.nan
             records.append(rec)
-    return pd.DataFrame.from_records(records, columns=ID_COLUMNS + bench + ["average"])
+            series = pooled.get((ck.model, ck.train_set, ck.id))
+            if series:
+                mine = [r for r in records if r["model"] == ck.model and r["train_set"] == ck.train_set
+                        and r["metric"] == rec["metric"] and r["method"] in series.runs]
+                records.append(_summary_row(series.key, mine, value_columns(cfg)))
+    table = pd.DataFrame.from_records(records, columns=columns(cfg))
+    table[SEEDS_COLUMN] = table[SEEDS_COLUMN].astype("Int64")
+    return table
 
 
-def _fmt(v: float, bold: bool) -> str:
+def _fmt(v: float, bold: bool, half_width: float | None = None) -> str:
+    """A value in percent (bold if it is the column's best), with ``± half-width`` for a summary over seeds."""
     if np.isnan(v):
         return "–"
     s = f"{100 * v:.1f}"
-    return f"**{s}**" if bold else s
+    s = f"**{s}**" if bold else s
+    if half_width is None:
+        return s
+    return f"{s} ± {100 * half_width:.1f}" if np.isfinite(half_width) else f"{s} ± –"
 
 
 def _bold_mask(values: np.ndarray) -> np.ndarray:
@@ -120,6 +177,12 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
             sizes.append(f"{b}: not evaluated")
     lines.append("Benchmarks: " + "; ".join(sizes) + ".")
     lines.append("")
+    if table[SEEDS_COLUMN].notna().any():
+        lines.append("Each training seed has its own row; a method with several seeds is followed by its summary "
+                     "row, *mean of s seeds*: the mean over its seeds ± the half-width of the 95 % Student-t "
+                     "interval over seeds (t_{0.975, s−1} · sd / √s; seed-to-seed variation only). Bold compares "
+                     "every row, summaries included, by its value (the mean for a summary).")
+        lines.append("")
     for metric, mdf in table.groupby("metric", sort=False):
         lines += [f"## {metric}", ""]
         k = int(metric.split("@")[1])
@@ -136,8 +199,14 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
                 lines.append("| Method | " + " | ".join(bench) + " | Average |")
                 lines.append("|---|" + "---:|" * len(cols))
                 for i, (_, row) in enumerate(block.iterrows()):
-                    cells_ = [_fmt(vals[i, j], bold[i, j]) for j in range(len(cols))]
-                    lines.append(f"| {method_label(row['method'])} | " + " | ".join(cells_) + " |")
+                    if pd.isna(row[SEEDS_COLUMN]):
+                        cells_ = [_fmt(vals[i, j], bold[i, j]) for j in range(len(cols))]
+                        name = method_label(row["method"])
+                    else:
+                        hw = [(row[f"{c}_ci_high"] - row[f"{c}_ci_low"]) / 2 for c in cols]
+                        cells_ = [_fmt(vals[i, j], bold[i, j], hw[j]) for j in range(len(cols))]
+                        name = series_label(row["method"], int(row[SEEDS_COLUMN]))
+                    lines.append(f"| {name} | " + " | ".join(cells_) + " |")
                 lines.append("")
     return "\n".join(lines)
 
