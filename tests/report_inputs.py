@@ -52,6 +52,16 @@ def seeded_config(paper_config: dict) -> dict:
     return rcfg.validate(cfg)
 
 
+def unseeded_config(paper_config: dict) -> dict:
+    """:func:`seeded_config` without seeds: GRPO, RS-GRPO (β=4) and RS-GRPO (β=0), one run each."""
+    import copy
+
+    cfg = copy.deepcopy(seeded_config(paper_config))
+    for block in cfg["grid"]:
+        block.pop("seeds", None)
+    return rcfg.validate(cfg)
+
+
 def under(root: str | Path, rel: str) -> Path:
     """A layout path (``results/...``) placed under `root`, the results directory."""
     return Path(root) / Path(rel).relative_to(grid.RESULTS)

@@ -93,8 +93,11 @@ def toy_estimator():
 
 def _toy_config(repo) -> dict:
     cfg = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
-    cfg["grid"][0]["methods"] = [{"estimator": "rs", "params": {"beta": [0, 8]}},
-                                 {"estimator": "toy_topk", "params": {"k": [2, 4]}}]
+    cfg["grid"] = [{"models": ["tiny-qwen2"], "train_sets": ["sums"], "trainer": "trl",
+                    "methods": [{"estimator": "rs", "params": {"beta": [0, 8]}},
+                                {"estimator": "toy_topk", "params": {"k": [2, 4]}}]}]
+    for fig in ("ablation", "comparison"):
+        cfg["report"][fig]["benchmarks"] = ["sums_test"]
     return cfg
 
 

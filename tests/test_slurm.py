@@ -382,16 +382,19 @@ def demo_ci_config() -> dict:
     cfg["theory"]["lemmas"] = THEORY_TINY["lemmas"]
     (model,) = cfg["models"]
     cfg["models"][model]["build"]["warmstart_steps"] = 30
-    cfg["grid"][0]["methods"] = [{"estimator": "rs", "params": {"beta": [0, 2]}}]
+    # GRPO with two seeds (two cells, grpo.seed1 and grpo.seed2) and one unseeded RS-GRPO cell.
+    cfg["grid"] = [{**cfg["grid"][0], "methods": [{"estimator": "grpo"}], "seeds": [1, 2]},
+                   {**cfg["grid"][1], "methods": [{"estimator": "rs", "params": {"beta": 2}}]}]
     cfg["training"].update(max_steps=4, save_steps=2, eval_steps=[2])
     bench = cfg["benchmarks"]
-    bench["sums_test"]["synthetic"]["size"] = 16
-    bench["math500"]["limit"] = 4
+    for b in bench.values():
+        b["synthetic"]["size"] = 16
     # one CPU per sampling and grading job, so that two jobs share the 2-core test node
     cfg["size_classes"]["cpu"]["cpus_per_gpu"] = 1
     cfg["evaluation"]["grader"]["workers"] = 1
-    cfg["evaluation"].update(samples_per_shard=8, per_benchmark={"sums_test": {"n": 8},
-                                                                  "math500": {"n": 8, "max_tokens": 16}})
+    cfg["evaluation"].update(samples_per_shard=8, per_benchmark={b: {"n": 8} for b in bench})
+    for fig in ("ablation", "comparison"):  # snapshots on the held-out problems only
+        cfg["report"][fig]["benchmarks"] = ["sums_test"]
     cfg["report"]["k_table"] = [1, 8]  # pass@k is computed up to n = 8
     return cfg
 
@@ -593,11 +596,22 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
                  "fig7_diversity.png", "table2.md"):
         assert name in html, f"{name} missing from the report"
 
-    cell = "results/train/tiny-qwen2/sums/rs_beta2"
+    import pandas as pd
+
+    # Across-seed rows: Table 2 has both GRPO seeds and their summary; the paired comparison has RS-GRPO vs GRPO.
+    table2 = pd.read_csv(wd / "results/tables/table2.csv", keep_default_na=False)
+    assert {"grpo.seed1", "grpo.seed2", "grpo", "rs_beta2", "base"} <= set(table2["method"]), table2["method"]
+    assert set(table2.loc[table2["method"] == "grpo", "n_seeds"].astype(int)) == {2}
+    paired = pd.read_csv(wd / "results/tables/paired_diff.csv")
+    assert set(paired["method"]) == {"rs_beta2"} and set(paired["reference_n_seeds"]) == {2}, paired
+    assert set(paired["benchmark"]) == {"sums_train", "sums_test"}
+
+    # One seed of a method is its own cell: forcing it reruns that seed's jobs only.
+    cell = "results/train/tiny-qwen2/sums/grpo.seed2"
     forced = [f"{cell}/model"]
     plan = run_snakemake(wd, DEMO_TARGETS, configfile=DEMO_CI_CONFIG, forcerun=forced,
                          dry_run=True).check().job_stats
-    n_bench, n_snap = 2, 1  # sums_test + math500 for the final model; sums_test for the step-2 snapshot
+    n_bench, n_snap = 2, 1  # sums_train + sums_test for the final model; sums_test for the step-2 snapshot
     cell_jobs = {"train_cell": 1, "export_step": 1, "sample": n_bench + n_snap, "grade": n_bench + n_snap,
                  "score": n_bench + n_snap}
     assert {r: plan.get(r, 0) for r in cell_jobs} == cell_jobs, plan
@@ -610,5 +624,5 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     assert_ran_in_slurm(rerun)
     changed = {str(p.relative_to(wd)) for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t}
     other_cells = [p for p in changed if p.startswith(("results/train/", "results/eval/"))
-                   and "/rs_beta2" not in p]
+                   and "/grpo.seed2" not in p]
     assert not other_cells, f"outputs of other cells were rebuilt: {other_cells}"

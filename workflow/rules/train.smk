@@ -40,7 +40,7 @@ rule build_model:
         config=CONFIG_JSON,
         data=lambda wc: train_set_digest(warmstart_set_name(wc.model)),
         spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
-    threads: 1
+    threads: 2
     resources:
         runtime=rsrc.SHORT_RUNTIME_MIN,
     shell:

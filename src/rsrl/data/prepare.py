@@ -177,7 +177,13 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
                 listed.append({"id": rid, "kind": m.kind, "benchmark": m.benchmark, "share": round(m.share, 4),
                                "matched": m.problem_id})
         if src["loader"] == "synthetic":
-            overlap_rows = [x for x in listed if x["kind"] == "exact"]
+            # A benchmark drawn from the training split is the training problems on purpose (a solve rate on
+            # them); one drawn from the test split must not share a problem with a training set.
+            def from_train_split(b: str) -> bool:
+                bsrc = cfg.get("benchmarks", {}).get(b, {})
+                return bsrc.get("loader") == "synthetic" and (bsrc.get("synthetic") or {}).get("split") == "train"
+
+            overlap_rows = [x for x in listed if x["kind"] == "exact" and not from_train_split(x["benchmark"])]
             if overlap_rows:
                 x = overlap_rows[0]
                 raise DataError(f"dataset {name!r}: synthetic training problem {x['id']} is also benchmark "

@@ -2,10 +2,12 @@
 
 The demo and the tests need a policy that runs the whole pipeline (TRL, vLLM on CPU, evaluation) in seconds and
 that shows the paper's exploration dilemma at small scale: after the warm start the policy answers in the
-expected format (``... \\boxed{ANSWER}<|im_end|>``) but solves a problem only rarely per sample, while many
-samples solve it far more often (pass@1 well below pass@64). The warm start trains on the training set with a
-share of wrong answers (`label_noise`), so the policy spreads its probability over plausible answers instead of
-committing to one.
+expected format (``... \\boxed{ANSWER}<|im_end|>``) but solves some problems only rarely per sample. The warm
+start trains on the training set with two kinds of wrong targets: `label_noise`, a share of nearby wrong answers
+spread over all problems; and `misconception`, on the synthetic sums that need a carry, a share of targets that
+drop the carry (7 + 5 -> 2, :func:`rsrl.data.loaders.synthetic.carry_free_sum`). With a large misconception share
+the policy is sharply peaked on one wrong answer for those problems, the right answer rare but present: the
+paper's exploration dilemma (a dominant wrong mode), while the problems without a carry are solved reliably.
 
 Architecture (fixed by what vLLM's CPU backend accepts): head_dim 64, one key/value head, tied embeddings.
 """
@@ -45,8 +47,13 @@ class TinySpec:
     warmstart_lr: float = 3e-3
     seed: int = 0
     max_context: int = 512
-    #: Share of warm-start targets whose answer is replaced by a wrong one (keeps pass@1 low, pass@k high).
+    #: Share of warm-start targets whose answer is replaced by a nearby wrong one (keeps pass@1 low, pass@k high).
     label_noise: float = 0.3
+    #: Share of warm-start targets of synthetic sums with a carry that drop the carry (a dominant wrong mode).
+    misconception: float = 0.0
+    #: Warm-start targets drawn per problem: with more than one, each problem's targets follow the noise and
+    #: misconception shares (a distribution over answers) instead of being one fixed draw per problem.
+    targets_per_problem: int = 1
     batch_size: int = 32
 
     @classmethod
@@ -147,13 +154,22 @@ def _solution_prefix(row) -> str:
     return "The answer is "
 
 
-def warmstart_targets(df: pd.DataFrame, label_noise: float, rng: random.Random) -> list[tuple[str, str]]:
-    """(prompt, target) pairs: ``"<text> \\boxed{ANSWER}<|im_end|>"``, a `label_noise` share with a wrong answer."""
+def warmstart_targets(df: pd.DataFrame, label_noise: float, rng: random.Random,
+                      misconception: float = 0.0) -> list[tuple[str, str]]:
+    """(prompt, target) pairs: ``"<text> \\boxed{ANSWER}<|im_end|>"``; on a synthetic sum with a carry a
+    `misconception` share drops the carry, elsewhere a `label_noise` share has a nearby wrong answer."""
+    from rsrl.data.loaders.synthetic import carry_free_sum, summands
+
     answers = df["answer"].astype(str).tolist()
     pairs = []
     for row in df.to_dict("records"):
         ans = str(row["answer"])
-        if rng.random() < label_noise:
+        values = summands(str(row["problem"])) if misconception else None
+        wrong_mode = str(carry_free_sum(values)) if values else ans
+        if wrong_mode != ans:
+            if rng.random() < misconception:
+                ans = wrong_mode
+        elif rng.random() < label_noise:
             ans = _perturb(ans, answers, rng)
         pairs.append((row["prompt"], f"{_solution_prefix(row)}\\boxed{{{ans}}}{IM_END}"))
     return pairs
@@ -225,7 +241,8 @@ def build(train_df: pd.DataFrame, spec: TinySpec, out_dir: str | Path) -> dict:
     texts = train_df["prompt"].astype(str).tolist() + [t for _, t in warmstart_targets(train_df, 0.0, rng)]
     tokenizer = train_tokenizer(texts, spec.vocab_size)
     model = build_model(spec, tokenizer)
-    pairs = warmstart_targets(train_df, spec.label_noise, random.Random(spec.seed + 1))
+    pairs = warmstart_targets(pd.concat([train_df] * spec.targets_per_problem, ignore_index=True), spec.label_noise,
+                              random.Random(spec.seed + 1), spec.misconception)
     losses = warm_start(model, tokenizer, pairs, spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

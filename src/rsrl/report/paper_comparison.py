@@ -3,13 +3,19 @@
 ``results/tables/paper_comparison.csv`` has one row per (paper row, benchmark, k ∈ {1, 32}) of the paper's
 results table (``reference/rs_grpo_table2.csv``) with columns::
 
-    model, train_set, method, benchmark, k, paper, ours, ours_ci_low, ours_ci_high, delta, within_ci
+    model, train_set, method, benchmark, k, paper, ours, ours_ci_low, ours_ci_high, delta, within_ci,
+    n_seeds, ours_seed_ci_low, ours_seed_ci_high
 
 ``method`` is the paper's label; which of our methods it means is set once in the config
-(``report.paper_methods``: label -> ``{estimator, params}``; ``base`` is the untrained model). Values are in
-percent; ``delta = ours − paper`` in percentage points; ``within_ci`` says whether the paper's value lies in our
-95 % bootstrap interval over problems. ``ours`` and everything after it are empty where the configured grid has
-no such cell (or it was not evaluated on that benchmark with at least k samples per problem).
+(``report.paper_methods``: label -> ``{estimator, params}``; ``base`` is the untrained model). Our runs are
+matched by method id, without seed: a method trained with several seeds (runs ``<method>.seed<s>``) gives one
+value, ``ours``, the mean over its ``n_seeds`` seeds, with ``ours_seed_ci_low``/``ours_seed_ci_high`` the 95 %
+Student-t interval of that mean over seeds (:func:`rsrl.report.seeds.t_interval`; empty for a single run). Values
+are in percent; ``delta = ours − paper`` in percentage points; ``ours_ci_low``/``ours_ci_high`` are our 95 %
+bootstrap interval over problems (for several seeds, the mean over seeds of each seed's bounds: the interval of a
+typical run) and ``within_ci`` says whether the paper's value lies in it. ``ours`` and everything after it are
+empty where the configured grid has no such cell (or it was not evaluated on that benchmark with at least k
+samples per problem).
 
 ``results/tables/bandit_comparison.csv``: per β of the authors' bandit, their single-seed final reward beside
 the mean, minimum and maximum of ours over seeds (RS-GRPO on the authors' deterministic-reward bandit);
@@ -26,13 +32,16 @@ import numpy as np
 import pandas as pd
 
 from rsrl.grid import expand_methods
-from rsrl.methods import BASE
+from rsrl.methods import BASE, parts
+from rsrl.report.seeds import series_label, summarize
 from rsrl.report.style import apply_style, method_color, method_label, note
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["model", "train_set", "method", "benchmark", "k", "paper", "ours", "ours_ci_low", "ours_ci_high",
-           "delta", "within_ci"]
+           "delta", "within_ci", "n_seeds", "ours_seed_ci_low", "ours_seed_ci_high"]
+# What one value of ours is: the runs (seeds) of one method id pooled.
+_KEY = ["model", "train_set", "method_id", "benchmark", "k"]
 BANDIT_COLUMNS = ["beta", "paper", "ours_mean", "ours_min", "ours_max", "n_seeds", "delta", "within_range"]
 KS = (1, 32)
 # The authors' bandit rewards are published to three decimals: a value within half a unit of that of our range
@@ -78,9 +87,7 @@ def compare(cfg: dict, reference: pd.DataFrame, passk: pd.DataFrame) -> pd.DataF
     if unknown:
         raise ValueError(f"reference methods {unknown} have no entry in config key report.paper_methods "
                          f"(labels configured: {sorted(ids)}); add one per paper label")
-    final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
-    ours = {(r.model, r.train_set, r.method, r.benchmark, int(r.k)): (r.pass_at_k, r.ci_low, r.ci_high)
-            for r in final.itertuples()}
+    ours = {(r[0], r[1], r[2], r[3], int(r[4])): r[5:] for r in pooled_final(passk).itertuples(index=False)}
     out = []
     for r in ref.itertuples():
         mid = ids[r.method]
@@ -89,15 +96,34 @@ def compare(cfg: dict, reference: pd.DataFrame, passk: pd.DataFrame) -> pd.DataF
         row = {"model": r.model, "train_set": r.train_set, "method": r.method, "benchmark": r.benchmark,
                "k": int(r.k), "paper": float(r.paper)}
         if got is None:
-            row.update(ours=np.nan, ours_ci_low=np.nan, ours_ci_high=np.nan, delta=np.nan, within_ci=pd.NA)
+            row.update(ours=np.nan, ours_ci_low=np.nan, ours_ci_high=np.nan, delta=np.nan, within_ci=pd.NA,
+                       n_seeds=pd.NA, ours_seed_ci_low=np.nan, ours_seed_ci_high=np.nan)
         else:
-            v, lo, hi = (100 * float(x) for x in got)
+            v, lo, hi, seed_lo, seed_hi = (100 * float(x) for x in got[:5])
             row.update(ours=v, ours_ci_low=lo, ours_ci_high=hi, delta=v - float(r.paper),
-                       within_ci=bool(lo - 1e-9 <= float(r.paper) <= hi + 1e-9))
+                       within_ci=bool(lo - 1e-9 <= float(r.paper) <= hi + 1e-9), n_seeds=int(got[5]),
+                       ours_seed_ci_low=seed_lo, ours_seed_ci_high=seed_hi)
         out.append(row)
     df = pd.DataFrame(out, columns=COLUMNS)
     df["within_ci"] = df["within_ci"].astype("boolean")
+    df["n_seeds"] = df["n_seeds"].astype("Int64")
     return df
+
+
+def pooled_final(passk: pd.DataFrame) -> pd.DataFrame:
+    """Our final-model pass@k per (model, train_set, method id, benchmark, k) with k ≤ n, the runs (seeds) of a
+    method pooled: columns model, train_set, method_id, benchmark, k, then (fractions) pass_at_k (the mean over
+    seeds), ci_low, ci_high (the mean over seeds of each seed's bootstrap bounds), seed_ci_low, seed_ci_high (the
+    95 % t-interval over seeds; NaN for one run) and n_seeds. A single run's values are its own."""
+    final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])].copy()
+    if "method_id" not in final.columns:
+        final["method_id"] = final["method"].map(lambda m: parts(m)[0])
+    cols = [*_KEY, "pass_at_k", "ci_low", "ci_high"] + (["seed"] if "seed" in final.columns else [])
+    final = final[cols].assign(k=final["k"].astype(int))
+    s = summarize(final, ["pass_at_k", "ci_low", "ci_high"], by=_KEY)
+    return pd.DataFrame({**{c: s[c] for c in _KEY}, "pass_at_k": s["pass_at_k"], "ci_low": s["ci_low"],
+                         "ci_high": s["ci_high"], "seed_ci_low": s["pass_at_k_ci_low"],
+                         "seed_ci_high": s["pass_at_k_ci_high"], "n_seeds": s["n_seeds"]})
 
 
 def summary(cfg: dict, table: pd.DataFrame) -> str:
@@ -121,14 +147,29 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
             f"bootstrap interval over problems. Mean |ours − paper| in percentage points per method: {per_txt}. "
             "Intervals cover the sampling of problems and completions only, not the training run: a paper value "
             "outside them can still be a seed effect.")
+    pooled = matched[matched["n_seeds"].fillna(1) > 1]
+    if not pooled.empty:
+        counts = sorted({int(n) for n in pooled["n_seeds"]})
+        lines[-1] += (
+            f" {len(pooled)} of the matched values are of methods trained with several seeds "
+            f"({' or '.join(map(str, counts))}): there `ours` is the mean over seeds, shown as mean ± the half-width "
+            "of the 95 % Student-t interval over seeds (columns `ours_seed_ci_low`, `ours_seed_ci_high` of the CSV), "
+            "and the bracket is the mean over seeds of each seed's bootstrap interval over problems (the one "
+            "`within_ci` refers to).")
     lines += ["", "Paper labels map to this pipeline's methods as: "
               + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items()) + ".", ""]
     if not matched.empty:
-        lines += ["| model | training set | method | benchmark | k | paper | ours (95 % CI) | Δ |",
-                  "|---|---|---|---|---:|---:|---:|---:|"]
+        seeds_col = not pooled.empty
+        lines += ["| model | training set | method | benchmark | k | paper | ours (95 % CI) |"
+                  + (" seeds |" if seeds_col else "") + " Δ |",
+                  "|---|---|---|---|---:|---:|---:|" + ("---:|" if seeds_col else "") + "---:|"]
         for r in matched.itertuples():
+            ours = f"{r.ours:.1f}"
+            if np.isfinite(r.ours_seed_ci_low) and np.isfinite(r.ours_seed_ci_high):
+                ours += f" ± {(r.ours_seed_ci_high - r.ours_seed_ci_low) / 2:.1f}"
+            seeds = f" {int(r.n_seeds)} |" if seeds_col else ""
             lines.append(f"| {r.model} | {r.train_set} | {r.method} | {r.benchmark} | {r.k} | {r.paper:.1f} | "
-                         f"{r.ours:.1f} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) | {r.delta:+.1f} |")
+                         f"{ours} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) |{seeds} {r.delta:+.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,16 +192,29 @@ def make_figure(cfg: dict, table: pd.DataFrame) -> plt.Figure:
             mid = ids[label]
             err = np.vstack([g["ours"] - g["ours_ci_low"], g["ours_ci_high"] - g["ours"]])
             ax.errorbar(g["paper"], g["ours"], yerr=err, fmt="o", ms=4, color=method_color(mid), alpha=0.8,
-                        elinewidth=0.8, label=f"{label} ({method_label(mid)})")
+                        elinewidth=0.8, label=f"{label} ({_ours_label(mid, g['n_seeds'])})")
         hi = float(max(sub["paper"].max(), sub["ours_ci_high"].max(), 1.0))
         ax.set_xlim(0, min(100, hi * 1.08))
         ax.set_ylim(0, min(100, hi * 1.08))
         ax.set_aspect("equal")
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("This pipeline against the paper's Table 2 (one point per cell × benchmark; bars: 95 % CI over "
-                 "problems)", fontsize=11)
+    title = "This pipeline against the paper's Table 2 (one point per cell × benchmark; bars: 95 % CI over problems)"
+    if (table["n_seeds"].fillna(1) > 1).any():
+        title += ("\nfor a method trained with several seeds: the mean over seeds, bars the mean of the seeds' "
+                  "intervals")
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _ours_label(method_id: str, n_seeds: pd.Series) -> str:
+    """Legend name of our values of one method: its label, with the number of seeds where they are means."""
+    counts = sorted({int(n) for n in n_seeds.dropna() if int(n) > 1})
+    if not counts:
+        return method_label(method_id)
+    if len(counts) == 1:
+        return series_label(method_id, counts[0])
+    return f"{method_label(method_id)}, mean of {counts[0]}–{counts[-1]} seeds"
 
 
 def compare_bandit(reference: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,29 @@ COLUMNS = None
 SELECTIVE = False
 
 
+_PREFIX = "What is "
+
+
+def summands(problem: str) -> list[int] | None:
+    """The summands of a synthetic sum ("What is 7 + 5?" -> [7, 5]); None for any other text."""
+    if not (problem.startswith(_PREFIX) and problem.endswith("?")):
+        return None
+    parts = problem[len(_PREFIX):-1].split(" + ")
+    return [int(x) for x in parts] if len(parts) >= 2 and all(x.isdigit() for x in parts) else None
+
+
+def carry_free_sum(values: list[int]) -> int:
+    """The column-wise sum that drops every carry (7 + 5 -> 2, 38 + 45 -> 73): the classic wrong answer of a
+    problem with a carry, equal to the true sum when there is none."""
+    total, place = 0, 1
+    values = list(values)
+    while any(values):
+        total += (sum(v % 10 for v in values) % 10) * place
+        values = [v // 10 for v in values]
+        place *= 10
+    return total
+
+
 def split_of(problem: str, test_fraction: float) -> str:
     """The split a problem belongs to, from its text alone."""
     h = int.from_bytes(hashlib.sha1(problem.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
@@ -70,7 +93,7 @@ def generate(p: dict, name: str = "synthetic") -> pd.DataFrame:
                             f"{p['size']} asked for; widen terms or the value range, or lower size.")
         k = int(rng.integers(lo_t, hi_t + 1))
         values = rng.integers(p["min_value"], p["max_value"] + 1, size=k).tolist()
-        problem = "What is " + " + ".join(str(v) for v in values) + "?"
+        problem = _PREFIX + " + ".join(str(v) for v in values) + "?"
         if problem in seen or split_of(problem, p["test_fraction"]) != p["split"]:
             continue
         seen.add(problem)
