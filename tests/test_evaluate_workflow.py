@@ -140,9 +140,11 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     assert len(shards) == 4
 
     # Outputs.
-    passk = pd.read_csv(wd / "results/tables/passk.csv", keep_default_na=False, na_values={"step": [""]})
-    assert list(passk.columns) == ["model", "train_set", "method", "estimator", "params", "step", "benchmark", "k",
-                                   "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
+    passk = pd.read_csv(wd / "results/tables/passk.csv", keep_default_na=False,
+                        na_values={"step": [""], "seed": [""]})
+    assert list(passk.columns) == ["model", "train_set", "method", "estimator", "params", "seed", "step",
+                                   "benchmark", "k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
+    assert passk.seed.isna().all()  # no seeded cells
     assert sorted(set(zip(passk.model, passk.train_set, passk.method))) == sorted(CHECKPOINTS)
     # estimator and params say what a checkpoint was trained with (empty for the base model); no snapshots
     assert set(zip(passk.method, passk.estimator, passk.params)) == {("base", "", ""), ("grpo", "grpo", "{}")}
