@@ -213,3 +213,12 @@ def test_cpu_process_drops_scheduler_thread_counts_and_keeps_the_engine_in_proce
     # a user's explicit choice of engine process is kept
     env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
     assert prepare_cpu_process(env) == {} and env == {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
+
+
+def test_cpu_sharing_defaults_unbind_engines_and_keep_explicit_choices():
+    from rsrl.evaluate.sample import share_cpus
+
+    env = {}
+    assert share_cpus(env) == {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_WAIT_POLICY": "PASSIVE"} == env
+    env = {"VLLM_CPU_OMP_THREADS_BIND": "auto", "OMP_WAIT_POLICY": "ACTIVE"}
+    assert share_cpus(env) == {} and env == {"VLLM_CPU_OMP_THREADS_BIND": "auto", "OMP_WAIT_POLICY": "ACTIVE"}

@@ -199,6 +199,30 @@ def test_reward_single_calls_and_threads():
     assert out == expected
 
 
+def test_rewards_of_a_batch_equal_single_rewards(monkeypatch):
+    items = [(f"so \\boxed{{{i % 5}}}", str(i % 3)) for i in range(40)]
+    items += [(None, "1"), ("\\boxed{1}", None), ("\\boxed{1}", ""), (12345, "1"), ("\\boxed{\\frac{1}{2}}", "0.5")]
+    texts, golds = [c for c, _ in items], [g for _, g in items]
+    expected = [1.0 if i % 5 == i % 3 else 0.0 for i in range(40)] + [0.0, 0.0, 0.0, 0.0, 1.0]
+    assert gr.rewards(texts, golds) == expected == [gr.reward(c, g) for c, g in items]
+    assert gr.rewards([], []) == []
+    # a failed batch call falls back to one call per distinct pair, with the same results
+    pool = gr._reward_pool()
+    real_call, funcs = pool.call, []
+
+    def batch_fails(func, *a, **k):
+        funcs.append(func)
+        if func.endswith(":grade_many"):
+            raise gr.WorkerCrashed("test")
+        return real_call(func, *a, **k)
+
+    monkeypatch.setattr(pool, "call", batch_fails)
+    assert gr.rewards(texts[:10], golds[:10]) == expected[:10]
+    assert funcs == ["rsrl.grader:grade_many"] + ["rsrl.grader:grade_one"] * len(set(zip(texts[:10], golds[:10])))
+    with pytest.raises(ValueError, match="completions"):
+        gr.rewards(["a"], [])
+
+
 def test_reward_never_raises_or_hangs():
     t0 = time.perf_counter()
     assert gr.reward("$\\boxed{9^{9^{9^9}}}$", "3", timeout_s=2.0) == 0.0

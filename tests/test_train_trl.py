@@ -18,6 +18,27 @@ def test_trl_is_the_pinned_version_with_unchanged_internals(monkeypatch):
         trl_trainer.check_trl()
 
 
+def test_trl_trainer_imports_without_vllm():
+    # In a fresh process (this one may have imported TRL already): the probe is replaced before TRL's trainer
+    # modules load, so importing GRPOTrainer does not import vLLM, which is installed in this environment.
+    import importlib.util
+    import subprocess
+    import sys
+
+    assert importlib.util.find_spec("vllm") is not None
+    code = ("import sys; from rsrl.train import trl_trainer as t; t.hide_vllm_from_trl(); "
+            "from trl import GRPOTrainer; print('vllm' in sys.modules)")
+    import os
+    from pathlib import Path
+
+    import rsrl
+
+    env = {**os.environ, "PYTHONPATH": str(Path(rsrl.__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
 def _tiny(tmp_path):
     import pandas as pd
 

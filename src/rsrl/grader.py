@@ -725,6 +725,33 @@ def _reward_pool() -> WorkerPool:
         return _REWARD_POOL
 
 
+def grade_many(items: Sequence[tuple[str, str]], boxed_only: bool, timeout_s: float) -> list[bool]:
+    """Correctness of several (completion, gold) pairs, one :func:`grade_one` each (in a worker's main thread)."""
+    return [grade_one(text, gold, boxed_only, timeout_s)[0] for text, gold in items]
+
+
+def rewards(completions: Sequence, golds: Sequence, *, boxed_only: bool = DEFAULTS["boxed_only"],
+            timeout_s: float = DEFAULTS["timeout_s"]) -> list[float]:
+    """:func:`reward` of every (completion, gold) pair, equal to calling it on each, in one worker call.
+
+    A training step grades a group's identical completions once, and the distinct pairs in one round trip to a
+    worker instead of one each (2 ms per round trip against well under 1 ms of grading for a short answer). If
+    that call fails (a worker past its deadline or crashed), each distinct pair is graded alone with
+    :func:`reward`, so one pathological completion costs only itself."""
+    if len(completions) != len(golds):
+        raise ValueError(f"rewards: {len(completions)} completions but {len(golds)} golds")
+    valid = [isinstance(c, str) and g is not None and str(g).strip() != "" for c, g in zip(completions, golds)]
+    unique = list(dict.fromkeys((c, str(g)) for c, g, ok in zip(completions, golds, valid) if ok))
+    alarm = max(1.0, timeout_s / 2)
+    try:
+        got = _reward_pool().call("rsrl.grader:grade_many", unique, bool(boxed_only), alarm,
+                                  deadline=(timeout_s + 2.0) * max(1, len(unique)))
+        value = {k: 1.0 if ok else 0.0 for k, ok in zip(unique, got)}
+    except Exception:  # a timeout, a crash or workers that cannot start: pair by pair (reward never raises)
+        value = {k: reward(*k, boxed_only=boxed_only, timeout_s=timeout_s) for k in unique}
+    return [value[(c, str(g))] if ok else 0.0 for c, g, ok in zip(completions, golds, valid)]
+
+
 def reward(completion: str, gold: str, *, boxed_only: bool = DEFAULTS["boxed_only"],
            timeout_s: float = DEFAULTS["timeout_s"]) -> float:
     """1.0 if `completion` is correct against `gold` (as in evaluation, end-of-turn cut included), else 0.0;

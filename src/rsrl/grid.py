@@ -317,6 +317,47 @@ def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
             + [(c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]])
 
 
+@dataclass(frozen=True)
+class SampleBatch:
+    """The sampling shards of one run (a cell's final model and its snapshots, or a base model) done by one job
+    (``evaluation.sample_jobs: run``): one process, one engine start-up per checkpoint."""
+
+    model: str
+    train_set: str
+    run: str  # run id, or BASE
+    targets: tuple[tuple[Checkpoint, str, int, int], ...]  # (checkpoint, benchmark, p, s), in eval_targets order
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.train_set}/{self.run}"
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return list(dict.fromkeys(c for c, _, _, _ in self.targets))
+
+
+def sample_batches(cfg: dict) -> list[SampleBatch]:
+    """One :class:`SampleBatch` per run when ``evaluation.sample_jobs`` is ``run``; none (one job per shard) when it
+    is ``shard``, the default."""
+    from rsrl.evaluate.shards import eval_settings, shard_ids
+
+    if cfg["evaluation"].get("sample_jobs", "shard") != "run":
+        return []
+    by_run: dict[tuple[str, str, str], list] = {}
+    for ckpt, bench in eval_targets(cfg):
+        st = eval_settings(cfg, bench)
+        for p, s in shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"]):
+            by_run.setdefault((ckpt.model, ckpt.train_set, ckpt.method), []).append((ckpt, bench, p, s))
+    return [SampleBatch(m, t, r, tuple(v)) for (m, t, r), v in by_run.items()]
+
+
+def sample_batch(cfg: dict, model: str, train_set: str, run: str) -> SampleBatch:
+    for b in sample_batches(cfg):
+        if (b.model, b.train_set, b.run) == (model, train_set, run):
+            return b
+    raise GridError(f"{model}/{train_set}/{run} is not a sampling batch of this config (evaluation.sample_jobs "
+                    f"is {cfg['evaluation'].get('sample_jobs', 'shard')!r}; batches exist only with 'run')")
+
+
 def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:
     """Checkpoints whose per-problem results Fig. 7 reads: the focus cell's base model and final models."""
     fc = focus_cell(cfg)

@@ -1,16 +1,17 @@
 """What each job asks the scheduler for: the one definition the workflow's rules and the cost plan both read.
 
 Training jobs take their model's size class (nodes, GPUs per node, CPUs per GPU, memory, time limit) for OpenRLHF,
-or one CPU job for TRL; a sampling job takes ``eval_gpus`` GPUs and their share of a node's memory.
+or one CPU job for TRL (``cpus_per_gpu`` CPUs and a sampling job's memory); a sampling job takes ``eval_gpus``
+GPUs and their share of a node's memory, and one of the local profile's ``vllm_engines`` when its engine reserves
+a share of a device (every GPU engine, and a CPU engine sized by ``evaluation.gpu_memory_utilization``); a CPU
+engine with a KV cache of fixed bytes (the default there) is bounded by ``mem_mb`` alone, so two can share a
+machine.
 """
 
 from __future__ import annotations
 
 from rsrl import grid
 
-# A TRL cell runs on one machine: these are its requests (the time limit comes from the size class).
-TRL_CPUS = 2
-TRL_MEM_MB = 16000
 # Jobs without a GPU: building a tiny model and exporting a snapshot (minutes).
 SHORT_RUNTIME_MIN = 30
 
@@ -24,7 +25,8 @@ def train(cfg: dict, cell: grid.Cell) -> dict:
     """Slurm resources of one training cell."""
     size = grid.size_class(cfg, cell.model)
     if cell.trainer == "trl":
-        return {"nodes": 1, "gres": "", "cpus_per_task": TRL_CPUS, "mem_mb": TRL_MEM_MB,
+        return {"nodes": 1, "gres": "", "cpus_per_task": sample_threads(cfg, cell.model),
+                "mem_mb": sample_mem_mb(cfg, cell.model),
                 "runtime": size["runtime_min"], "tasks_per_gpu": 0, "tasks": 1, "gpus": 0}
     return {
         "nodes": size["nodes"],
@@ -54,14 +56,21 @@ def sample_mem_mb(cfg: dict, model: str) -> int:
     return max(8000, node * max(1, size["eval_gpus"]) // gpus) if gpus else node
 
 
+def sample_engines(cfg: dict, model: str) -> int:
+    """vLLM engines a sampling job counts against the local budget ``vllm_engines``: 1 when its engine reserves a
+    share of a device's memory (GPU memory, or CPU RAM by ``evaluation.gpu_memory_utilization``), else 0."""
+    on_gpu = grid.size_class(cfg, model)["eval_gpus"] > 0
+    return int(on_gpu or "gpu_memory_utilization" in cfg["evaluation"])
+
+
 def sample(cfg: dict, model: str) -> dict:
     size = grid.size_class(cfg, model)
     return {"gpu": size["eval_gpus"], "runtime": size["runtime_min"], "mem_mb": sample_mem_mb(cfg, model),
-            "threads": sample_threads(cfg, model), "nodes": 1}
+            "threads": sample_threads(cfg, model), "nodes": 1, "vllm_engines": sample_engines(cfg, model)}
 
 
 # Settings that change how a job is scheduled or how much memory a step takes, never what it computes.
-TRAINING_MEMORY_ONLY = ("micro_train_batch_size", "micro_rollout_batch_size")
+TRAINING_MEMORY_ONLY = ("micro_train_batch_size", "micro_rollout_batch_size", "gradient_checkpointing")
 GRADER_SCHEDULING = ("workers", "deadline_s")
 SIZE_RESULT_KEYS = ("nodes", "gpus_per_node", "tensor_parallel")  # they shape OpenRLHF's distributed run
 

@@ -179,14 +179,23 @@ def eval_sample_seed(wc):
     return grid.sample_seed(CFG, eval_checkpoint(wc))
 
 
-def eval_sampling_params(wc):
+def shard_sampling_params(ckpt, benchmark, p, s):
     """What a sample shard depends on in the config, so unrelated edits do not resample. Its sample range
     stands in for n and samples_per_shard: raising n only adds shards (seeds do not depend on n)."""
-    st = eval_shards_plan.eval_settings(CFG, wc.benchmark, eval_sample_seed(wc))
-    sd = eval_shards_plan.shard(1, st["n"], st["problem_shards"], st["samples_per_shard"], int(wc.p), int(wc.s))
+    st = eval_shards_plan.eval_settings(CFG, benchmark, grid.sample_seed(CFG, ckpt))
+    sd = eval_shards_plan.shard(1, st["n"], st["problem_shards"], st["samples_per_shard"], int(p), int(s))
     keep = {k: v for k, v in st.items() if k not in ("n", "samples_per_shard")}
-    return json.dumps({**keep, "start": sd.start, "count": sd.count, "store": CFG["evaluation"]["store"]},
-                      sort_keys=True)
+    return {**keep, "start": sd.start, "count": sd.count, "store": CFG["evaluation"]["store"]}
+
+
+def eval_sampling_params(wc):
+    return json.dumps(shard_sampling_params(eval_checkpoint(wc), wc.benchmark, wc.p, wc.s), sort_keys=True)
+
+
+def batch_sampling_params(batch):
+    """What a run's sampling batch depends on: every shard's parameters and every checkpoint's weights path."""
+    return json.dumps({"shards": [[c.id, b, p, s, shard_sampling_params(c, b, p, s)] for c, b, p, s in batch.targets],
+                       "sources": [grid.checkpoint_source(CFG, c) for c in batch.checkpoints()]}, sort_keys=True)
 
 
 def grade_params(wc):
@@ -199,6 +208,8 @@ def eval_resource(key):
     """One resource of a sampling job (rsrl.resources.sample)."""
     return lambda wc: rsrc.sample(CFG, wc.model)[key]
 
+
+SAMPLE_BATCHES = grid.sample_batches(CFG)  # empty unless evaluation.sample_jobs is "run"
 
 EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL_TARGETS]
 EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TARGETS]

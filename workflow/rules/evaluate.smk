@@ -1,35 +1,69 @@
 # Evaluation stage: every checkpoint (base models, trained cells, step snapshots) on its benchmarks.
-#   sample (one job per shard, GPU) -> grade (one job per shard, CPU) -> score (per checkpoint x benchmark)
-#   -> aggregate_eval (results/tables/passk.csv, eval_summary.csv).
+#   sample (one job per shard, GPU; or one per run: evaluation.sample_jobs) -> grade (one job per shard, CPU)
+#   -> score (per checkpoint x benchmark) -> aggregate_eval (results/tables/passk.csv, eval_summary.csv).
 # A shard is (problem shard p, sample block s), see src/rsrl/evaluate/shards.py; each output is written
 # atomically, so a rerun after a crash or preemption only runs the missing shards. What is evaluated, and where
 # each file lives, comes from rsrl.grid.
 
 
-rule sample:
-    input:
-        bench=grid.BENCH_DATA_PATTERN,
-        model=eval_model_inputs,
-    output:
-        grid.SAMPLES_PATTERN,
-    log:
-        "logs/eval/{model}/{train_set}/{method}/{benchmark}/sample_p{p}_s{s}.log",
-    params:
-        config=CONFIG_JSON,
-        model_path=eval_model_source,
-        settings=eval_sampling_params,
-        seed=eval_sample_seed,
-    threads: eval_resource("threads")
-    resources:
-        gpu=eval_resource("gpu"),
-        tasks_per_gpu=0,
-        runtime=eval_resource("runtime"),
-        mem_mb=eval_resource("mem_mb"),
-        vllm_engines=1,  # one vLLM engine: the local profile runs one at a time
-    shell:
-        "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
-        "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
-        "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
+if not SAMPLE_BATCHES:
+
+    rule sample:
+        input:
+            bench=grid.BENCH_DATA_PATTERN,
+            model=eval_model_inputs,
+        output:
+            grid.SAMPLES_PATTERN,
+        log:
+            "logs/eval/{model}/{train_set}/{method}/{benchmark}/sample_p{p}_s{s}.log",
+        params:
+            config=CONFIG_JSON,
+            model_path=eval_model_source,
+            settings=eval_sampling_params,
+            seed=eval_sample_seed,
+        threads: eval_resource("threads")
+        resources:
+            gpu=eval_resource("gpu"),
+            tasks_per_gpu=0,
+            runtime=eval_resource("runtime"),
+            mem_mb=eval_resource("mem_mb"),
+            vllm_engines=eval_resource("vllm_engines"),  # a device-sized engine: the local profile runs one at a time
+        shell:
+            "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
+            "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
+            "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+# evaluation.sample_jobs: run -- one rule per run (rule sample_run_<i>), whose one job samples every shard of the
+# run's checkpoints with one engine start-up per checkpoint (rsrl.grid.sample_batches).
+for _i, _batch in enumerate(SAMPLE_BATCHES):
+
+    rule:
+        name:
+            f"sample_run_{_i}"
+        input:
+            bench=sorted({grid.bench_data(b) for _, b, _, _ in _batch.targets}),
+            model=[f for c in _batch.checkpoints() for f in grid.checkpoint_inputs(CFG, c)],
+        output:
+            [grid.eval_file(grid.SAMPLES_PATTERN, c, b, p=p, s=s) for c, b, p, s in _batch.targets],
+        log:
+            f"logs/eval/{_batch.name}/sample_run.log",
+        params:
+            config=CONFIG_JSON,
+            settings=batch_sampling_params(_batch),
+            model=_batch.model,
+            train_set=_batch.train_set,
+            run=_batch.run,
+        threads: rsrc.sample(CFG, _batch.model)["threads"]
+        resources:
+            gpu=rsrc.sample(CFG, _batch.model)["gpu"],
+            tasks_per_gpu=0,
+            runtime=rsrc.sample(CFG, _batch.model)["runtime"],
+            mem_mb=rsrc.sample(CFG, _batch.model)["mem_mb"],
+            vllm_engines=rsrc.sample(CFG, _batch.model)["vllm_engines"],
+        shell:
+            "python -m rsrl.evaluate sample-run --config {params.config} --model {params.model:q} "
+            "--train-set {params.train_set:q} --run {params.run:q} > {log} 2>&1"
 
 
 rule grade:

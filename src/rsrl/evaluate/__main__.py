@@ -2,6 +2,7 @@
 
     python -m rsrl.evaluate sample    --config CFG --benchmark B --bench-file F --model M --model-path PATH \
                                       --p P --s S --out samples/pP_sS.parquet
+    python -m rsrl.evaluate sample-run --config CFG --model M --train-set T --run R
     python -m rsrl.evaluate grade     --config CFG --samples samples/pP_sS.parquet --bench-file F \
                                       --out graded/pP_sS.parquet [--workers N]
     python -m rsrl.evaluate score     --config CFG --benchmark B --bench-file F --graded G [G ...] \
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="the checkpoint's evaluation seed (rsrl.grid.sample_seed; default evaluation.seed)")
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("sample-run", help="sample every shard of one run (evaluation.sample_jobs: run)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--train-set", required=True, help="training set, or 'base' for a base model")
+    p.add_argument("--run", required=True, help="run id (rsrl.methods), or 'base'")
 
     p = sub.add_parser("grade", help="grade one sample shard")
     p.add_argument("--config", required=True)
@@ -68,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         sample_shard(cfg, benchmark=args.benchmark, bench_file=args.bench_file, model=args.model,
                      model_path=args.model_path, p=args.problem_shard, s=args.sample_block, out=args.out,
                      seed=args.seed)
+    elif args.cmd == "sample-run":
+        from rsrl.evaluate.sample import sample_run
+
+        sample_run(cfg, args.model, args.train_set, args.run)
     elif args.cmd == "grade":
         from rsrl.evaluate.grade import grade_shard
 

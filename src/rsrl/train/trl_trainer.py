@@ -52,6 +52,20 @@ class TRLDriftError(RuntimeError):
     pass
 
 
+def hide_vllm_from_trl() -> None:
+    """Make TRL treat vLLM as absent in this process, before TRL's trainer modules are imported.
+
+    The cells here sample with transformers' ``generate`` (TRL's ``use_vllm`` is off), but with vLLM installed
+    TRL 1.16 imports it when ``trl.GRPOTrainer`` is first imported: about 6 of the 13 s that import takes on the
+    CI machine, once per training job. TRL's modules read the probe ``trl.import_utils.is_vllm_available`` by name
+    at import time, so replacing it first is enough; a TRL without that probe only loses the saving."""
+    import importlib
+    import sys
+
+    if "trl.trainer.grpo_trainer" not in sys.modules:
+        importlib.import_module("trl.import_utils").is_vllm_available = lambda min_version=None: False
+
+
 def source_sha256(name: str) -> str:
     from trl import GRPOTrainer
 
@@ -124,11 +138,11 @@ def _trainer_class():
 
 def reward_function(boxed_only: bool, timeout_s: float):
     """TRL reward function: the evaluation's grader on the gold ``answer`` column."""
-    from rsrl.grader import reward as grade
+    from rsrl.grader import rewards
 
     def correct(prompts, completions, answer, **kwargs):
-        return [grade(c if isinstance(c, str) else c[-1]["content"], str(a), boxed_only=boxed_only,
-                      timeout_s=timeout_s) for c, a in zip(completions, answer)]
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+        return rewards(texts, [str(a) for a in answer], boxed_only=boxed_only, timeout_s=timeout_s)
 
     correct.__name__ = "correct"
     return correct
@@ -212,6 +226,8 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         log_completions=False,
         disable_tqdm=False,
         dataloader_num_workers=0,
+        gradient_checkpointing=t.get("gradient_checkpointing", True),
+        use_vllm=False,  # transformers' generate (see hide_vllm_from_trl)
     )
     if t.get("entropy_coef"):
         raise ValueError("config key training.entropy_coef: the TRL trainer has no entropy bonus; set it to 0.")
@@ -226,6 +242,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerState
 
+    hide_vllm_from_trl()
     check_trl()
     if threads:
         torch.set_num_threads(threads)

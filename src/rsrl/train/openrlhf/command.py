@@ -139,7 +139,9 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     a += ["--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep"]
     flag("ds.zero_stage", ZERO_STAGE)
     flag("ds.param_dtype", "bf16")
-    a += ["--actor.gradient_checkpointing_enable", "--ds.packing_samples"]
+    if t.get("gradient_checkpointing", True):
+        a.append("--actor.gradient_checkpointing_enable")
+    a.append("--ds.packing_samples")
     # Checkpoints (resumable, under work/) and logs
     flag("ckpt.path", paths.ckpt)
     flag("ckpt.save_steps", t["save_steps"])
