@@ -28,6 +28,7 @@ _STAMP = re.compile(r"^\[(\w{3} \w{3}\s+\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _RULE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
 _DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
+_BATCH_RULE = re.compile(r"^(sample_run)_\d+$")  # one rule per run (evaluation.sample_jobs: run), counted as one
 
 
 def parse(lines: list[str]) -> tuple[dict[str, list[float]], float]:
@@ -57,7 +58,7 @@ def parse(lines: list[str]) -> tuple[dict[str, list[float]], float]:
         m = _DONE.match(line)
         if m and m.group(1) in started and now is not None:
             rule, t0 = started.pop(m.group(1))
-            durations[rule].append((now - t0).total_seconds())
+            durations[_BATCH_RULE.sub(r"\1", rule)].append((now - t0).total_seconds())
     wall = (last - first).total_seconds() if first and last else 0.0
     return durations, wall
 

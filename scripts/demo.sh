@@ -6,6 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
-snakemake all --configfile config/demo.yaml --profile local "$@"
-snakemake all --configfile config/demo.yaml --profile local --report results/report.html
+snakemake all --configfile config/demo.yaml --profile local --report results/report.html --report-after-run "$@"
 echo "Done: tables in results/tables/, figures in results/figures/, report at results/report.html"

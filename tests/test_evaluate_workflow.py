@@ -186,6 +186,30 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     assert (wd / "results/tables/passk.csv").read_text() == old_passk
 
 
+def test_one_sampling_job_per_run_gives_the_same_samples(workdir, tmp_path):
+    # evaluation.sample_jobs: run -- one job (one process) per run samples every shard of its checkpoints; the
+    # samples are those of one job per shard (each sample has its own seed). Needs the shard-mode run above.
+    shard_mode = {p.relative_to(workdir): p for p in _shards(workdir)}
+    if len(shard_mode) != 4:
+        pytest.skip("needs the shards of test_evaluate_end_to_end_kill_resume_and_rerun_one_shard")
+    wd = tmp_path / "wd"
+    shutil.copytree(workdir, wd, ignore=shutil.ignore_patterns(".snakemake", "eval", "tables", "logs"))
+    (wd / "Snakefile").write_text((workdir / "Snakefile").read_text().replace(str(workdir), str(wd)))
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    cfg["evaluation"]["sample_jobs"] = "run"
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    dry = _snakemake(wd, "-n", "evaluate")
+    assert _job_counts(dry.stdout) == {"sample_run_0": 1, "sample_run_1": 1, "grade": 4, "score": 2,
+                                       "aggregate_eval": 1, "evaluate": 1}
+    _snakemake(wd, "evaluate")
+    got = {p.relative_to(wd): p for p in _shards(wd)}
+    assert set(got) == set(shard_mode)
+    for rel, p in got.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(p), pd.read_parquet(shard_mode[rel]))
+    log = (wd / "logs/eval/tiny/ts/grpo/sample_run.log").read_text()
+    assert log.count("engine ready") == 1 and log.count("generated") == 2, log[-2000:]
+
+
 def test_cpu_engine_settings(paper_config):
     from vllm.platforms import current_platform
 

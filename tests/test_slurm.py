@@ -399,18 +399,28 @@ def demo_ci_config() -> dict:
     return cfg
 
 
-def demo_ci_workdir(dst: Path) -> Path:
-    """A copy of the repository with the CI subset of the demo config as config/demo-ci.yaml."""
+def demo_ci_workdir(dst: Path, sample_jobs: str | None = None) -> Path:
+    """A copy of the repository with the CI subset of the demo config as config/demo-ci.yaml (``sample_jobs``:
+    evaluation.sample_jobs instead of the demo's)."""
     import yaml
 
+    cfg = demo_ci_config()
+    if sample_jobs:
+        cfg["evaluation"]["sample_jobs"] = sample_jobs
     copy_repo(dst)
-    (dst / DEMO_CI_CONFIG).write_text(yaml.safe_dump(demo_ci_config(), sort_keys=False))
+    (dst / DEMO_CI_CONFIG).write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst
 
 
+def demo_ci_shard_workdir(dst: Path) -> Path:
+    """:func:`demo_ci_workdir` with one sampling job per shard (the demo samples one job per run)."""
+    return demo_ci_workdir(dst, sample_jobs="shard")
+
+
 def sampling_fault_case() -> FaultCase:
-    """The evaluation stage's sampling shards (rule `sample`) of the base checkpoint of the demo's first model
-    on its first benchmark (CI subset): the Slurm job of one shard is cancelled once it has run `wait_s` s."""
+    """The evaluation stage's sampling shards (rule `sample`, one job per shard) of the base checkpoint of the
+    demo's first model on its first benchmark (CI subset): the Slurm job of one shard is cancelled once it has run
+    `wait_s` s."""
     from rsrl import config as rcfg
     from rsrl import grid
 
@@ -418,7 +428,7 @@ def sampling_fault_case() -> FaultCase:
     ckpt = next(c for c in grid.checkpoints(cfg) if c.is_base)
     bench = next(iter(cfg["benchmarks"]))
     base = grid.eval_file(grid.EVAL_PATTERN, ckpt, bench)
-    return FaultCase(name="sampling", make_workdir=demo_ci_workdir, targets=[f"{base}/problems.parquet"],
+    return FaultCase(name="sampling", make_workdir=demo_ci_shard_workdir, targets=[f"{base}/problems.parquet"],
                      shard_rule="sample", shard_glob=f"{base}/samples/p*_s*.parquet", configfile=DEMO_CI_CONFIG,
                      wait_s=5.0)
 
@@ -581,9 +591,11 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     print(f"\ndemo DAG through Slurm: {run.seconds:.0f} s, {len(run.slurm_jobids)} Slurm jobs, {run.job_stats}")
     assert_ran_in_slurm(run)
     rules = {"theory_bandit", "theory_lemmas", "theory_advantage_shape", "theory_figures", "prepare_bench",
-             "prepare_train", "data_manifest", "build_model", "train_cell", "export_step", "sample", "grade",
+             "prepare_train", "data_manifest", "build_model", "train_cell", "export_step", "grade",
              "score", "aggregate_eval", "report_table2", "report_fig4", "report_fig5", "report_fig7"}
     assert rules <= set(run.job_stats), f"rules that did not run: {rules - set(run.job_stats)}"
+    # sampling: one job per run (evaluation.sample_jobs: run): the base model and the three cells
+    assert sorted(r for r in run.job_stats if r.startswith("sample")) == [f"sample_run_{i}" for i in range(4)]
     for path in ("results/tables/passk.csv", "results/tables/table2.md", "results/figures/fig4_passk.png",
                  "results/figures/fig5_beta_ablation.svg", "results/figures/fig7_diversity.png",
                  "results/data/manifest.json"):
@@ -612,9 +624,11 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     plan = run_snakemake(wd, DEMO_TARGETS, configfile=DEMO_CI_CONFIG, forcerun=forced,
                          dry_run=True).check().job_stats
     n_bench, n_snap = 2, 1  # sums_train + sums_test for the final model; sums_test for the step-2 snapshot
-    cell_jobs = {"train_cell": 1, "export_step": 1, "sample": n_bench + n_snap, "grade": n_bench + n_snap,
-                 "score": n_bench + n_snap}
+    cell_jobs = {"train_cell": 1, "export_step": 1, "grade": n_bench + n_snap, "score": n_bench + n_snap}
     assert {r: plan.get(r, 0) for r in cell_jobs} == cell_jobs, plan
+    sampling = [r for r in plan if r.startswith("sample_run_")]  # the cell's run: one job for its 3 shards
+    assert len(sampling) == 1 and plan[sampling[0]] == 1, plan
+    cell_jobs[sampling[0]] = 1
     # everything else in the plan is downstream of the cell: the aggregated table, the report, the target
     downstream = {"aggregate_eval", "all"} | {r for r in plan if r.startswith("report_")}
     assert set(plan) - set(cell_jobs) <= downstream, plan

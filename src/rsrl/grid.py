@@ -317,11 +317,15 @@ def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
             + [(c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]])
 
 
+SAMPLE_RUN_RULE = "sample_run_"  # + a batch's index: the workflow's rule of that batch
+
+
 @dataclass(frozen=True)
 class SampleBatch:
     """The sampling shards of one run (a cell's final model and its snapshots, or a base model) done by one job
     (``evaluation.sample_jobs: run``): one process, one engine start-up per checkpoint."""
 
+    index: int  # position in sample_batches: the workflow's rule for it is sample_run_<index>
     model: str
     train_set: str
     run: str  # run id, or BASE
@@ -330,6 +334,10 @@ class SampleBatch:
     @property
     def name(self) -> str:
         return f"{self.model}/{self.train_set}/{self.run}"
+
+    @property
+    def rule(self) -> str:
+        return f"{SAMPLE_RUN_RULE}{self.index}"
 
     def checkpoints(self) -> list[Checkpoint]:
         return list(dict.fromkeys(c for c, _, _, _ in self.targets))
@@ -347,7 +355,7 @@ def sample_batches(cfg: dict) -> list[SampleBatch]:
         st = eval_settings(cfg, bench)
         for p, s in shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"]):
             by_run.setdefault((ckpt.model, ckpt.train_set, ckpt.method), []).append((ckpt, bench, p, s))
-    return [SampleBatch(m, t, r, tuple(v)) for (m, t, r), v in by_run.items()]
+    return [SampleBatch(i, m, t, r, tuple(v)) for i, ((m, t, r), v) in enumerate(by_run.items())]
 
 
 def sample_batch(cfg: dict, model: str, train_set: str, run: str) -> SampleBatch:

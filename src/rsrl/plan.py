@@ -77,6 +77,12 @@ def build(cfg: dict) -> Plan:
     n_snap = len(grid.snapshot_cells(cfg)) * len(grid.snapshot_steps(cfg))
     plan.add("export_step", n_snap, node_h=n_snap * rsrc.SHORT_RUNTIME_MIN / 60)
     targets = grid.eval_targets(cfg)
+    batches = grid.sample_batches(cfg)  # evaluation.sample_jobs: run -- one sampling job per run
+    for b in batches:
+        r = rsrc.sample(cfg, b.model)
+        size = grid.size_class(cfg, b.model)
+        node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
+        plan.add(b.rule, 1, gpu_h=r["gpu"] * r["runtime"] / 60, node_h=node_share * r["runtime"] / 60)
     for ckpt, bench in targets:
         st = sh.eval_settings(cfg, bench)
         ids = sh.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"])
@@ -84,7 +90,8 @@ def build(cfg: dict) -> Plan:
         size = grid.size_class(cfg, ckpt.model)
         hours = r["runtime"] / 60
         node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
-        plan.add("sample", len(ids), gpu_h=len(ids) * r["gpu"] * hours, node_h=len(ids) * node_share * hours)
+        if not batches:
+            plan.add("sample", len(ids), gpu_h=len(ids) * r["gpu"] * hours, node_h=len(ids) * node_share * hours)
         plan.add("grade", len(ids))
         problems = problem_count(cfg, bench)
         if problems is None:
@@ -107,6 +114,8 @@ def build(cfg: dict) -> Plan:
 
 
 def stage_of(rule: str) -> str:
+    if rule.startswith(grid.SAMPLE_RUN_RULE):  # one rule per run (rsrl.grid.SampleBatch.rule)
+        return "evaluate"
     return next((s for s, rules in STAGES.items() if rule in rules), "all")
 
 

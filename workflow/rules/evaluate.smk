@@ -34,13 +34,13 @@ if not SAMPLE_BATCHES:
             "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
 
 
-# evaluation.sample_jobs: run -- one rule per run (rule sample_run_<i>), whose one job samples every shard of the
-# run's checkpoints with one engine start-up per checkpoint (rsrl.grid.sample_batches).
-for _i, _batch in enumerate(SAMPLE_BATCHES):
+# evaluation.sample_jobs: run -- one rule per run (rsrl.grid.sample_batches: rule sample_run_<i>), whose one job
+# samples every shard of the run's checkpoints with one engine start-up per checkpoint.
+for _batch in SAMPLE_BATCHES:
 
     rule:
         name:
-            f"sample_run_{_i}"
+            _batch.rule
         input:
             bench=sorted({grid.bench_data(b) for _, b, _, _ in _batch.targets}),
             model=[f for c in _batch.checkpoints() for f in grid.checkpoint_inputs(CFG, c)],
