@@ -165,3 +165,26 @@ def test_snapshots_only_for_the_focus_cell(repo, paper_config):
     assert fc == (cfg["report"]["ablation"]["model"], cfg["report"]["ablation"]["train_set"])
     assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {fc}
     assert all(s < cfg["training"]["max_steps"] for s in grid.snapshot_steps(cfg))
+
+
+def test_sampling_batches_cover_every_shard_once_per_run(repo):
+    from rsrl.evaluate.shards import eval_settings, shard_ids
+
+    cfg = rcfg.load(repo / "config" / "demo.yaml")
+    assert cfg["evaluation"]["sample_jobs"] == "run"
+    batches = grid.sample_batches(cfg)
+    shards = [(c, b, p, s) for c, b in grid.eval_targets(cfg)
+              for p, s in shard_ids(*(eval_settings(cfg, b)[k] for k in ("n", "problem_shards", "samples_per_shard")))]
+    got = [t for b in batches for t in b.targets]
+    assert len(got) == len(set(got)) and set(got) == set(shards)  # every shard, in exactly one batch
+    runs = [(b.model, b.train_set, b.run) for b in batches]
+    assert len(set(runs)) == len(runs) == 1 + len(grid.cells(cfg))  # the base model and every cell's run
+    assert [b.rule for b in batches] == [f"sample_run_{i}" for i in range(len(batches))]
+    b = grid.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed2")
+    assert [c.id for c in b.checkpoints()] == ["grpo.seed2", "grpo.seed2.step30"]
+    assert {(c.id, bench) for c, bench, _, _ in b.targets} == {
+        ("grpo.seed2", "sums_train"), ("grpo.seed2", "sums_test"), ("grpo.seed2.step30", "sums_test")}
+    with pytest.raises(grid.GridError, match="not a sampling batch"):
+        grid.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed9")
+    cfg["evaluation"]["sample_jobs"] = "shard"
+    assert grid.sample_batches(cfg) == []
