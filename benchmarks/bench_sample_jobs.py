@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def make_workdir(wd: Path, n: int):
-    """Benchmarks, models and the validated config of a two-cell grid; returns (config path, the grpo run's
-    sampling batch)."""
+    """Benchmarks, models and the validated config of a two-cell grid; returns (config JSON path, config, the
+    grpo run's sampling batch)."""
     import pandas as pd
 
     from rsrl import config as rcfg

@@ -348,7 +348,7 @@ def sample_batches(cfg: dict) -> list[SampleBatch]:
     is ``shard``, the default."""
     from rsrl.evaluate.shards import eval_settings, shard_ids
 
-    if cfg["evaluation"].get("sample_jobs", "shard") != "run":
+    if cfg["evaluation"]["sample_jobs"] != "run":
         return []
     by_run: dict[tuple[str, str, str], list] = {}
     for ckpt, bench in eval_targets(cfg):
@@ -363,7 +363,7 @@ def sample_batch(cfg: dict, model: str, train_set: str, run: str) -> SampleBatch
         if (b.model, b.train_set, b.run) == (model, train_set, run):
             return b
     raise GridError(f"{model}/{train_set}/{run} is not a sampling batch of this config (evaluation.sample_jobs "
-                    f"is {cfg['evaluation'].get('sample_jobs', 'shard')!r}; batches exist only with 'run')")
+                    f"is {cfg['evaluation']['sample_jobs']!r}; batches exist only with 'run')")
 
 
 def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:

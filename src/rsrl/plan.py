@@ -79,19 +79,14 @@ def build(cfg: dict) -> Plan:
     targets = grid.eval_targets(cfg)
     batches = grid.sample_batches(cfg)  # evaluation.sample_jobs: run -- one sampling job per run
     for b in batches:
-        r = rsrc.sample(cfg, b.model)
-        size = grid.size_class(cfg, b.model)
-        node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
-        plan.add(b.rule, 1, gpu_h=r["gpu"] * r["runtime"] / 60, node_h=node_share * r["runtime"] / 60)
+        gpu_h, node_h = sample_job_hours(cfg, b.model)
+        plan.add(b.rule, 1, gpu_h=gpu_h, node_h=node_h)
     for ckpt, bench in targets:
         st = sh.eval_settings(cfg, bench)
         ids = sh.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"])
-        r = rsrc.sample(cfg, ckpt.model)
-        size = grid.size_class(cfg, ckpt.model)
-        hours = r["runtime"] / 60
-        node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
         if not batches:
-            plan.add("sample", len(ids), gpu_h=len(ids) * r["gpu"] * hours, node_h=len(ids) * node_share * hours)
+            gpu_h, node_h = sample_job_hours(cfg, ckpt.model)
+            plan.add("sample", len(ids), gpu_h=len(ids) * gpu_h, node_h=len(ids) * node_h)
         plan.add("grade", len(ids))
         problems = problem_count(cfg, bench)
         if problems is None:
@@ -111,6 +106,16 @@ def build(cfg: dict) -> Plan:
     plan.add("all")
     plan.jobs = {k: v for k, v in plan.jobs.items() if v}
     return plan
+
+
+def sample_job_hours(cfg: dict, model: str) -> tuple[float, float]:
+    """(GPU hours, node hours) one sampling job of ``model`` may hold: its time limit times its GPUs, and times
+    its share of a node's GPUs (a whole node on a CPU class)."""
+    r = rsrc.sample(cfg, model)
+    size = grid.size_class(cfg, model)
+    node_share = (r["gpu"] / size["gpus_per_node"]) if size["gpus_per_node"] else 1.0
+    hours = r["runtime"] / 60
+    return r["gpu"] * hours, node_share * hours
 
 
 def stage_of(rule: str) -> str:

@@ -37,6 +37,7 @@ if not SAMPLE_BATCHES:
 # evaluation.sample_jobs: run -- one rule per run (rsrl.grid.sample_batches: rule sample_run_<i>), whose one job
 # samples every shard of the run's checkpoints with one engine start-up per checkpoint.
 for _batch in SAMPLE_BATCHES:
+    _res = rsrc.sample(CFG, _batch.model)
 
     rule:
         name:
@@ -54,13 +55,13 @@ for _batch in SAMPLE_BATCHES:
             model=_batch.model,
             train_set=_batch.train_set,
             run=_batch.run,
-        threads: rsrc.sample(CFG, _batch.model)["threads"]
+        threads: _res["threads"]
         resources:
-            gpu=rsrc.sample(CFG, _batch.model)["gpu"],
+            gpu=_res["gpu"],
             tasks_per_gpu=0,
-            runtime=rsrc.sample(CFG, _batch.model)["runtime"],
-            mem_mb=rsrc.sample(CFG, _batch.model)["mem_mb"],
-            vllm_engines=rsrc.sample(CFG, _batch.model)["vllm_engines"],
+            runtime=_res["runtime"],
+            mem_mb=_res["mem_mb"],
+            vllm_engines=_res["vllm_engines"],
         shell:
             "python -m rsrl.evaluate sample-run --config {params.config} --model {params.model:q} "
             "--train-set {params.train_set:q} --run {params.run:q} > {log} 2>&1"

@@ -139,7 +139,7 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     a += ["--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep"]
     flag("ds.zero_stage", ZERO_STAGE)
     flag("ds.param_dtype", "bf16")
-    if t.get("gradient_checkpointing", True):
+    if t["gradient_checkpointing"]:
         a.append("--actor.gradient_checkpointing_enable")
     a.append("--ds.packing_samples")
     # Checkpoints (resumable, under work/) and logs
