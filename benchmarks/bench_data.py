@@ -96,7 +96,7 @@ def main() -> None:
     assert len(base) == args.dapo_unique
     rows.append(("dapo dedupe + unwrap", f"{table.num_rows:,} rows", t_loader, t_base))
 
-    from rsrl.answers import is_parseable, parse_gold
+    from rsrl.grading.gold import is_parseable, parse_gold
 
     answers = [str(rng.randint(0, 10**6)) if i % 3 else f"\\frac{{{i}}}{{{i + 1}}}" for i in range(args.answers)]
     parse_gold.cache_clear()

@@ -1,4 +1,4 @@
-"""Grading throughput: rsrl.grader.Grader (dedup + process pool) against a plain sequential math-verify loop, and
+"""Grading throughput: rsrl.grading.batch.Grader (dedup + process pool) against a plain sequential math-verify loop, and
 the cost of grouping each problem's answers into math-equivalence classes (``Grader.answer_classes``), which the
 grading job adds.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from rsrl.answers import gold_latex  # noqa: E402
+from rsrl.grading.normalize import gold_latex  # noqa: E402
 from rsrl.grader import Grader, extraction_config, grade_sequential  # noqa: E402
 
 FILLER = ("We expand the expression and collect like terms. Substituting $x = {a}$ gives ${b}$, and checking the "

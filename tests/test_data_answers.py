@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rsrl.answers import gold_latex, is_parseable, last_boxed
+from rsrl.grading.boxes import last_boxed
+from rsrl.grading.gold import is_parseable
+from rsrl.grading.normalize import gold_latex
 from rsrl.data.prompts import TEMPLATES, build_prompt
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import rsrl.config as rcfg
-from rsrl.answers import is_parseable
+from rsrl.grading.gold import is_parseable
 from rsrl.data import loaders
 from rsrl.data.__main__ import main as cli
 from rsrl.data.loaders import dapo

@@ -8,7 +8,7 @@ import pytest
 
 from rsrl.evaluate import metrics as mt
 from rsrl.evaluate.grade import GRADED_COLUMNS, grade_samples
-from rsrl.grader import Grader
+from rsrl.grading.batch import Grader
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rsrl.answers import last_boxed
+from rsrl.grading.boxes import last_boxed
 from rsrl.evaluate.grade import GRADED_COLUMNS, grade_samples
-from rsrl.grader import Grader
+from rsrl.grading.batch import Grader
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,11 @@ import pandas as pd
 import pytest
 
 from rsrl import grader as gr
+from rsrl.grading import batch as batch_mod
+from rsrl.grading import reward as reward_mod
+from rsrl.grading.classes import cannot_verify
+from rsrl.grading.pool import WorkerCrashed
+from rsrl.grading.verify import parse_answer
 
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # the reference loop logs every timeout with its input
 
@@ -207,18 +212,18 @@ def test_rewards_of_a_batch_equal_single_rewards(monkeypatch):
     assert gr.rewards(texts, golds) == expected == [gr.reward(c, g) for c, g in items]
     assert gr.rewards([], []) == []
     # a failed batch call falls back to one call per distinct pair, with the same results
-    pool = gr._reward_pool()
+    pool = reward_mod._reward_pool()
     real_call, funcs = pool.call, []
 
     def batch_fails(func, *a, **k):
         funcs.append(func)
         if func.endswith(":grade_many"):
-            raise gr.WorkerCrashed("test")
+            raise WorkerCrashed("test")
         return real_call(func, *a, **k)
 
     monkeypatch.setattr(pool, "call", batch_fails)
     assert gr.rewards(texts[:10], golds[:10]) == expected[:10]
-    assert funcs == ["rsrl.grader:grade_many"] + ["rsrl.grader:grade_one"] * len(set(zip(texts[:10], golds[:10])))
+    assert funcs == ["rsrl.grading.reward:grade_many"] + ["rsrl.grading.verify:grade_one"] * len(set(zip(texts[:10], golds[:10])))
     with pytest.raises(ValueError, match="completions"):
         gr.rewards(["a"], [])
 
@@ -294,7 +299,7 @@ def _raw_math_verify(text: str, gold: str) -> bool:
     from math_verify import parse
     from math_verify import verify as mv_verify
 
-    from rsrl.answers import gold_latex
+    from rsrl.grading.normalize import gold_latex
 
     return bool(mv_verify(parse(gold_latex(gold)), parse(text, extraction_config=list(gr.extraction_config(True)))))
 
@@ -378,7 +383,7 @@ def test_answer_classes_group_equivalent_answers():
 
 
 def test_answer_classes_cap_and_budget_fall_back(monkeypatch):
-    monkeypatch.setattr(gr, "CLASS_CAP", 3)
+    monkeypatch.setattr(batch_mod, "CLASS_CAP", 3)
     answers = ["1", "1", "1.0", "2", "3", "4", "5"]
     with gr.Grader(workers=1) as g:
         df = g.answer_classes(["p"] * 7, answers, [False] * 7)
@@ -399,10 +404,10 @@ def test_pairs_skipped_before_math_verify_never_verify(data_dir):
     forms = ["x=2", "2", "2.0", "\\frac{4}{2}", "y = 3", "3", "(3,4]", "\\{1,2\\}", "1, 2", "0.333333", "\\frac13",
              "10\\%", "0.1", "\\text{even}", "2k+2", "2(k+1)", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "{{1-\\frac{2}"]
     answers = list(dict.fromkeys(golds + forms))
-    parsed = [gr._parse_answer(a, 5) for a in answers]
+    parsed = [parse_answer(a, 5) for a in answers]
     skipped = both = 0
     for i, j in itertools.combinations(range(len(answers)), 2):
-        if gr._cannot_verify(parsed[i], parsed[j]):
+        if cannot_verify(parsed[i], parsed[j]):
             skipped += 1
             assert not (gr.verify(parsed[i], parsed[j], 5) and gr.verify(parsed[j], parsed[i], 5)), \
                 (answers[i], answers[j])

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rsrl import io as rio
-from rsrl.answers import is_parseable
+from rsrl.grading.gold import is_parseable
 from rsrl.data import loaders, sources
 from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import clean_text, problem_keys

@@ -29,7 +29,7 @@ import logging
 
 import pandas as pd
 
-from rsrl.grader import Grader
+from rsrl.grading.batch import Grader
 
 log = logging.getLogger(__name__)
 

@@ -162,7 +162,7 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full",
     shard."""
     from vllm import SamplingParams
 
-    from rsrl.answers import last_boxed
+    from rsrl.grading.boxes import last_boxed
 
     # One request per run of consecutive seeds of one problem: vLLM seeds child i of `SamplingParams(n, seed=s)`
     # with s + i, so each sample gets exactly the seed of its row while the prompt is sent (and prefilled) once.

@@ -138,7 +138,7 @@ def _trainer_class():
 
 def reward_function(boxed_only: bool, timeout_s: float):
     """TRL reward function: the evaluation's grader on the gold ``answer`` column."""
-    from rsrl.grader import rewards
+    from rsrl.grading.reward import rewards
 
     def correct(prompts, completions, answer, **kwargs):
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]

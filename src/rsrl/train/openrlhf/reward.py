@@ -3,7 +3,7 @@
 OpenRLHF 0.11.2 imports this file by path inside each vLLM rollout actor and calls
 ``reward_func(queries, prompts, labels)`` once per sample, from worker threads (``asyncio.to_thread``), with one
 query (prompt + response text, special tokens kept), its prompt and its label (the gold answer). Grading is the
-evaluation's own (:func:`rsrl.grader.reward`: math-verify, boxed answers only, timeouts in a process pool), so a
+evaluation's own (:func:`rsrl.grading.reward.reward`: math-verify, boxed answers only, timeouts in a process pool), so a
 training reward and an evaluation verdict can never disagree.
 
 The function is thread-safe and never raises: OpenRLHF swallows exceptions from it and later fails without
@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 
-from rsrl.grader import DEFAULTS
-from rsrl.grader import reward as _grade
+from rsrl.grading.settings import DEFAULTS
+from rsrl.grading.reward import reward as _grade
 
 log = logging.getLogger("rsrl.train.reward")
 

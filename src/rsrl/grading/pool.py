@@ -125,7 +125,7 @@ def _in_spawner_thread(fn: Callable[[], Any]) -> Any:
     with _SPAWN_LOCK:
         if _SPAWN_QUEUE is None:
             _SPAWN_QUEUE = queue.Queue()
-            threading.Thread(target=_spawner_loop, args=(_SPAWN_QUEUE,), name="rsrl-procpool-spawner",
+            threading.Thread(target=_spawner_loop, args=(_SPAWN_QUEUE,), name="rsrl-grading-pool-spawner",
                              daemon=True).start()
     box: queue.Queue = queue.Queue(maxsize=1)
     _SPAWN_QUEUE.put((fn, box))
@@ -145,7 +145,7 @@ class _Worker:
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         # Only literals built here reach the interpreter: fd numbers, an int and repr() of the module names.
-        code = (f"from rsrl.procpool import _worker_main; "
+        code = (f"from rsrl.grading.pool import _worker_main; "
                 f"_worker_main({int(r_task)}, {int(w_res)}, {tuple(map(str, preload))!r}, {int(memory_mb)})")
         self.proc = _in_spawner_thread(lambda: subprocess.Popen(
             [sys.executable, "-c", code], pass_fds=(r_task, w_res), env=env, stdin=subprocess.DEVNULL,
@@ -244,7 +244,7 @@ class WorkerPool:
         if not ok:
             code = w.proc.poll()
             w.kill()
-            imports = ", ".join(["rsrl.procpool", *(p.split(":")[0] for p in self.preload)])
+            imports = ", ".join(["rsrl.grading.pool", *(p.split(":")[0] for p in self.preload)])
             raise WorkerStartError(
                 f"a worker did not start within {self.startup_timeout} s (exit status {code}); check that "
                 f"`{sys.executable} -c 'import {imports}'` works and that ${MEMORY_ENV} (MiB) is not too low")

@@ -1,4 +1,4 @@
-"""rsrl.procpool: tasks run in worker subprocesses; deadlines kill and replace workers; errors come back."""
+"""rsrl.grading.pool: tasks run in worker subprocesses; deadlines kill and replace workers; errors come back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from rsrl.procpool import TaskTimeout, WorkerPool, WorkerStartError
+from rsrl.grading.pool import TaskTimeout, WorkerPool, WorkerStartError
 
 
 def test_results_errors_and_deadlines():
@@ -33,9 +33,9 @@ def test_map_keeps_order_and_reports_failures():
 
 
 def test_preload_runs_before_ready():
-    with WorkerPool(1, preload=("fractions", "rsrl.grader:_worker_init")) as pool:
+    with WorkerPool(1, preload=("fractions", "rsrl.grading.verify:worker_init")) as pool:
         assert pool.call("sys:getrecursionlimit", deadline=30) > 0
-        assert pool.call("rsrl.grader:grade_one", "\\boxed{2}", "2", True, 5, deadline=30)[0] is True
+        assert pool.call("rsrl.grading.verify:grade_one", "\\boxed{2}", "2", True, 5, deadline=30)[0] is True
 
 
 def test_broken_worker_environment_raises(monkeypatch):

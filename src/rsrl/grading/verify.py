@@ -1,0 +1,190 @@
+"""math-verify calls: parsing with alarms, verdicts, extraction keys. They run inside grading workers (where
+``signal.alarm`` works) and are usable in-process.
+
+A verdict is that of the plain loop :func:`grade_sequential`::
+
+    text = prepare(completion)
+    verify(parse(prepare(gold_latex(gold))), parse(text, extraction_config=CFG), allow_set_relation_comp=True,
+           timeout_seconds=T)
+
+with ``CFG`` boxed-only by default (``LatexExtractionConfig(boxed_match_priority=0,
+try_extract_without_anchor=False)``: a ``\\boxed{}`` answer, or a math environment anchored by "final answer" or
+"answer:"; never a bare number in the text). ``boxed_only=False`` uses math-verify's default extraction
+(LaTeX and plain expressions anywhere), which credits answers a truncated completion merely mentions.
+:func:`verify` compares an inequality in one variable with a set as the set it describes
+(math-verify's ``allow_set_relation_comp``: ``2 \\le x < 5`` equals ``[2, 5)``).
+
+*Extraction keys* (:func:`extraction_key`): ``parse`` looks at a completion only through the regex matches of
+math-verify's extraction patterns; the key is exactly that ordered list of matches without their positions, so
+completions with equal keys parse to the same answer (the batch grader verifies each distinct key once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import math
+import pickle
+from typing import Sequence
+
+from rsrl.grading.normalize import gold_latex, prepare
+from rsrl.grading.settings import DEFAULTS
+
+
+def extraction_config(boxed_only: bool) -> tuple:
+    """math-verify extraction targets: boxed-only or math-verify's default (LaTeX + expressions)."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    if boxed_only:
+        return (LatexExtractionConfig(boxed_match_priority=0, try_extract_without_anchor=False),)
+    return (LatexExtractionConfig(), ExprExtractionConfig())
+
+
+_CONFIGS: dict[bool, tuple] = {}
+
+
+def config_of(boxed_only: bool) -> tuple:
+    if boxed_only not in _CONFIGS:
+        _CONFIGS[boxed_only] = extraction_config(boxed_only)
+    return _CONFIGS[boxed_only]
+
+
+def alarm_seconds(timeout_s: float) -> int:
+    return max(1, int(math.ceil(timeout_s)))
+
+
+_ANSWERS: dict[tuple[str, int], list] = {}  # parses of answer strings, per process
+CACHE_SIZE = 65536
+
+
+
+def parse_answer(answer: str, t: int) -> list:
+    """math-verify's parse of a gold (or extracted) answer string, prepared like a completion (cached unless it
+    timed out)."""
+    from math_verify import parse
+
+    key = (answer, t)
+    if key in _ANSWERS:
+        return _ANSWERS[key]
+    counter = timeout_counter()
+    before = counter.count
+    parsed = parse(_answer_latex(answer), parsing_timeout=t)
+    if counter.count == before:
+        if len(_ANSWERS) > CACHE_SIZE:
+            _ANSWERS.clear()
+        _ANSWERS[key] = parsed
+    return parsed
+
+
+
+def _answer_latex(answer: str) -> str:
+    return prepare(gold_latex(answer))
+
+
+def verify(gold: list, pred: list, t: int) -> bool:
+    """math-verify's verdict on parsed answers, inequalities in one variable compared as the sets they describe."""
+    from math_verify import verify as mv_verify
+
+    return bool(mv_verify(gold, pred, allow_set_relation_comp=True, timeout_seconds=t))
+
+
+def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_only: bool = DEFAULTS["boxed_only"],
+                     timeout_s: float = DEFAULTS["timeout_s"]) -> list[bool]:
+    """The reference: a plain loop of math-verify ``parse`` + ``verify`` over every completion, in-process.
+
+    Only for comparison (tests, benchmarks): it has no deadline and can hang on inputs that ignore the alarm.
+    """
+    from math_verify import parse
+
+    t = alarm_seconds(timeout_s)
+    cfg = list(config_of(boxed_only))
+    return [verify(parse(_answer_latex(gold), parsing_timeout=t),
+                   parse(prepare(text), extraction_config=cfg, parsing_timeout=t), t)
+            for text, gold in zip(completions, golds, strict=True)]
+
+
+def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"]) -> bytes:
+    """Digest of everything math-verify's ``parse`` sees of ``prepare(text)``: equal keys give equal parses.
+
+    Mirrors ``math_verify.parser.extract_target_from_pred``: the patterns of every extraction target, grouped by
+    priority; within a group the matches ordered rightmost end first (ties: leftmost start, then pattern
+    order, as its stable sort); each match reduced to (target, pattern, named groups that matched) — the only
+    things ``extract_latex``/``extract_expr`` read. No match at all gives the key of the empty list.
+    """
+    from math_verify.parser import get_extraction_regexes
+
+    text = prepare(text)
+    target_res = get_extraction_regexes(config_of(boxed_only))
+    patterns = [(pat, ti, pi, prio) for ti, (pats, _) in enumerate(target_res) for pi, (pat, prio) in enumerate(pats)]
+    patterns.sort(key=lambda x: x[3])
+    parts = []
+    for _, group in itertools.groupby(patterns, key=lambda x: x[3]):
+        matches = [(m.end(), -m.start(), ti, pi, tuple((k, v) for k, v in m.groupdict().items() if v is not None))
+                   for pat, ti, pi, _ in group for m in pat.finditer(text)]
+        matches.sort(key=lambda x: (x[0], x[1]), reverse=True)
+        parts.append(tuple(m[2:] for m in matches))
+    if not any(parts):
+        return b""
+    return hashlib.blake2b(pickle.dumps(parts, protocol=5), digest_size=16).digest()
+
+
+def extraction_keys(texts: Sequence[str], boxed_only: bool) -> list[bytes]:
+    return [extraction_key(t, boxed_only) for t in texts]
+
+
+class _TimeoutCounter(logging.Handler):
+    """Counts math-verify's "Timeout during parsing/comparison" warnings (it returns [] / False on timeouts)."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        if "Timeout" in record.getMessage():
+            self.count += 1
+
+
+_TIMEOUTS: _TimeoutCounter | None = None
+
+
+def timeout_counter() -> _TimeoutCounter:
+    global _TIMEOUTS
+    if _TIMEOUTS is None:
+        _TIMEOUTS = _TimeoutCounter()
+        mv = logging.getLogger("math_verify")
+        mv.addHandler(_TIMEOUTS)
+        mv.setLevel(logging.WARNING)
+    return _TIMEOUTS
+
+
+def worker_init() -> None:
+    """Set-up of a grading worker: math-verify imported, its timeout warnings counted, not printed."""
+    logging.getLogger("math_verify").propagate = False
+    timeout_counter()
+    import math_verify  # noqa: F401
+
+
+def grade_one(text: str, gold: str, boxed_only: bool,
+              timeout_s: float) -> tuple[bool, str | None, bool, bytes | None]:
+    """(correct, extracted answer string or None, timed out, the pickled parse or None) of one completion, via
+    math-verify with alarms.
+
+    Must run in a main thread (math-verify uses ``signal.alarm``); workers call it.
+    """
+    from math_verify import parse
+
+    t = alarm_seconds(timeout_s)
+    counter = timeout_counter()
+    before = counter.count
+    g = parse_answer(gold, t)
+    pred = parse(prepare(text), extraction_config=list(config_of(boxed_only)), parsing_timeout=t)
+    correct = verify(g, pred, t)
+    extracted = next((p for p in reversed(pred) if isinstance(p, str)), None)
+    if extracted is None and pred:
+        extracted = str(pred[0])
+    try:
+        blob = pickle.dumps(pred, protocol=5)
+    except Exception:  # an object that does not pickle: answer classes parse the string instead
+        blob = None
+    return correct, extracted, counter.count > before, blob
