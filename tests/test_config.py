@@ -159,7 +159,7 @@ def test_bad_config_fails_with_named_key(paper_config, desc, mutate, expected):
     cfg = copy.deepcopy(paper_config)
     mutate(cfg)
     with pytest.raises(rcfg.ConfigError) as info:
-        rcfg.validate(cfg)
+        grid.validate(cfg)
     msg = str(info.value)
     for s in expected:
         assert s in msg, f"{desc}: {s!r} not in message {msg!r}"

@@ -12,6 +12,7 @@ import pytest
 
 from rsrl import config as rcfg
 from rsrl import grid
+from rsrl.config import check_openrlhf_training
 from rsrl.train.openrlhf import command
 from rsrl.train.openrlhf.launch import dump_command, write_prompts
 
@@ -100,10 +101,10 @@ def test_every_training_value_reaches_the_command(cfg):
 def test_inconsistent_batches_and_snapshot_steps_are_rejected(cfg):
     t = dict(cfg["training"], eval_steps=[75])
     with pytest.raises(ValueError, match="eval_steps"):
-        command.check_training(t)
+        check_openrlhf_training(t)
     t = dict(cfg["training"], train_batch_size=1000)
     with pytest.raises(ValueError, match="train_batch_size"):
-        command.check_training(t)
+        check_openrlhf_training(t)
 
 
 def test_prompt_file_has_exactly_max_steps_rollouts(tmp_path):

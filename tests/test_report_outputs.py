@@ -320,7 +320,7 @@ def test_focus_cell_default_and_errors(paper_config):
     # validation reports it too
     cfg["report"] = valid["report"]
     with pytest.raises(rcfg.ConfigError, match="report.ablation"):
-        rcfg.validate(cfg)
+        grid.validate(cfg)
 
 
 def test_method_style_is_consistent_and_distinct():

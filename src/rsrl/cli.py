@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from rsrl import config as rcfg
+from rsrl import grid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", help="also write the per-rule table (stage, rule, jobs, gpu_hours, node_hours) here")
     a = ap.parse_args(argv)
     try:
-        cfg = rcfg.load(*a.config)
+        cfg = grid.load(*a.config)
     except rcfg.ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 2

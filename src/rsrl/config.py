@@ -1,7 +1,8 @@
-"""Pipeline configuration: loading, JSON-schema validation, cross-reference checks and the training grid.
+"""Pipeline configuration: loading, JSON-schema validation, defaults and cross-reference checks.
 
-Everything that reads the config goes through :func:`load` (or :func:`validate` for an already parsed dict), so a
-bad config fails once, early, with a message that names the key and says what is allowed.
+The lowest layer of the package: it imports no other layer but the estimator registry (pure functions). A whole
+config is validated by :func:`rsrl.grid.load` / :func:`rsrl.grid.validate` (this module's checks, then the
+grid's), so a bad config fails once, early, with a message that names the key and says what is allowed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Iterable
 
 import jsonschema
 import yaml
+
+from rsrl import estimators
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.json"
@@ -91,7 +94,6 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
 
 
 def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
-    from rsrl import estimators, grid
 
     context = {"group_size": cfg["training"]["n_samples_per_prompt"]}
     if cfg["training"].get("rollout_batch_size"):
@@ -132,23 +134,10 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
                                             where=f"{where}.params")
                 except estimators.EstimatorError as exc:
                     raise ConfigError(str(exc)) from None
-    try:
-        all_cells = grid.cells(cfg)
-    except grid.GridError as exc:
-        raise ConfigError(str(exc)) from None
-    seen: dict[tuple, int] = {}
-    for c in all_cells:
-        key = (c.model, c.train_set, c.run_id)
-        if key in seen:
-            raise ConfigError(f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
-                              "parameter values that name the same method); each (model, train_set, method) may "
-                              "appear once.")
-        seen[key] = 1
     for b in cfg["evaluation"].get("per_benchmark", {}):
         if b not in cfg["benchmarks"]:
             raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
                               f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
-    _check_training_steps(cfg, all_cells)
     ns = [benchmark_settings(cfg, b)["n"] for b in cfg["benchmarks"]]
     for k in (cfg["report"]["k_table"] if explicit_k_table else []):
         if k & (k - 1) or k > max(ns):
@@ -171,30 +160,42 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
             if b not in cfg["benchmarks"]:
                 raise ConfigError(f"config key report.{key}.benchmarks: unknown benchmark {b!r}; "
                                   f"allowed values are {sorted(cfg['benchmarks'])}.")
-    try:
-        grid.focus_cell(cfg)
-        grid.comparison_cell(cfg)
-    except grid.GridError as exc:
-        raise ConfigError(str(exc)) from None
 
 
-def _check_training_steps(cfg: dict, cells: list) -> None:
-    t = cfg["training"]
-    late = [s for s in t["eval_steps"] if s > t["max_steps"]]
+def check_training_steps(training: dict, where: str = "training") -> None:
+    """Snapshot steps within the run; raises :class:`ConfigError` naming the key."""
+    t = training
+    late = [st for st in t["eval_steps"] if st > t["max_steps"]]
     if late:
-        raise ConfigError(f"config key training.eval_steps: step(s) {late} lie beyond training.max_steps "
+        raise ConfigError(f"config key {where}.eval_steps: step(s) {late} lie beyond {where}.max_steps "
                           f"({t['max_steps']}); no snapshot would be taken there. Remove them or raise max_steps.")
-    if any(c.trainer == "openrlhf" for c in cells):
-        from rsrl.train.openrlhf.command import check_training
 
-        try:
-            check_training(t)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+
+def check_openrlhf_training(training: dict, where: str = "training") -> None:
+    """What OpenRLHF's batch arithmetic needs of the training settings; raises :class:`ConfigError` naming the
+    keys. Checked for every config whose grid trains a cell with OpenRLHF (:func:`rsrl.grid.validate`), and again
+    when its command line is built."""
+    t = training
+    n, rbs = t["n_samples_per_prompt"], t["rollout_batch_size"]
+    if t["train_batch_size"] % t["micro_train_batch_size"]:
+        raise ConfigError(f"config keys {where}.train_batch_size ({t['train_batch_size']}) must be a multiple of "
+                          f"{where}.micro_train_batch_size ({t['micro_train_batch_size']}).")
+    if (rbs * n) % t["train_batch_size"]:
+        raise ConfigError(f"config keys {where}: rollout_batch_size * n_samples_per_prompt ({rbs * n}) must be a "
+                          f"multiple of train_batch_size ({t['train_batch_size']}).")
+    for st in t["eval_steps"]:
+        if st % t["save_steps"] or st > t["max_steps"]:
+            raise ConfigError(f"config key {where}.eval_steps: step {st} must be a multiple of {where}.save_steps "
+                              f"({t['save_steps']}) and at most {where}.max_steps ({t['max_steps']}); snapshots are "
+                              "taken at checkpoints.")
 
 
 def validate(cfg: dict) -> dict:
-    """Validate a parsed config; return a copy with schema defaults filled in. Raises :class:`ConfigError`."""
+    """Validate a parsed config against the schema and its own cross-references (names, sizes, estimator
+    parameters); return a copy with schema defaults filled in. Raises :class:`ConfigError`.
+
+    The checks that need the grid (duplicate cells, the figures' cells, each trainer's batch arithmetic) are
+    :func:`rsrl.grid.validate`'s, which calls this first: a workflow or command validates through that one."""
     if not isinstance(cfg, dict):
         raise ConfigError("config: expected a mapping at the top level (see config/config.yaml).")
     cfg = copy.deepcopy(cfg)
@@ -208,6 +209,7 @@ def validate(cfg: dict) -> dict:
     explicit_k_table = "k_table" in (cfg.get("report") or {})
     _fill_defaults(cfg, schema, schema)
     _check_references(cfg, explicit_k_table)
+    check_training_steps(cfg["training"])
     return cfg
 
 

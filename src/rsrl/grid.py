@@ -1,84 +1,26 @@
-"""The experiment grid and the results layout, read by the workflow, the trainers, the evaluation and the report.
+"""The experiment grid, read by the workflow, the trainers, the evaluation and the report.
 
 *Grid*: the training runs (:class:`Cell`: model × training set × method), the checkpoints evaluated (base models,
 final models, step snapshots of the focus cell), and which checkpoint is evaluated on which benchmark
-(:func:`eval_targets`). *Layout*: the path of every output (the ``*_PATTERN`` constants hold the Snakemake
-patterns; the functions fill them in). Nothing else composes a results path or decides what is evaluated.
+(:func:`eval_targets`), and the sample shards of each evaluation. *Layout*: the path of every output, in
+:mod:`rsrl.layout` (read through this module). Nothing else decides what is trained or evaluated.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
+from rsrl import config as rcfg
+from rsrl.layout import (  # noqa: F401  (the layout, read through the grid)
+    RESULTS, WORK, TRAIN_DATA_PATTERN, BENCH_DATA_PATTERN, MANIFEST_PATTERN, MERGED_MANIFEST, BASE_MODEL_PATTERN,
+    CELL_PATTERN, MODEL_PATTERN, TRAIN_METRICS_PATTERN, SNAPSHOT_PATTERN, WORK_PATTERN, EVAL_PATTERN,
+    SAMPLES_PATTERN, GRADED_PATTERN, PROBLEMS_PATTERN, EVAL_METRICS_PATTERN, PASSK_TABLE, EVAL_SUMMARY_TABLE, TABLES,
+    FIGURES, THEORY, train_data, bench_data, base_model_dir, model_dir, train_metrics, snapshot_dir, work_dir,
+    eval_file, figure, table, match_files,
+)
 from rsrl.methods import BASE, Checkpoint, Method, MethodError, run_id, sort_key
-
-# --------------------------------------------------------------------------------------------------------------
-# Layout: every path of the pipeline, relative to the working directory (the repository root).
-
-RESULTS = "results"
-WORK = "work"
-TRAIN_DATA_PATTERN = "results/data/train/{train_set}.parquet"
-BENCH_DATA_PATTERN = "results/data/bench/{benchmark}.parquet"
-MANIFEST_PATTERN = "results/data/manifests/{kind}/{name}.json"
-MERGED_MANIFEST = "results/data/manifest.json"
-BASE_MODEL_PATTERN = "results/models/{model}/base"
-CELL_PATTERN = "results/train/{model}/{train_set}/{method}"
-MODEL_PATTERN = CELL_PATTERN + "/model"
-TRAIN_METRICS_PATTERN = CELL_PATTERN + "/metrics.csv"
-SNAPSHOT_PATTERN = CELL_PATTERN + "/steps/step{step}"
-WORK_PATTERN = "work/train/{model}/{train_set}/{method}"
-EVAL_PATTERN = "results/eval/{model}/{train_set}/{method}/{benchmark}"
-SAMPLES_PATTERN = EVAL_PATTERN + "/samples/p{p}_s{s}.parquet"
-GRADED_PATTERN = EVAL_PATTERN + "/graded/p{p}_s{s}.parquet"
-PROBLEMS_PATTERN = EVAL_PATTERN + "/problems.parquet"
-EVAL_METRICS_PATTERN = EVAL_PATTERN + "/metrics.csv"
-PASSK_TABLE = "results/tables/passk.csv"
-EVAL_SUMMARY_TABLE = "results/tables/eval_summary.csv"
-TABLES = "results/tables"
-FIGURES = "results/figures"
-THEORY = "results/theory"
-
-
-def train_data(train_set: str) -> str:
-    return TRAIN_DATA_PATTERN.format(train_set=train_set)
-
-
-def bench_data(benchmark: str) -> str:
-    return BENCH_DATA_PATTERN.format(benchmark=benchmark)
-
-
-def base_model_dir(model: str) -> str:
-    return BASE_MODEL_PATTERN.format(model=model)
-
-
-def model_dir(model: str, train_set: str, method: str) -> str:
-    return MODEL_PATTERN.format(model=model, train_set=train_set, method=method)
-
-
-def train_metrics(model: str, train_set: str, method: str) -> str:
-    return TRAIN_METRICS_PATTERN.format(model=model, train_set=train_set, method=method)
-
-
-def snapshot_dir(model: str, train_set: str, method: str, step: int) -> str:
-    return SNAPSHOT_PATTERN.format(model=model, train_set=train_set, method=method, step=step)
-
-
-def work_dir(model: str, train_set: str, method: str) -> str:
-    return WORK_PATTERN.format(model=model, train_set=train_set, method=method)
-
-
-def eval_file(pattern: str, ckpt: Checkpoint, benchmark: str, **extra) -> str:
-    return pattern.format(model=ckpt.model, train_set=ckpt.train_set, method=ckpt.id, benchmark=benchmark, **extra)
-
-
-def figure(stem: str, ext: str) -> str:
-    return f"{FIGURES}/{stem}.{ext}"
-
-
-def table(stem: str, ext: str) -> str:
-    return f"{TABLES}/{stem}.{ext}"
-
 
 # --------------------------------------------------------------------------------------------------------------
 # The grid
@@ -86,6 +28,35 @@ def table(stem: str, ext: str) -> str:
 
 class GridError(ValueError):
     """A grid that cannot be built; the message names the config key."""
+
+
+def validate(cfg: dict) -> dict:
+    """A config validated whole: :func:`rsrl.config.validate` (schema, defaults, references), then the checks that
+    need the grid: no cell listed twice, the figures' cells exist, and each trainer's settings fit the cells it
+    trains. Returns the validated copy; raises :class:`rsrl.config.ConfigError` naming the key."""
+    cfg = rcfg.validate(cfg)
+    try:
+        all_cells = cells(cfg)
+        focus_cell(cfg)
+        comparison_cell(cfg)
+    except GridError as exc:
+        raise rcfg.ConfigError(str(exc)) from None
+    seen: set[tuple] = set()
+    for c in all_cells:
+        key = (c.model, c.train_set, c.run_id)
+        if key in seen:
+            raise rcfg.ConfigError(f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
+                                   "parameter values that name the same method); each (model, train_set, method) "
+                                   "may appear once.")
+        seen.add(key)
+    if any(c.trainer == "openrlhf" for c in all_cells):
+        rcfg.check_openrlhf_training(cfg["training"])
+    return cfg
+
+
+def load(*paths, overrides: dict | None = None) -> dict:
+    """Config files read as :func:`rsrl.config.load` reads them, validated whole (:func:`validate`)."""
+    return validate(rcfg.load(*paths, overrides=overrides))
 
 
 @dataclass(frozen=True)
@@ -317,6 +288,40 @@ def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
             + [(c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]])
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Sample shards: how one (checkpoint, benchmark) evaluation is split into jobs (rows and seeds per shard:
+# rsrl.evaluate.shards)
+
+#: Most samples per problem (sample indices fit in the 16 low bits of a sample's seed).
+MAX_SAMPLES = 1 << 16
+
+
+def n_blocks(n: int, samples_per_shard: int) -> int:
+    if n < 1 or samples_per_shard < 1:
+        raise ValueError(f"n_blocks: need n >= 1 and samples_per_shard >= 1; got n={n}, "
+                         f"samples_per_shard={samples_per_shard}")
+    return math.ceil(n / samples_per_shard)
+
+
+def shard_ids(n: int, problem_shards: int, samples_per_shard: int) -> list[tuple[int, int]]:
+    """(p, s) of every shard of a benchmark with `n` samples per problem."""
+    return [(p, s) for p in range(problem_shards) for s in range(n_blocks(n, samples_per_shard))]
+
+
+def eval_settings(cfg: dict, benchmark: str, seed: int | None = None) -> dict:
+    """Sampling settings plus the sharding of one benchmark (n, temperature, top_p, max_tokens, limit,
+    problem_shards, samples_per_shard, seed). ``seed``: the checkpoint's (:func:`rsrl.grid.sample_seed`), default
+    ``evaluation.seed``."""
+    st = dict(rcfg.benchmark_settings(cfg, benchmark))
+    ev = cfg["evaluation"]
+    st["problem_shards"] = int(ev["problem_shards"])
+    st["samples_per_shard"] = int(ev["samples_per_shard"])
+    st["seed"] = int(ev["seed"] if seed is None else seed)
+    if st["n"] > MAX_SAMPLES:
+        raise ValueError(f"evaluation.per_benchmark.{benchmark}.n = {st['n']} exceeds {MAX_SAMPLES}")
+    return st
+
+
 SAMPLE_RUN_RULE = "sample_run_"  # + a batch's index: the workflow's rule of that batch
 
 
@@ -346,8 +351,6 @@ class SampleBatch:
 def sample_batches(cfg: dict) -> list[SampleBatch]:
     """One :class:`SampleBatch` per run when ``evaluation.sample_jobs`` is ``run``; none (one job per shard) when it
     is ``shard``, the default."""
-    from rsrl.evaluate.shards import eval_settings, shard_ids
-
     if cfg["evaluation"]["sample_jobs"] != "run":
         return []
     by_run: dict[tuple[str, str, str], list] = {}
@@ -378,28 +381,6 @@ def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:
 def diversity_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
     """(checkpoint, benchmark) of every per-problem table Fig. 7 reads, in the order the workflow passes them."""
     return [(c, b) for c in diversity_checkpoints(cfg) for b in cfg["benchmarks"]]
-
-
-def match_files(targets: list[tuple[Checkpoint, str]], pattern: str, files: list, what: str) -> list:
-    """The files of ``targets`` (one per target, in the targets' order), identified by their layout path.
-
-    Jobs receive their input files on the command line; this pairs each file with its (checkpoint, benchmark)
-    without depending on the order the files were passed in, and fails naming what is missing or unexpected.
-    """
-    from pathlib import PurePath
-
-    want = [PurePath(eval_file(pattern, c, b)).parts for c, b in targets]
-    depth = len(want[0]) if want else 0
-    # A file is the layout path itself, or that path under some root (the tail of its parts).
-    given = {PurePath(str(f)).parts[-depth:]: f for f in files} if depth else {}
-    missing = ["/".join(w) for w in want if w not in given]
-    extra = sorted("/".join(g) for g in set(given) - set(want))
-    if missing or extra or len(given) != len(files):
-        raise GridError(f"{what}: the files passed do not match the configured evaluations: missing "
-                        f"{missing[:3]}{' ...' if len(missing) > 3 else ''} ({len(missing)}), unexpected "
-                        f"{extra[:3]}{' ...' if len(extra) > 3 else ''} ({len(extra)}). Pass the files of "
-                        "rsrl.grid for this config (the workflow does), each once.")
-    return [given[w] for w in want]
 
 
 def model_source(cfg: dict, model: str) -> str:

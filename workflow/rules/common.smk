@@ -18,7 +18,7 @@ try:
     # Snakemake has parsed the config files already; read them again strictly (duplicate keys, YAML tags).
     for _path in workflow.configfiles:
         rcfg.read_yaml(_path)
-    CFG = rcfg.validate(dict(config))
+    CFG = grid.validate(dict(config))
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
 

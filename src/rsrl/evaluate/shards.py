@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_SAMPLES = 1 << 16
+from rsrl.grid import MAX_SAMPLES, eval_settings, n_blocks, shard_ids  # noqa: F401  (re-exported)
+
 
 
 def problem_hash(problem_id: str) -> int:
@@ -42,13 +43,6 @@ def sample_seeds(base_seed: int, problem_id: str, start: int, count: int) -> np.
     return np.arange(start, start + count, dtype=np.int64) + np.int64(base)
 
 
-def n_blocks(n: int, samples_per_shard: int) -> int:
-    if n < 1 or samples_per_shard < 1:
-        raise ValueError(f"n_blocks: need n >= 1 and samples_per_shard >= 1; got n={n}, "
-                         f"samples_per_shard={samples_per_shard}")
-    return math.ceil(n / samples_per_shard)
-
-
 @dataclass(frozen=True)
 class Shard:
     p: int                 # problem shard
@@ -60,11 +54,6 @@ class Shard:
     @property
     def name(self) -> str:
         return f"p{self.p}_s{self.s}"
-
-
-def shard_ids(n: int, problem_shards: int, samples_per_shard: int) -> list[tuple[int, int]]:
-    """(p, s) of every shard of a benchmark with `n` samples per problem."""
-    return [(p, s) for p in range(problem_shards) for s in range(n_blocks(n, samples_per_shard))]
 
 
 def shard(n_problems: int, n: int, problem_shards: int, samples_per_shard: int, p: int, s: int) -> Shard:
@@ -96,17 +85,3 @@ def check_ids(problem_ids) -> None:
         hashes[h] = i
 
 
-def eval_settings(cfg: dict, benchmark: str, seed: int | None = None) -> dict:
-    """Sampling settings plus the sharding of one benchmark (n, temperature, top_p, max_tokens, limit,
-    problem_shards, samples_per_shard, seed). ``seed``: the checkpoint's (:func:`rsrl.grid.sample_seed`), default
-    ``evaluation.seed``."""
-    from rsrl.config import benchmark_settings
-
-    st = dict(benchmark_settings(cfg, benchmark))
-    ev = cfg["evaluation"]
-    st["problem_shards"] = int(ev["problem_shards"])
-    st["samples_per_shard"] = int(ev["samples_per_shard"])
-    st["seed"] = int(ev["seed"] if seed is None else seed)
-    if st["n"] > MAX_SAMPLES:
-        raise ValueError(f"evaluation.per_benchmark.{benchmark}.n = {st['n']} exceeds {MAX_SAMPLES}")
-    return st

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rsrl import grid
+from rsrl.config import check_openrlhf_training
 from rsrl import stops as rstops
 from rsrl.train.openrlhf.patch import CARRIER_ESTIMATOR
 
@@ -64,28 +65,11 @@ def prompt_rows(training: dict) -> int:
     return steps_per_episode(training) * training["rollout_batch_size"]
 
 
-def check_training(training: dict, where: str = "training") -> None:
-    """Consistency checks the schema cannot express; raise ValueError naming the keys."""
-    t = training
-    n, rbs = t["n_samples_per_prompt"], t["rollout_batch_size"]
-    if t["train_batch_size"] % t["micro_train_batch_size"]:
-        raise ValueError(f"config keys {where}.train_batch_size ({t['train_batch_size']}) must be a multiple of "
-                         f"{where}.micro_train_batch_size ({t['micro_train_batch_size']}).")
-    if (rbs * n) % t["train_batch_size"]:
-        raise ValueError(f"config keys {where}: rollout_batch_size * n_samples_per_prompt ({rbs * n}) must be a "
-                         f"multiple of train_batch_size ({t['train_batch_size']}).")
-    for s in t["eval_steps"]:
-        if s % t["save_steps"] or s > t["max_steps"]:
-            raise ValueError(f"config key {where}.eval_steps: step {s} must be a multiple of {where}.save_steps "
-                             f"({t['save_steps']}) and at most {where}.max_steps ({t['max_steps']}); snapshots are "
-                             "taken at checkpoints.")
-
-
 def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: int, max_context: int | None = None,
                   tensor_parallel: int = 1) -> list[str]:
     """Arguments for ``python -m openrlhf.cli.train_ppo_ray`` (without the interpreter and module)."""
     t = grid.for_cell(cfg, cell)["training"]  # training.seed: the cell's
-    check_training(t)
+    check_openrlhf_training(t)
     gpus = nodes * gpus_per_node
     max_len = t["max_prompt_len"] + t["max_new_tokens"]
     if max_context:
