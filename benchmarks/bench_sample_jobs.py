@@ -35,7 +35,7 @@ def make_workdir(wd: Path, n: int):
 
     from rsrl import config as rcfg
     from rsrl import grid
-    from rsrl.data.prompts import build_prompt
+    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
 
     syn = {"task": "add", "terms": 2, "min_value": 0, "max_value": 9, "test_fraction": 0.3, "seed": 0}

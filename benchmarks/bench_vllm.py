@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def build_model(out: Path, data_dir: Path, max_context: int) -> list[str]:
-    from rsrl.data.prompts import build_prompt
+    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
 
     rows = [json.loads(line) for line in (data_dir / "eval" / "math500.jsonl").read_text().splitlines() if line]

@@ -7,7 +7,7 @@ import pytest
 from rsrl.grading.boxes import last_boxed
 from rsrl.grading.gold import is_parseable
 from rsrl.grading.normalize import gold_latex
-from rsrl.data.prompts import TEMPLATES, build_prompt
+from rsrl.prompts import TEMPLATES, build_prompt
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -22,7 +22,7 @@ from rsrl.data.__main__ import main as cli
 from rsrl.data.loaders import dapo
 from rsrl.data.manifest import merge
 from rsrl.data.prepare import prepare
-from rsrl.data.prompts import build_prompt
+from rsrl.prompts import build_prompt
 from rsrl.data.schema import REQUIRED, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,7 +261,7 @@ def test_plain_prompt_template(tmp_path):
 
 
 def test_a_models_own_template_is_rendered_from_the_problem(tmp_path):
-    from rsrl.data.prompts import build_prompt, for_model
+    from rsrl.prompts import build_prompt, for_model
 
     cfg = make_config(bench={"aime24": BENCH["aime24"]})
     prepare(cfg, "bench", "aime24", tmp_path / "a.parquet", tmp_path / "a.json")

@@ -64,7 +64,7 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
 def workdir(tmp_path_factory):
     if not (DATA / "eval" / f"{BENCH}.jsonl").exists():
         pytest.skip(f"local evaluation data not found at {DATA}")
-    from rsrl.data.prompts import build_prompt
+    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
 
     wd = tmp_path_factory.mktemp("evaluate_wf")

@@ -260,7 +260,7 @@ def test_defaults_are_the_config_schemas(paper_config):
 
 
 def test_cut_at_end_of_turn():
-    from rsrl.data.prompts import END_OF_TURN_MARKERS
+    from rsrl.prompts import END_OF_TURN_MARKERS
 
     assert gr.END_OF_TURN_MARKERS is END_OF_TURN_MARKERS
     assert gr.cut_at_end_of_turn("so \\boxed{1}") == ("so \\boxed{1}", False)

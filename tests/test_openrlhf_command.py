@@ -152,7 +152,7 @@ def test_every_flag_exists_in_openrlhf_0_11_2(cfg, tmp_path):
 def test_prompt_file_uses_the_models_own_template(tmp_path):
     import pandas as pd
 
-    from rsrl.data.prompts import build_prompt
+    from rsrl.prompts import build_prompt
 
     df = pd.DataFrame({"id": ["a", "b"], "problem": ["1+1?", "2+2?"],
                        "prompt": [build_prompt(p, "qwen_math_boxed") for p in ("1+1?", "2+2?")], "answer": ["2", "4"]})

@@ -16,7 +16,7 @@ import pytest
 
 from rsrl import config as rcfg
 from rsrl import stops
-from rsrl.data.prompts import END_OF_TURN_MARKERS, TEMPLATE_END, TEMPLATES
+from rsrl.prompts import END_OF_TURN_MARKERS, TEMPLATE_END, TEMPLATES
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "tests" / "fixtures" / "models"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rsrl import config as rcfg
-from rsrl.data.prompts import build_prompt
+from rsrl.prompts import build_prompt
 from rsrl.models import tiny
 
 

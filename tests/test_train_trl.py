@@ -42,7 +42,7 @@ def test_trl_trainer_imports_without_vllm():
 def _tiny(tmp_path):
     import pandas as pd
 
-    from rsrl.data.prompts import build_prompt
+    from rsrl.prompts import build_prompt
     from rsrl.models.tiny import TinySpec, build
 
     rng = random.Random(0)

@@ -2,7 +2,7 @@
 
 A model's stop sequences are, in this order and without repeats,
 
-1. the end-of-turn marker of its prompt template (:data:`rsrl.data.prompts.TEMPLATE_END`: ``<|im_end|>`` for
+1. the end-of-turn marker of its prompt template (:data:`rsrl.prompts.TEMPLATE_END`: ``<|im_end|>`` for
    ``qwen_math_boxed``, ``"\\nQuestion:"`` for ``plain``);
 2. the tokenizer's ``eos_token`` (``tokenizer_config.json``, else ``special_tokens_map.json``);
 3. every ``eos_token_id`` of ``generation_config.json`` (an id or a list), as its token text;
@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rsrl.data.prompts import TEMPLATE_END, model_template
+from rsrl.prompts import TEMPLATE_END, model_template
 
 TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"

@@ -1,9 +1,9 @@
 """Data stage: training sets and benchmarks in one schema (see :mod:`rsrl.data.schema`).
 
-Entry points: :func:`rsrl.data.prepare.prepare` (one output), :func:`rsrl.data.prompts.build_prompt`.
+Entry points: :func:`rsrl.data.prepare.prepare` (one output), :func:`rsrl.prompts.build_prompt`.
 """
 
-from rsrl.data.prompts import TEMPLATES, build_prompt
+from rsrl.prompts import TEMPLATES, build_prompt
 from rsrl.data.schema import REQUIRED, DataError
 
 __all__ = ["TEMPLATES", "build_prompt", "REQUIRED", "DataError"]

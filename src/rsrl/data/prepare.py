@@ -21,7 +21,7 @@ from rsrl.grading.gold import is_parseable
 from rsrl.data import loaders, sources
 from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import clean_text, problem_keys
-from rsrl.data.prompts import build_prompt, model_template
+from rsrl.prompts import build_prompt, model_template
 from rsrl.data.schema import DataError, validate
 
 log = logging.getLogger(__name__)

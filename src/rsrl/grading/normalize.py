@@ -3,7 +3,7 @@
 :func:`prepare` is applied to every completion (evaluation and both trainers' rewards) and to every gold answer
 (:func:`gold_latex` first), before math-verify sees it:
 
-* **End of turn.** The text is cut at the first end-of-turn marker (:data:`rsrl.data.prompts.END_OF_TURN_MARKERS`:
+* **End of turn.** The text is cut at the first end-of-turn marker (:data:`rsrl.prompts.END_OF_TURN_MARKERS`:
   those of the prompt templates and of the model families' chat formats): whatever a model writes after its turn
   ended (a hallucinated next user turn with its own ``\\boxed{}``) is not its answer.
 * **Self-corrections.** Only the last run of boxes is the answer: boxes joined by nothing but a separator
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rsrl.data.prompts import END_OF_TURN_MARKERS
+from rsrl.prompts import END_OF_TURN_MARKERS
 from rsrl.grading.boxes import BOX_CMD, boxes, brace_pairs
 
 def cut_at_end_of_turn(text: str, markers: Sequence[str] = END_OF_TURN_MARKERS) -> tuple[str, bool]:

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     cfg = load_config_json(a.config)
     spec = TinySpec.from_config(cfg, a.model)
-    from rsrl.data.prompts import for_model
+    from rsrl.prompts import for_model
 
     df = for_model(pd.read_parquet(a.train), cfg, a.model)
     with atomic_path(a.out) as tmp:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: int, cfg: dict | None = None,
                   model: str | None = None) -> None:
     """`rows` prompts (prompt, answer, id) cycling through reshuffled passes over the training set; prompts in
-    `model`'s template (:func:`rsrl.data.prompts.for_model`) when `cfg` is given."""
+    `model`'s template (:func:`rsrl.prompts.for_model`) when `cfg` is given."""
     out = Path(out)
     if out.exists():
         log.info("prompt file %s exists; reusing it (resumed run)", out)
