@@ -18,7 +18,7 @@ from rsrl.layout import (  # noqa: F401  (the layout, read through the grid)
     CELL_PATTERN, MODEL_PATTERN, TRAIN_METRICS_PATTERN, SNAPSHOT_PATTERN, WORK_PATTERN, EVAL_PATTERN,
     SAMPLES_PATTERN, GRADED_PATTERN, PROBLEMS_PATTERN, EVAL_METRICS_PATTERN, PASSK_TABLE, EVAL_SUMMARY_TABLE, TABLES,
     FIGURES, THEORY, train_data, bench_data, base_model_dir, model_dir, train_metrics, snapshot_dir, work_dir,
-    eval_file, figure, table, match_files,
+    eval_file, figure, figure_stem, table, theory_table, match_files,
 )
 from rsrl.methods import BASE, Checkpoint, Method, MethodError, run_id, sort_key
 

@@ -71,8 +71,17 @@ def eval_file(pattern: str, ckpt: Checkpoint, benchmark: str, **extra) -> str:
     return pattern.format(model=ckpt.model, train_set=ckpt.train_set, method=ckpt.id, benchmark=benchmark, **extra)
 
 
+def theory_table(name: str) -> str:
+    """A table of the theory stage (bandit runs, the advantage shape, the lemmas' checks)."""
+    return f"{THEORY}/{name}.csv"
+
+
+def figure_stem(stem: str) -> str:
+    return f"{FIGURES}/{stem}"
+
+
 def figure(stem: str, ext: str) -> str:
-    return f"{FIGURES}/{stem}.{ext}"
+    return f"{figure_stem(stem)}.{ext}"
 
 
 def table(stem: str, ext: str) -> str:

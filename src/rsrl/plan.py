@@ -18,14 +18,18 @@ import pandas as pd
 from rsrl import grid
 from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
+from rsrl.report.command import commands as report_commands
+from rsrl.theory import RULES as THEORY_RULES
+
+#: Each report product's rule (and its per-model rule), from the products themselves.
+REPORT_RULES = [r for c in report_commands().values() for r in (c.rule, c.per_model_rule) if r]
 
 STAGES = {
-    "theory": ["theory_bandit", "theory_advantage_shape", "theory_lemmas", "theory_table1", "theory_figures"],
+    "theory": list(THEORY_RULES),
     "data": ["prepare_bench", "prepare_train", "data_manifest"],
     "train": ["build_model", "train_cell", "train_cell_multinode", "export_step"],
     "evaluate": ["sample", "grade", "score", "aggregate_eval"],
-    "report": ["report_table2", "report_fig4", "report_fig4_model", "report_fig5", "report_fig6", "report_fig7",
-               "report_paper_comparison", "report_paired"],
+    "report": REPORT_RULES,
 }
 
 
@@ -98,11 +102,10 @@ def build(cfg: dict) -> Plan:
     plan.add("score", len(targets))
     plan.add("aggregate_eval")
     models = grid.models(cfg)
-    for rule in ("report_table2", "report_fig4", "report_fig5", "report_fig6", "report_fig7",
-                 "report_paper_comparison", "report_paired"):
-        plan.add(rule)
-    if len(models) > 1:
-        plan.add("report_fig4_model", len(models))
+    for c in report_commands().values():
+        plan.add(c.rule)
+        if c.per_model_rule and len(models) > 1:
+            plan.add(c.per_model_rule, len(models))
     plan.add("all")
     plan.jobs = {k: v for k, v in plan.jobs.items() if v}
     return plan

@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import rsrl.config as rcfg  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
+from snakemake.io import strip_wildcard_constraints  # noqa: E402
 from rsrl import grid  # noqa: E402
 from rsrl import resources as rsrc  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
@@ -213,3 +214,19 @@ SAMPLE_BATCHES = grid.sample_batches(CFG)  # empty unless evaluation.sample_jobs
 
 EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL_TARGETS]
 EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TARGETS]
+
+
+def stage_outputs(prefix, **wildcards):
+    """The outputs of every rule named ``<prefix>...`` defined so far (an aggregate target lists no path by hand):
+    a rule with wildcards is expanded over ``wildcards`` (nothing when a value list is empty)."""
+    out = []
+    for r in workflow.rules:
+        if not r.name.startswith(prefix):
+            continue
+        if r.has_wildcards():
+            if all(wildcards.get(w) for w in r.wildcard_names):
+                patterns = [strip_wildcard_constraints(str(f)) for f in r.output]
+                out += expand(patterns, **{w: wildcards[w] for w in r.wildcard_names})
+        else:
+            out += list(r.output)
+    return out

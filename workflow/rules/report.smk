@@ -18,17 +18,6 @@ REPORT_PARAMS = {
     "benchmarks": BENCHMARKS,
     "evaluate_base": CFG["evaluation"]["evaluate_base"],
 }
-REPORT_OUTPUTS = (
-    [grid.table("table2", "csv"), grid.table("table2", "md")]
-    + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig6_baselines", "fig7_diversity",
-                                   "paper_comparison")
-       for e in ("png", "svg")]
-    + [grid.table("paper_comparison", "csv"), grid.table("paper_comparison", "md"),
-       grid.table("bandit_comparison", "csv"), grid.table("paired_diff", "csv"), grid.table("paired_diff", "md")]
-    + ([grid.figure(f"fig4_passk_{m}", e) for m in REPORT_MODELS for e in ("png", "svg")]
-       if len(REPORT_MODELS) > 1 else [])
-)
-
 
 rule report_table2:
     input:
@@ -182,4 +171,4 @@ rule report_paired:
 
 rule report:
     input:
-        REPORT_OUTPUTS,
+        stage_outputs("report_", model=REPORT_MODELS if len(REPORT_MODELS) > 1 else []),

@@ -1,17 +1,13 @@
 # Theory stage: Fig. 2 (advantage shape), Fig. 3 (100-armed bandit, RS-GRPO's beta sweep), Fig. 3b (the bandit with
 # every registry estimator), Table 1 (estimator properties) and the two lemmas. CPU only, seconds each.
 
-THEORY_TABLES = expand("results/theory/{name}.csv",
-                       name=["advantage_shape", "bandit_curves", "bandit_final", "lemmas"])
-THEORY_TABLES += [grid.table("table1_estimators", ext) for ext in ("csv", "md")]
-THEORY_FIGURES = expand("results/figures/{fig}.{ext}",
-                        fig=["fig2_advantage_shape", "fig3_bandit", "fig3b_bandit_estimators"], ext=["png", "svg"])
+# Every path comes from rsrl.layout (through rsrl.grid); `rule theory` collects the outputs of the theory_* rules.
 
 
 rule theory_bandit:
     output:
-        curves="results/theory/bandit_curves.csv",
-        final="results/theory/bandit_final.csv",
+        curves=grid.theory_table("bandit_curves"),
+        final=grid.theory_table("bandit_final"),
     params:
         config=CONFIG_JSON,
         bandit=CFG["theory"].get("bandit", {}),
@@ -43,7 +39,7 @@ rule theory_table1:
 
 rule theory_advantage_shape:
     output:
-        "results/theory/advantage_shape.csv",
+        grid.theory_table("advantage_shape"),
     params:
         config=CONFIG_JSON,
     log:
@@ -54,7 +50,7 @@ rule theory_advantage_shape:
 
 rule theory_lemmas:
     output:
-        "results/theory/lemmas.csv",
+        grid.theory_table("lemmas"),
     params:
         config=CONFIG_JSON,
         lemmas=CFG["theory"]["lemmas"],
@@ -66,19 +62,19 @@ rule theory_lemmas:
 
 rule theory_figures:
     input:
-        shape="results/theory/advantage_shape.csv",
-        curves="results/theory/bandit_curves.csv",
-        final="results/theory/bandit_final.csv",
+        shape=grid.theory_table("advantage_shape"),
+        curves=grid.theory_table("bandit_curves"),
+        final=grid.theory_table("bandit_final"),
     output:
-        fig2_png=report("results/figures/fig2_advantage_shape.png", category="Theory",
+        fig2_png=report(grid.figure("fig2_advantage_shape", "png"), category="Theory",
                         caption="../report/fig2.rst"),
-        fig2_svg="results/figures/fig2_advantage_shape.svg",
-        fig3_png=report("results/figures/fig3_bandit.png", category="Theory",
+        fig2_svg=grid.figure("fig2_advantage_shape", "svg"),
+        fig3_png=report(grid.figure("fig3_bandit", "png"), category="Theory",
                         caption="../report/fig3.rst"),
-        fig3_svg="results/figures/fig3_bandit.svg",
-        fig3b_png=report("results/figures/fig3b_bandit_estimators.png", category="Theory",
+        fig3_svg=grid.figure("fig3_bandit", "svg"),
+        fig3b_png=report(grid.figure("fig3b_bandit_estimators", "png"), category="Theory",
                          caption="../report/fig3b.rst"),
-        fig3b_svg="results/figures/fig3b_bandit_estimators.svg",
+        fig3b_svg=grid.figure("fig3b_bandit_estimators", "svg"),
     params:
         config=CONFIG_JSON,
         fig2=lambda wc, output: output.fig2_png.removesuffix(".png"),
@@ -94,5 +90,4 @@ rule theory_figures:
 
 rule theory:
     input:
-        THEORY_TABLES,
-        THEORY_FIGURES,
+        stage_outputs("theory_"),

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl import stops as rstops
-from rsrl.data import prompts as templates
+from rsrl import prompts as templates
 from rsrl.evaluate import shards as sh
 
 log = logging.getLogger(__name__)

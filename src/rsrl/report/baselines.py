@@ -16,6 +16,7 @@ from rsrl import grid
 from rsrl.report.inputs import k_table
 from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.style import apply_style, note
+from rsrl.report.command import Command, PASSK, write_figure
 
 
 def make_fig6(cfg: dict, passk: pd.DataFrame) -> plt.Figure:
@@ -43,3 +44,12 @@ def make_fig6(cfg: dict, passk: pd.DataFrame) -> plt.Figure:
     fig.suptitle(f"Fig. 6: RS-GRPO and pass@k training methods over training — {model} trained on {ts}",
                  fontsize=12, y=0.995, va="top")
     return fig
+
+
+def _run(args, cfg: dict) -> list:
+    from rsrl.report.inputs import read_passk
+
+    return write_figure(make_fig6(cfg, read_passk(args.passk)), args.out)
+
+
+COMMAND = Command("fig6", "report_fig6", "Fig. 6: pass@k training methods over training", _run, (PASSK,))

@@ -22,6 +22,7 @@ from rsrl.report.inputs import k_table, read_train_metrics
 from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.seeds import group_runs, summarize
 from rsrl.report.style import apply_style, method_beta, method_color, method_linestyle, note
+from rsrl.report.command import Arg, Command, PASSK, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +115,14 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
     fig.suptitle(f"Fig. 5: effect of the risk-sensitivity β — {model} trained on {ts}{extra}", fontsize=12,
                  y=top + 0.4 / fig.get_figheight(), va="bottom")
     return fig
+
+
+def _run(args, cfg: dict) -> list:
+    from rsrl.report.inputs import read_passk
+
+    return write_figure(make_fig5(cfg, read_passk(args.passk), args.train_metrics), args.out)
+
+
+COMMAND = Command("fig5", "report_fig5", "Fig. 5: β ablation over training", _run,
+                  (PASSK, Arg(("--train-metrics",), {"nargs": "+", "required": True,
+                                                     "help": "metrics.csv of each method of the focus cell"})))

@@ -28,6 +28,7 @@ from rsrl.methods import BASE, parts
 from rsrl.report.inputs import read_problems
 from rsrl.report.seeds import Series, group_runs, t_interval
 from rsrl.report.style import apply_style, method_beta, method_color, method_label, note
+from rsrl.report.command import Arg, Command, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +191,15 @@ def _joint(ax, pooled, bench, grpo: Series, rs: Series) -> None:
     ax.set_title(f"(b) Per-problem accuracy, {g_name} vs {rs_name}\n(marker area grows with the number of "
                  f"problems at a point{seeds})")
     ax.legend(handles=handles, fontsize=7, loc="lower right")
+
+
+def _run(args, cfg: dict) -> list:
+    return write_figure(make_fig7(cfg, args.problems, beta=args.beta), args.out)
+
+
+COMMAND = Command("fig7", "report_fig7", "Fig. 7: answer diversity", _run, (
+    Arg(("--problems",), {"nargs": "*", "default": [],
+                          "help": "problems.parquet of each rsrl.grid.diversity_targets entry, in that order"}),
+    Arg(("--beta",), {"type": float, "default": None,
+                      "help": "RS-GRPO β compared with GRPO in panel (b) (default: the largest in the grid)"}),
+))

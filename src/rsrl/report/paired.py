@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from rsrl import grid
 from rsrl.methods import Checkpoint, label, parts
+from rsrl.report.command import Arg, Command, write_tables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -188,3 +189,12 @@ def to_markdown(cfg: dict, table: pd.DataFrame, n_boot: int | None = None) -> st
 def make_paired(cfg: dict, problems: list[str | Path], n_boot: int | None = None) -> tuple[pd.DataFrame, str]:
     table = compare(cfg, problems, n_boot=n_boot)
     return table, to_markdown(cfg, table, n_boot=n_boot)
+
+
+def _run(args, cfg: dict) -> list:
+    return write_tables(args.out, *make_paired(cfg, args.problems))
+
+
+COMMAND = Command("paired", "report_paired", "paired differences with the reference method (CSV and Markdown)", _run,
+                  (Arg(("--problems",), {"nargs": "*", "default": [],
+                                         "help": "problems.parquet of each rsrl.report.paired.targets entry"}),))

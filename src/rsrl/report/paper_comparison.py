@@ -35,6 +35,7 @@ from rsrl.grid import expand_methods
 from rsrl.methods import BASE, parts
 from rsrl.report.seeds import series_label, summarize
 from rsrl.report.style import apply_style, method_color, method_label, note
+from rsrl.report.command import Arg, Command, PASSK, write_figure, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -241,3 +242,24 @@ def compare_bandit(reference: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame
     df = pd.DataFrame(rows, columns=BANDIT_COLUMNS)
     df["within_range"] = df["within_range"].astype("boolean")
     return df
+
+
+def _run(args, cfg: dict) -> list:
+    from rsrl.io import write_table
+    from rsrl.report.inputs import read_passk
+
+    table = compare(cfg, read_reference(args.reference), read_passk(args.passk))
+    paths = write_tables(args.out, table, summary(cfg, table))
+    paths += write_figure(make_figure(cfg, table), args.figure)
+    write_table(args.bandit_out, compare_bandit(pd.read_csv(args.bandit_reference), pd.read_csv(args.bandit_final)))
+    return [*paths, Path(args.bandit_out)]
+
+
+COMMAND = Command("paper", "report_paper_comparison", "the reproduction beside the paper's Table 2 and bandit", _run, (
+    PASSK,
+    Arg(("--reference",), {"required": True, "help": "the paper's Table 2 (reference/rs_grpo_table2.csv)"}),
+    Arg(("--bandit-reference",), {"required": True, "help": "the authors' bandit rewards"}),
+    Arg(("--bandit-final",), {"required": True, "help": "results/theory/bandit_final.csv"}),
+    Arg(("--figure",), {"required": True, "help": "figure path stem"}),
+    Arg(("--bandit-out",), {"required": True, "help": "bandit comparison table (CSV)"}),
+))

@@ -19,6 +19,7 @@ from rsrl.methods import BASE
 from rsrl.report.seeds import Series, group_runs, summarize
 from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
                                method_sort_key, note)
+from rsrl.report.command import Arg, Command, PASSK, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +128,14 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
                  "CI over problems; n = samples per problem)")
     fig.suptitle(title, y=top + 0.5 / fig.get_figheight(), va="bottom", fontsize=11)
     return fig
+
+
+def _run(args, cfg: dict) -> list:
+    from rsrl.report.inputs import read_passk
+
+    return write_figure(make_fig4(cfg, read_passk(args.passk), model=args.model), args.out)
+
+
+COMMAND = Command("fig4", "report_fig4", "Fig. 4: pass@k curves", _run,
+                  (PASSK, Arg(("--model",), {"default": None, "help": "draw only this model's rows"})),
+                  per_model_rule="report_fig4_model")

@@ -25,6 +25,7 @@ from rsrl.methods import BASE, Checkpoint
 from rsrl.report.inputs import k_table
 from rsrl.report.seeds import Series, group_runs, series_label, summarize
 from rsrl.report.style import method_label
+from rsrl.report.command import Command, PASSK, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -214,3 +215,12 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
 def make_table2(cfg: dict, passk: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     table = build_table2(cfg, passk)
     return table, to_markdown(cfg, table, passk)
+
+
+def _run(args, cfg: dict) -> list:
+    from rsrl.report.inputs import read_passk
+
+    return write_tables(args.out, *make_table2(cfg, read_passk(args.passk)))
+
+
+COMMAND = Command("table2", "report_table2", "Table 2: pass@k table (CSV and Markdown)", _run, (PASSK,))

@@ -102,14 +102,16 @@ def cmd_figures(args) -> None:
 
 
 def main(argv=None) -> None:
+    from rsrl import layout
+
     p = argparse.ArgumentParser(prog="python -m rsrl.theory", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("bandit", help="run the 100-armed bandit for every estimator, reward variant and seed")
     b.add_argument("--config", help="validated config JSON (theory.estimators, theory.bandit)")
-    b.add_argument("--curves", default="results/theory/bandit_curves.csv")
-    b.add_argument("--final", default="results/theory/bandit_final.csv")
+    b.add_argument("--curves", default=layout.theory_table("bandit_curves"))
+    b.add_argument("--final", default=layout.theory_table("bandit_final"))
     b.add_argument("--seeds", type=int, help="override theory.bandit.seeds")
     b.add_argument("--samples", type=int, help="override theory.bandit.samples")
     b.add_argument("--workers", type=int, default=1, help="processes sharing the runs (the rule passes {threads})")
@@ -117,30 +119,30 @@ def main(argv=None) -> None:
 
     a = sub.add_parser("advantage-shape", help="Fig. 2 data from the estimator registry")
     a.add_argument("--config", help="validated config JSON (unused; accepted for uniformity)")
-    a.add_argument("--out", default="results/theory/advantage_shape.csv")
+    a.add_argument("--out", default=layout.theory_table("advantage_shape"))
     a.add_argument("--betas", type=float, nargs="+")
     a.add_argument("--group-size", type=int, default=16)
     a.set_defaults(fn=cmd_advantage_shape)
 
     lm = sub.add_parser("lemmas", help="check Lemma 1 and Lemma 2 on random softmax bandits")
     lm.add_argument("--config", help="validated config JSON (theory.lemmas)")
-    lm.add_argument("--out", default="results/theory/lemmas.csv")
+    lm.add_argument("--out", default=layout.theory_table("lemmas"))
     lm.set_defaults(fn=cmd_lemmas)
 
     t1 = sub.add_parser("table1", help="Table 1: estimator properties measured on the registry functions")
     t1.add_argument("--config", help="validated config JSON (theory.estimators, theory.table1)")
-    t1.add_argument("--csv", default="results/tables/table1_estimators.csv")
-    t1.add_argument("--md", default="results/tables/table1_estimators.md")
+    t1.add_argument("--csv", default=layout.table("table1_estimators", "csv"))
+    t1.add_argument("--md", default=layout.table("table1_estimators", "md"))
     t1.set_defaults(fn=cmd_table1)
 
     f = sub.add_parser("figures", help="Fig. 2, Fig. 3 and Fig. 3b")
     f.add_argument("--config", help="validated config JSON (unused; accepted for uniformity)")
-    f.add_argument("--advantage-shape", default="results/theory/advantage_shape.csv")
-    f.add_argument("--bandit-curves", default="results/theory/bandit_curves.csv")
-    f.add_argument("--bandit-final", default="results/theory/bandit_final.csv")
-    f.add_argument("--fig2", default="results/figures/fig2_advantage_shape", help="output stem (.png and .svg)")
-    f.add_argument("--fig3", default="results/figures/fig3_bandit", help="output stem (.png and .svg)")
-    f.add_argument("--fig3b", default="results/figures/fig3b_bandit_estimators",
+    f.add_argument("--advantage-shape", default=layout.theory_table("advantage_shape"))
+    f.add_argument("--bandit-curves", default=layout.theory_table("bandit_curves"))
+    f.add_argument("--bandit-final", default=layout.theory_table("bandit_final"))
+    f.add_argument("--fig2", default=layout.figure_stem("fig2_advantage_shape"), help="output stem (.png and .svg)")
+    f.add_argument("--fig3", default=layout.figure_stem("fig3_bandit"), help="output stem (.png and .svg)")
+    f.add_argument("--fig3b", default=layout.figure_stem("fig3b_bandit_estimators"),
                    help="output stem (.png and .svg)")
     f.set_defaults(fn=cmd_figures)
 

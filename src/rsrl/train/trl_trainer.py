@@ -33,7 +33,7 @@ from rsrl import grid
 from rsrl import resources as rsrc
 from rsrl import estimators
 from rsrl import stops as rstops
-from rsrl.data import prompts as templates
+from rsrl import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
 from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported

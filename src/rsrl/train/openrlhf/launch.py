@@ -33,7 +33,7 @@ import pandas as pd
 
 from rsrl import grid
 from rsrl import resources as rsrc
-from rsrl.data import prompts as templates
+from rsrl import prompts as templates
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
 from rsrl.train.openrlhf import command, patch

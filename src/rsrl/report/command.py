@@ -1,0 +1,85 @@
+"""The report's products as commands: each product module declares one :class:`Command` (its ``COMMAND``), and
+``python -m rsrl.report`` and the cost plan find them all (:func:`commands`).
+
+A new figure or table therefore costs one module (its function and its ``COMMAND``), one workflow rule named
+``Command.rule`` (the aggregate ``report`` target collects every ``report_*`` rule's outputs), and one caption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rsrl.io import save_figure, write_table, write_text
+
+_SUFFIXES = {".png", ".svg", ".csv", ".md"}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One command-line argument: ``argparse``'s flags and keyword arguments."""
+
+    flags: tuple[str, ...]
+    kwargs: dict = field(default_factory=dict)
+
+
+#: The aggregated pass@k table, read by most products.
+PASSK = Arg(("--passk",), {"required": True, "help": "the aggregated pass@k table (results/tables/passk.csv)"})
+
+
+@dataclass(frozen=True)
+class Command:
+    """A report product: subcommand ``name`` runs ``run(args, cfg)``, which writes the outputs and returns their
+    paths; the workflow rule that makes it is ``rule`` (and ``per_model_rule``, one job per trained model, when the
+    grid trains several)."""
+
+    name: str
+    rule: str
+    help: str
+    run: Callable[[argparse.Namespace, dict], list[Path]]
+    arguments: tuple[Arg, ...] = ()
+    per_model_rule: str | None = None
+
+
+def stem(out: str | Path) -> Path:
+    """``--out`` as a path stem (a suffix such as ``.png`` or ``.csv`` is dropped)."""
+    p = Path(out)
+    return p.with_suffix("") if p.suffix in _SUFFIXES else p
+
+
+def write_figure(fig, out: str | Path) -> list[Path]:
+    """Save a figure as ``STEM.png`` and ``STEM.svg`` and close it."""
+    import matplotlib.pyplot as plt
+
+    paths = save_figure(fig, stem(out))
+    plt.close(fig)
+    return paths
+
+
+def write_tables(out: str | Path, table, md: str) -> list[Path]:
+    """Write a table as ``STEM.csv`` and its Markdown rendering as ``STEM.md``."""
+    s = stem(out)
+    write_table(s.with_suffix(".csv"), table)
+    write_text(s.with_suffix(".md"), md if md.endswith("\n") else md + "\n")
+    return [s.with_suffix(".csv"), s.with_suffix(".md")]
+
+
+def commands() -> dict[str, Command]:
+    """Every report product, by subcommand: the ``COMMAND`` of each module of :mod:`rsrl.report`."""
+    import rsrl.report as pkg
+
+    found: dict[str, Command] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        cmd = getattr(importlib.import_module(f"rsrl.report.{info.name}"), "COMMAND", None)
+        if isinstance(cmd, Command):
+            if cmd.name in found:
+                raise RuntimeError(f"report command {cmd.name!r} is declared twice "
+                                   f"({found[cmd.name].run.__module__} and {info.name})")
+            found[cmd.name] = cmd
+    return found
