@@ -314,7 +314,7 @@ def test_focus_cell_default_and_errors(paper_config):
     ]
     valid = rcfg.validate(cfg)
     assert grid.focus_cell(valid) == ("Qwen3-4B-Base", "math12k")
-    valid["report"] = {"ablation": {"model": "Qwen2.5-Math-7B", "train_set": "math12k"}}
+    valid["report"] = {**valid["report"], "ablation": {"model": "Qwen2.5-Math-7B", "train_set": "math12k"}}
     with pytest.raises(ValueError, match="report.ablation"):
         grid.focus_cell(valid)
     # validation reports it too

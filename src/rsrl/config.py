@@ -144,6 +144,11 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
             raise ConfigError(f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
                               f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
                               "Use a power of two no larger than that, or raise evaluation.per_benchmark.<b>.n.")
+    pm = cfg["report"]["paper_methods"]
+    for role, label in cfg["report"]["roles"].items():
+        if label not in pm:
+            raise ConfigError(f"config key report.roles.{role}: {label!r} is not a label of report.paper_methods; "
+                              f"allowed values are {sorted(pm)}.")
     rep = cfg["report"].get("ablation", {})
     if rep.get("model") and rep["model"] not in models:
         raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "

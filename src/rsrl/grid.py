@@ -179,8 +179,27 @@ def base_checkpoint(model: str) -> Checkpoint:
     return Checkpoint(model, BASE, BASE)
 
 
-def _n_rs(cfg: dict, row: tuple[str, str]) -> int:
-    return sum(1 for c in cells(cfg) if (c.model, c.train_set) == row and c.estimator == "rs")
+@dataclass(frozen=True)
+class Roles:
+    """Who plays which part in the figures and tables (``report.roles``, naming ``report.paper_methods``
+    entries): the estimator under study (``method``, RS-GRPO in the paper) and the reference (``reference``,
+    GRPO), each with its paper_methods entry (``{estimator, params}``)."""
+
+    method: str
+    reference: str
+    method_entry: dict
+    reference_entry: dict
+
+
+def roles(cfg: dict) -> Roles:
+    pm, r = cfg["report"]["paper_methods"], cfg["report"]["roles"]
+    m, ref = pm[r["method"]], pm[r["reference"]]
+    return Roles(m["estimator"], ref["estimator"], m, ref)
+
+
+def _n_method(cfg: dict, row: tuple[str, str]) -> int:
+    method = roles(cfg).method
+    return sum(1 for c in cells(cfg) if (c.model, c.train_set) == row and c.estimator == method)
 
 
 def focus_cell(cfg: dict) -> tuple[str, str] | None:
@@ -192,7 +211,7 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
     rs = rows(cfg)
     if not rs:
         return None
-    default = next((r for r in rs if _n_rs(cfg, r) >= 2), None) or next((r for r in rs if _n_rs(cfg, r)), rs[0])
+    default = next((r for r in rs if _n_method(cfg, r) >= 2), None) or next((r for r in rs if _n_method(cfg, r)), rs[0])
     conf = cfg.get("report", {}).get("ablation", {}) or {}
     model, train_set = conf.get("model"), conf.get("train_set")
     if model is None and train_set is None:
@@ -202,19 +221,17 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
         raise GridError(
             f"config key report.ablation: {{model: {model}, train_set: {train_set}}} has no trained cell in the "
             f"grid; grid (model, train_set) pairs are {rs}. Name one of them or remove report.ablation.")
-    return next((r for r in candidates if _n_rs(cfg, r) >= 2), candidates[0])
-
-
-#: Estimators drawn in the beta ablation (Fig. 5): RS-GRPO's betas, with GRPO as the reference.
-ABLATION_ESTIMATORS = ("grpo", "rs")
+    return next((r for r in candidates if _n_method(cfg, r) >= 2), candidates[0])
 
 
 def ablation_methods(cfg: dict) -> list[str]:
-    """Method ids of Fig. 5: the focus cell's GRPO and RS-GRPO runs, in display order."""
+    """Run ids of Fig. 5: the focus cell's runs of the reference and of the method under study (every value of
+    its swept parameter; :func:`roles`), in display order."""
     fc = focus_cell(cfg)
     if fc is None:
         return []
-    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in ABLATION_ESTIMATORS}
+    r = roles(cfg)
+    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in (r.reference, r.method)}
     return [m for m in methods_of(cfg, *fc) if m in keep]
 
 

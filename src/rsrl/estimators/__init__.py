@@ -127,7 +127,8 @@ class Spec:
     what is known about the training batch when the config is validated or the estimator is bound:
     ``group_size`` (samples per prompt, N) and ``prompts_per_batch`` (G), either possibly absent.
     ``binary_only``: defined for rewards in {0, 1} only. ``examples``: parameter sets that exercise the estimator
-    (the engine checks run each; default: the declared defaults, when no parameter is required).
+    (the engine checks run each; default: the declared defaults, when no parameter is required). ``shade_by``: the
+    parameter that indexes a family of runs (RS-GRPO's β): figures shade the estimator's colour by its value.
     """
 
     name: str
@@ -139,6 +140,7 @@ class Spec:
     order: int = 0
     summary: str = ""
     examples: tuple[dict, ...] = ()
+    shade_by: str | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -156,7 +158,8 @@ _REGISTRY: dict[str, Spec] = {}
 
 def register(name: str, *, params: tuple[Param, ...] | list[Param] = (), label: str | None = None,
              check: Callable[[dict, dict], None] | None = None, binary_only: bool = False,
-             summary: str = "", examples: tuple[dict, ...] | list[dict] = ()) -> Callable[[Estimator], Estimator]:
+             summary: str = "", examples: tuple[dict, ...] | list[dict] = (),
+             shade_by: str | None = None) -> Callable[[Estimator], Estimator]:
     """Register ``fn(rewards, **params)`` under ``name`` with its parameters (see :class:`Param`)."""
     if not name or not name.replace("_", "").isalnum() or not name[0].isalpha() or name != name.lower():
         raise ValueError(f"estimator name {name!r}: use lower-case letters, digits and '_', starting with a letter")
@@ -180,8 +183,10 @@ def register(name: str, *, params: tuple[Param, ...] | list[Param] = (), label: 
             ex = ({},)
         if not ex:
             raise ValueError(f"advantage estimator {name!r}: required parameters need `examples`")
+        if shade_by is not None and shade_by not in declared:
+            raise ValueError(f"advantage estimator {name!r}: shade_by {shade_by!r} is not one of its parameters")
         _REGISTRY[name] = Spec(name, fn, params, label or name, check, binary_only, len(_REGISTRY),
-                               summary or (inspect.getdoc(fn) or "").split("\n")[0], ex)
+                               summary or (inspect.getdoc(fn) or "").split("\n")[0], ex, shade_by)
         for e in ex:
             check_params(name, e, where=f"advantage estimator {name!r} (example {e})")
         return fn

@@ -15,7 +15,11 @@ import numpy as np
 from rsrl.estimators import Param, centered, check_group, is_torch, register, to_work
 
 
-@register("grpo", label="GRPO", params=(
+#: The registry name of GRPO (std-normalised), the engine checks' negative control.
+GRPO = "grpo"
+
+
+@register(GRPO, label="GRPO", params=(
     Param("eps", float, default=1e-6, minimum=0, doc="added to the group std"),
     Param("unbiased", bool, default=True, doc="N - 1 (true) or N (false) in the std"),
 ))

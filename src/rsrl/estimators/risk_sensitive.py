@@ -93,7 +93,11 @@ def rs_advantage_batch(rewards: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.where(small, centered(rewards), rs)
 
 
-@register("rs", label="RS-GRPO", params=(
+#: The registry name of RS-GRPO (the theory stage's bandit sweeps its β).
+NAME = "rs"
+
+
+@register(NAME, label="RS-GRPO", shade_by="beta", params=(
     Param("beta", float, minimum=0, symbol="β", doc="risk sensitivity; 0 is the mean-baseline limit"),
 ), examples=[{"beta": b} for b in (0.0, 0.5, 2.0, 4.0, 8.0, 32.0)])
 def rs(rewards, beta: float):

@@ -130,7 +130,8 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     # (b) Per-problem accuracy, GRPO vs RS-GRPO.
     rs_key = choose_beta(cfg, [s.key for s in series], beta)
     rs = next((s for s in series if s.key == rs_key), None)
-    grpo = next((s for s in series if parts(s.key)[0] == "grpo"), None)
+    ref_id = grid.expand_methods([grid.roles(cfg).reference_entry])[0].id
+    grpo = next((s for s in series if parts(s.key)[0] == ref_id), None)
     missing = [name for name, ok in (("GRPO", grpo is not None), ("RS-GRPO", rs is not None)) if not ok]
     if missing:
         note(ax_b, f"panel skipped: no {' or '.join(missing)} run for\n{model} / {train_set} in the configured grid")

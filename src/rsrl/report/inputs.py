@@ -13,8 +13,10 @@ import json
 import numpy as np
 import pandas as pd
 
+from rsrl import estimators
 from rsrl.evaluate.aggregate import PASSK_COLUMNS
 from rsrl.methods import parts, split_checkpoint
+
 PROBLEM_COLUMNS = ["problem_id", "n", "c", "accuracy", "n_distinct"]
 TRAIN_METRIC_COLUMNS = ["step", "reward_mean", "cumulative_solve_rate"]
 
@@ -66,7 +68,9 @@ def read_passk(path: str | Path) -> pd.DataFrame:
     df["seed"] = df["seed"].astype("Int64")
     df["base_method"] = df["method"].map(lambda m: split_checkpoint(m)[0])
     df["method_id"] = df["method"].map(lambda m: parts(m)[0])
-    df["beta"] = [json.loads(p).get("beta", np.nan) if e == "rs" else np.nan
+    # The shading parameter's value (RS-GRPO's β; NaN for estimators without one, the base model included).
+    shade = {e: estimators.spec(e).shade_by if e in estimators.names() else None for e in df["estimator"].unique()}
+    df["beta"] = [json.loads(p).get(shade[e], np.nan) if shade[e] else np.nan
                   for e, p in zip(df["estimator"], df["params"])]
     df["beta"] = df["beta"].astype(float)
     for col in ("k", "n_problems", "n_samples"):

@@ -49,8 +49,9 @@ COLUMNS = ["model", "train_set", "method", "estimator", "params", "reference", "
 
 
 def reference_method(cfg: dict) -> str:
-    """The method id every method is compared with: ``report.paired.reference`` (one ``{estimator, params}``)."""
-    entry = cfg["report"]["paired"]["reference"]
+    """The method id every method is compared with: ``report.paired.reference`` (one ``{estimator, params}``),
+    by default the reference of ``report.roles``."""
+    entry = cfg["report"]["paired"].get("reference") or grid.roles(cfg).reference_entry
     methods = grid.expand_methods([entry], where="config key report.paired.reference")
     if len(methods) != 1:
         raise grid.GridError(f"config key report.paired.reference: {entry} names {len(methods)} methods "

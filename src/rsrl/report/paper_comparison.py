@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl.grid import expand_methods
+from rsrl.theory.bandit import RS as BANDIT_SWEEP
 from rsrl.methods import BASE, parts
 from rsrl.report.seeds import series_label, summarize
 from rsrl.report.style import apply_style, method_color, method_label, note
@@ -222,7 +223,7 @@ def compare_bandit(reference: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame
     """The authors' bandit rewards per β beside ours (mean, min, max over seeds of RS-GRPO on their bandit)."""
     ours = final
     if "estimator" in ours.columns:
-        ours = ours[ours["estimator"] == "rs"]
+        ours = ours[ours["estimator"] == BANDIT_SWEEP]
     if "rewards" in ours.columns:
         ours = ours[ours["rewards"] == "deterministic"]
     g = ours.groupby("beta")["final_reward"].agg(["mean", "min", "max", "count"])

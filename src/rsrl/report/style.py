@@ -34,9 +34,11 @@ def split_method(checkpoint_id: str) -> tuple[str, int | None]:
 
 
 def method_beta(checkpoint_id: str) -> float | None:
-    """RS-GRPO's β of a checkpoint, None for other estimators and the base model."""
+    """The value of the parameter that shades a checkpoint's colour (its estimator's ``shade_by``: RS-GRPO's β);
+    None for other estimators and the base model."""
     m = mth.method_of(checkpoint_id)
-    return float(m.param_dict["beta"]) if m is not None and m.estimator == "rs" else None
+    shade = estimators.spec(m.estimator).shade_by if m is not None else None
+    return float(m.param_dict[shade]) if shade else None
 
 
 def is_rs(checkpoint_id: str) -> bool:
@@ -58,8 +60,9 @@ def method_color(checkpoint_id: str) -> str:
     m = mth.method_of(checkpoint_id)
     if m is None:
         return _BASE_COLOR
-    if m.estimator == "rs":
-        return rs_color(m.param_dict["beta"])
+    shade = estimators.spec(m.estimator).shade_by
+    if shade:
+        return rs_color(m.param_dict[shade])
     return _PALETTE[estimators.spec(m.estimator).order % len(_PALETTE)]
 
 
@@ -74,7 +77,7 @@ def method_linestyle(checkpoint_id: str) -> str:
     m = mth.method_of(checkpoint_id)
     if m is None:
         return ":"
-    return "-" if m.estimator == "rs" else "--"
+    return "-" if estimators.spec(m.estimator).shade_by else "--"
 
 
 def method_sort_key(checkpoint_id: str) -> tuple:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl import estimators
+from rsrl.estimators import risk_sensitive
 
 DEFAULT_BETAS = (0.0, 2.0, 4.0, 8.0)
 
@@ -24,7 +25,7 @@ def continuous_panel(betas=DEFAULT_BETAS, n: int = 101) -> pd.DataFrame:
     r = np.linspace(0.0, 1.0, n)[None, :]
     rows = []
     for beta in betas:
-        adv = estimators.get("rs", beta=float(beta))(r)[0]
+        adv = estimators.get(risk_sensitive.NAME, beta=float(beta))(r)[0]
         rows.append(pd.DataFrame({"panel": "continuous", "beta": float(beta), "x": r[0], "series": "advantage",
                                   "value": adv}))
     return pd.concat(rows, ignore_index=True)
@@ -36,7 +37,7 @@ def binary_panel(betas=DEFAULT_BETAS, n: int = 16) -> pd.DataFrame:
     p = k / n
     rows = []
     for beta in betas:
-        adv = estimators.get("rs", beta=float(beta))(groups)
+        adv = estimators.get(risk_sensitive.NAME, beta=float(beta))(groups)
         pos = adv[np.arange(len(k)), 0]                   # sample 0 is always correct
         neg = adv[np.arange(len(k)), -1]                  # the last sample is always incorrect
         cum = np.abs(adv).sum(axis=1)

@@ -51,11 +51,11 @@ import numpy as np
 import pandas as pd
 
 from rsrl import estimators
-from rsrl.estimators import rs_advantage_batch
+from rsrl.estimators import risk_sensitive, rs_advantage_batch
 from rsrl.methods import Method
 
 N_ARMS = 100
-RS = "rs"  # the paper's estimator: its beta sweep is Fig. 3, vectorised over beta by rs_advantage_batch
+RS = risk_sensitive.NAME  # the paper's estimator: its beta sweep is Fig. 3, vectorised by rs_advantage_batch
 REWARDS = ("deterministic", "bernoulli")
 ESCAPE_REWARD = 0.8  # E_pi[R] above this: the policy has left the local optimum (0.6) for the global one (1.0)
 CURVE_COLUMNS = ["rewards", "estimator", "method", "beta", "seed", "step", "samples", "mean_reward", "entropy"]

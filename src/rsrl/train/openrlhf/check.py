@@ -168,13 +168,15 @@ def check_hook(record: str) -> dict:
 
     if seam.TARGET_MODULE in sys.modules:
         raise RuntimeError("check_hook must run before OpenRLHF's experience maker is imported")
-    os.environ.update(seam.runtime_env("rs", {"beta": 2.0}, record)["env_vars"])
+    from rsrl.estimators.risk_sensitive import NAME as RS
+
+    os.environ.update(seam.runtime_env(RS, {"beta": 2.0}, record)["env_vars"])
     try:
         seam.install()
         from openrlhf.trainer.ppo_utils import experience_maker as em
 
         hooked = getattr(em.apply_length_penalties, "rsrl_estimator", None)
-        ok = hooked is not None and hooked.estimator == "rs" and hooked.params == {"beta": 2.0}
+        ok = hooked is not None and hooked.estimator == RS and hooked.params == {"beta": 2.0}
         # One rollout through the hooked module writes one record.
         args = _args(4, False, 4)
         maker = em.RemoteExperienceMaker.__new__(em.RemoteExperienceMaker)
@@ -193,7 +195,7 @@ def check_hook(record: str) -> dict:
         ok = ok and len(lines) == 1 and lines[0]["step"] == 1 and solved == expect
         return {"hook_installed": hooked is not None, "records": lines, "ok": ok}
     finally:
-        for k in seam.runtime_env("rs", {}, record)["env_vars"]:
+        for k in seam.runtime_env(RS, {}, record)["env_vars"]:
             os.environ.pop(k, None)
 
 
@@ -225,7 +227,9 @@ def main(argv=None) -> int:
                     continue
                 results.append(run_case(est, params, patched=True, dynamic=dynamic, binary=binary,
                                         seed=len(results)))
-    control = run_case("grpo", {}, patched=False, dynamic=False)
+    from rsrl.estimators.group_baselines import GRPO
+
+    control = run_case(GRPO, {}, patched=False, dynamic=False)
     ok = all(r["max_abs_diff"] <= a.atol for r in results)
     control_ok = control["max_abs_diff"] > 0.1
     report = {"ok": ok and control_ok and hook["ok"], "stubbed": stubbed, "cases": results,

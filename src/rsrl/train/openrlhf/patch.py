@@ -324,8 +324,8 @@ def patch(module: ModuleType | None = None, estimator: str | None = None, params
         check_openrlhf(getattr(module, "__file__", None))
     name = estimator or os.environ.get(ENV_ESTIMATOR)
     if not name:
-        raise ValueError(f"no estimator given (set {ENV_ESTIMATOR}, e.g. 'rs', and {ENV_PARAMS}, e.g. "
-                         "'{\"beta\": 2}').")
+        raise ValueError(f"no estimator given (set {ENV_ESTIMATOR} to a registry name, one of "
+                         f"{estimators.names()}, and {ENV_PARAMS} to its parameters as JSON).")
     if params is None:
         params = json.loads(os.environ.get(ENV_PARAMS) or "{}")
     record = record if record is not None else os.environ.get(ENV_RECORD) or None
