@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -33,16 +34,6 @@ def _env():
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("RSRL_VLLM_KV_CACHE_GB", "0.5")
     return env
-
-
-def _snakemake(wd: Path, *args, check=True, **kw):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(wd / "Snakefile"), "-d", str(wd), "--cores", "2", "-j", "1",
-           *args]
-    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, **kw)
-    if check and res.returncode:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n"
-                             f"{res.stderr[-3000:]}")
-    return res
 
 
 def _job_counts(dry_run_output: str) -> dict[str, int]:
@@ -107,7 +98,7 @@ def _shards(wd):
 
 def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     wd = workdir
-    dry = _snakemake(wd, "-n", "evaluate")
+    dry = run_snakemake(wd, "-n", "evaluate", "-j", "1", env=_env(), check=True)
     assert _job_counts(dry.stdout) == {"sample": 4, "grade": 4, "score": 2, "aggregate_eval": 1, "evaluate": 1}
 
     # 1. Start, SIGKILL the whole run (Snakemake and the running vLLM job) once a sample job has finished.
@@ -128,10 +119,10 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
         pd.read_parquet(p)  # whatever exists is complete (atomic writes)
 
     # 2. Resume as after any crash (unlock; a job that was running is redone): finished shards are kept.
-    _snakemake(wd, "--unlock")
-    dry = _snakemake(wd, "-n", "--rerun-incomplete", "evaluate")
+    run_snakemake(wd, "--unlock", "-j", "1", env=_env(), check=True)
+    dry = run_snakemake(wd, "-n", "--rerun-incomplete", "evaluate", "-j", "1", env=_env(), check=True)
     assert _job_counts(dry.stdout)["sample"] <= 4 - 1
-    _snakemake(wd, "--rerun-incomplete", "evaluate")
+    run_snakemake(wd, "--rerun-incomplete", "evaluate", "-j", "1", env=_env(), check=True)
     finished = [p for p in before if f"output: {p.relative_to(wd)}" not in dry.stdout]
     assert finished, "the finished shard was scheduled again"
     for p in finished:
@@ -177,10 +168,10 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
               victim.parent.parent / "metrics.csv", wd / "results/tables/passk.csv",
               wd / "results/tables/eval_summary.csv"):
         p.unlink()
-    dry = _snakemake(wd, "-n", "evaluate")
+    dry = run_snakemake(wd, "-n", "evaluate", "-j", "1", env=_env(), check=True)
     assert _job_counts(dry.stdout) == {"sample": 1, "grade": 1, "score": 1, "aggregate_eval": 1, "evaluate": 1}
     assert f"base/base/{BENCH}/samples/p0_s1.parquet" in dry.stdout
-    _snakemake(wd, "evaluate")
+    run_snakemake(wd, "evaluate", "-j", "1", env=_env(), check=True)
     pd.testing.assert_frame_equal(pd.read_parquet(victim), old_samples)
     assert (wd / f"results/eval/tiny/base/base/{BENCH}/metrics.csv").read_text() == old_metrics
     assert (wd / "results/tables/passk.csv").read_text() == old_passk
@@ -198,13 +189,13 @@ def test_one_sampling_job_per_run_gives_the_same_samples(workdir, tmp_path):
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     cfg["evaluation"]["sample_jobs"] = "run"
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
-    dry = _snakemake(wd, "-n", "evaluate")
+    dry = run_snakemake(wd, "-n", "evaluate", "-j", "1", env=_env(), check=True)
     assert _job_counts(dry.stdout) == {"sample_run_0": 1, "sample_run_1": 1, "grade": 4, "score": 2,
                                        "aggregate_eval": 1, "evaluate": 1}
     # the trained cell's run only (one job, one engine start-up for its two shards)
     run_shards = [str(rel) for rel in shard_mode if "/ts/grpo/" in str(rel)]
     assert len(run_shards) == 2
-    _snakemake(wd, *run_shards)
+    run_snakemake(wd, *run_shards, "-j", "1", env=_env(), check=True)
     got = {p.relative_to(wd): p for p in _shards(wd)}
     assert sorted(map(str, got)) == sorted(run_shards)
     for rel, p in got.items():

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_snakemake
 
 from rsrl import config as rcfg
 from report_inputs import paired_problems_files, seeded_config, write_synthetic
@@ -28,12 +29,6 @@ def _config(paper_config: dict) -> dict:
     cfg["training"]["save_steps"] = 10
     cfg["report"] = {"k_table": [1, 32], "ablation": {"model": "Qwen2.5-Math-1.5B", "train_set": "math12k"}}
     return rcfg.validate(cfg)
-
-
-def _snakemake(workdir: Path, snakefile: Path, *args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
-    return subprocess.run([exe, "-s", str(snakefile), "-d", str(workdir), "-c", "2", *args], cwd=workdir,
-                          capture_output=True, text=True, timeout=600)
 
 
 def _report_snakefile(tmp_path: Path, cfg: dict) -> tuple[Path, Path]:
@@ -62,7 +57,7 @@ def test_report_plans_the_paired_comparison_with_every_problems_file(tmp_path, p
     snakefile, work = _report_snakefile(tmp_path, cfg)
     write_synthetic(cfg, work / "results", seed=3, n_boot=10, n_problems={"math500": 6, "aime24": 4})
     _bandit_final(work)
-    dry = _snakemake(work, snakefile, "-n", "-p", "report")
+    dry = run_snakemake(work, "-n", "-p", "report", snakefile=snakefile, cwd=work, timeout=600)
     assert dry.returncode == 0, dry.stderr[-4000:]
     out = dry.stdout + dry.stderr
     assert "rule report_paired:" in out and "results/tables/paired_diff.csv" in out
@@ -78,13 +73,13 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
     snakefile, work = _report_snakefile(tmp_path, cfg)
 
     # Without evaluation outputs the DAG names what the report needs from the evaluation stage.
-    dry = _snakemake(work, snakefile, "-n", "report")
+    dry = run_snakemake(work, "-n", "report", snakefile=snakefile, cwd=work, timeout=600)
     assert dry.returncode != 0
     assert "results/tables/passk.csv" in dry.stdout + dry.stderr
 
     write_synthetic(cfg, work / "results", seed=3, n_boot=50, n_problems={"math500": 30, "aime24": 10})
     _bandit_final(work)
-    run = _snakemake(work, snakefile, "report")
+    run = run_snakemake(work, "report", snakefile=snakefile, cwd=work, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     for rel in ["results/tables/table2.csv", "results/tables/table2.md", "results/figures/fig4_passk.png",
                 "results/figures/fig4_passk.svg", "results/figures/fig4_passk_Qwen2.5-Math-7B.png",
@@ -99,6 +94,6 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
     passk = pd.read_csv(work / "results" / "tables" / "passk.csv")
     assert ((passk["method"] == "rs_beta4.step10") & (passk["step"] == 10)).any()
 
-    html = _snakemake(work, snakefile, "--report", "results/report.html", "report")
+    html = run_snakemake(work, "--report", "results/report.html", "report", snakefile=snakefile, cwd=work, timeout=600)
     assert html.returncode == 0, html.stderr[-4000:]
     assert (work / "results" / "report.html").stat().st_size > 100_000

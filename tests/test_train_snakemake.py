@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake
 import yaml
 
 from rsrl import grid
@@ -46,11 +47,6 @@ DEMO = {
 }
 
 
-def _snakemake(wd: Path, snakefile: Path, config: Path, *targets: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(snakefile), "--configfile", str(config),
-                           "-d", str(wd), "-c", "2", *targets], capture_output=True, text=True, timeout=1500)
-
-
 @pytest.mark.slow
 def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     snakefile = tmp_path / "Snakefile"
@@ -58,7 +54,7 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump(DEMO))
     wd = tmp_path / "wd"
-    r = _snakemake(wd, snakefile, config, "train")
+    r = run_snakemake(wd, "train", snakefile=snakefile, configfile=config)
     assert r.returncode == 0, r.stderr[-6000:]
     assert (wd / "results/models/tiny/base/config.json").exists()
     for beta in (0, 2):
@@ -83,11 +79,11 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     edited_path = tmp_path / "edited.yaml"
     edited_path.write_text(yaml.safe_dump(edited))
     for cfg_file, where in ((edited_path, wd), (config, wd)):
-        r = _snakemake(where, snakefile, cfg_file, "train", "-n")
+        r = run_snakemake(where, "train", "-n", snakefile=snakefile, configfile=cfg_file)
         assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
     moved = tmp_path / "moved"
     shutil.copytree(wd, moved, symlinks=True)
-    r = _snakemake(moved, snakefile, config, "train", "-n")
+    r = run_snakemake(moved, "train", "-n", snakefile=snakefile, configfile=config)
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
     shutil.rmtree(moved)
 
@@ -101,19 +97,19 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     added["benchmarks"]["extra"] = {"loader": "synthetic", "synthetic": {"split": "test", "size": 8, "seed": 9,
                                                                          "terms": 2, "min_value": 10, "max_value": 99}}
     (tmp_path / "added.yaml").write_text(yaml.safe_dump(added))
-    r = _snakemake(copy_wd, snakefile, tmp_path / "added.yaml", "train")
+    r = run_snakemake(copy_wd, "train", snakefile=snakefile, configfile=tmp_path / "added.yaml")
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "checkpoint prepare_train:" in out, out[-4000:]
     for rule in ("build_model", "train_cell", "export_step"):
         assert f"rule {rule}:" not in out, out[-4000:]
     assert (copy_wd / grid.train_data("synth")).read_bytes() == train_before
-    r = _snakemake(copy_wd, snakefile, tmp_path / "added.yaml", "train", "-n")
+    r = run_snakemake(copy_wd, "train", "-n", snakefile=snakefile, configfile=tmp_path / "added.yaml")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
     # A changed training set (here: fewer problems) retrains both cells in the same run.
     smaller = copy.deepcopy(added)
     smaller["train_sets"]["synth"]["synthetic"]["size"] = 200
     (tmp_path / "smaller.yaml").write_text(yaml.safe_dump(smaller))
-    r = _snakemake(copy_wd, snakefile, tmp_path / "smaller.yaml", "train")
+    r = run_snakemake(copy_wd, "train", snakefile=snakefile, configfile=tmp_path / "smaller.yaml")
     out = r.stdout + r.stderr
     assert r.returncode == 0 and out.count("rule train_cell:") == 2 and out.count("rule export_step:") == 2, \
         out[-4000:]
@@ -124,14 +120,14 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     lr = copy.deepcopy(DEMO)
     lr["training"]["learning_rate"] = 2.0e-3
     (tmp_path / "lr.yaml").write_text(yaml.safe_dump(lr))
-    r = _snakemake(wd, snakefile, tmp_path / "lr.yaml", "train", "-n", "--quiet", "rules")
+    r = run_snakemake(wd, "train", "-n", "--quiet", "rules", snakefile=snakefile, configfile=tmp_path / "lr.yaml")
     planned = {ln.split()[0]: int(ln.split()[1]) for ln in r.stdout.splitlines()
                if len(ln.split()) == 2 and ln.split()[1].isdigit()}
     assert r.returncode == 0 and planned.get("train_cell") == 2, r.stdout[-2000:]
 
     # --forcerun of one cell retrains it from scratch through Snakemake (its old state moved aside, logged).
     first_ckpts = sorted(p.name for p in (wd / grid.work_dir("tiny", "synth", "rs_beta0") / "trl").glob("checkpoint-*"))
-    r = _snakemake(wd, snakefile, config, "train", "--forcerun", "results/train/tiny/synth/rs_beta0/model")
+    r = run_snakemake(wd, "train", "--forcerun", "results/train/tiny/synth/rs_beta0/model", snakefile=snakefile, configfile=config)
     assert r.returncode == 0, r.stderr[-4000:]
     log = (wd / "logs/train/tiny/synth/rs_beta0.log").read_text()
     assert "moved aside" in log and "resume from None" in log and "already trained" not in log
