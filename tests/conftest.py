@@ -43,10 +43,10 @@ def run_snakemake(workdir: Path, *args: str, snakefile: Path | None = None, conf
     """Snakemake of this environment on ``snakefile`` (default ``workdir/Snakefile``) in ``workdir``; with
     ``check``, a failure raises with the end of its output."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile or Path(workdir) / "Snakefile"), "-d",
-           str(workdir), "--cores", str(cores)]
-    if configfile is not None:
+           str(workdir), "--cores", str(cores), *args]
+    if configfile is not None:  # last: --configfile takes every value that follows it
         cmd += ["--configfile", str(configfile)]
-    res = subprocess.run([*cmd, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and res.returncode:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n"
                              f"{res.stderr[-3000:]}")

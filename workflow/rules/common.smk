@@ -28,6 +28,11 @@ except rcfg.ConfigError as exc:
 CONFIG_JSON = rcfg.write_config_json(CFG, Path(".snakemake") / "rsrl" / "config.json")
 
 
+# Every rule's software as a conda environment, for --software-deployment-method conda (relative to the rule files).
+# By default jobs run in the current environment: the one scripts/bootstrap.sh builds from the same envs/cpu.txt.
+SOFTWARE_ENV = "../../envs/rsrl.yaml"
+
+
 wildcard_constraints:
     model="[^/]+",
     train_set="[^/]+",
@@ -80,7 +85,7 @@ def train_set_input(train_set):
 
 
 def train_set_digest(train_set):
-    """SHA-256 of a prepared training set (a rule parameter: a change of content reruns the job)."""
+    """SHA-256 of a prepared training set (a job parameter, so that a change of content reruns the job)."""
     from rsrl.data.prepare import sha256
 
     path = Path(grid.train_data(train_set))
@@ -217,8 +222,8 @@ EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TA
 
 
 def stage_outputs(prefix, **wildcards):
-    """The outputs of every rule named ``<prefix>...`` defined so far (an aggregate target lists no path by hand):
-    a rule with wildcards is expanded over ``wildcards`` (nothing when a value list is empty)."""
+    """The outputs of every rule whose name starts with ``prefix``, among those defined so far, so that an aggregate
+    target lists no path by hand; one with wildcards is expanded over ``wildcards`` (nothing for an empty list)."""
     out = []
     for r in workflow.rules:
         if not r.name.startswith(prefix):

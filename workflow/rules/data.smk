@@ -20,6 +20,8 @@ rule prepare_bench:
     params:
         config=CONFIG_JSON,
         source=lambda wc: data_params("benchmarks", wc.benchmark),
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.data prepare --config {params.config} --kind bench --name {wildcards.benchmark} "
         "--out {output.table} --manifest {output.manifest} > {log} 2>&1"
@@ -41,6 +43,8 @@ checkpoint prepare_train:
         config=CONFIG_JSON,
         source=lambda wc: data_params("train_sets", wc.train_set),
     threads: 4
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.data prepare --config {params.config} --kind train --name {wildcards.train_set} "
         "--out {output.table} --manifest {output.manifest} --benchmarks {input.benchmarks} "
@@ -54,6 +58,8 @@ rule data_manifest:
         grid.MERGED_MANIFEST,
     log:
         "logs/data/manifest.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.data manifest --out {output} {input} > {log} 2>&1"
 

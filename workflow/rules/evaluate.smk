@@ -28,6 +28,8 @@ if not SAMPLE_BATCHES:
             runtime=eval_resource("runtime"),
             mem_mb=eval_resource("mem_mb"),
             vllm_engines=eval_resource("vllm_engines"),  # a device-sized engine: the local profile runs one at a time
+        conda:
+            SOFTWARE_ENV
         shell:
             "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
             "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
@@ -62,6 +64,8 @@ for _batch in SAMPLE_BATCHES:
             runtime=_res["runtime"],
             mem_mb=_res["mem_mb"],
             vllm_engines=_res["vllm_engines"],
+        conda:
+            SOFTWARE_ENV
         shell:
             "python -m rsrl.evaluate sample-run --config {params.config} --model {params.model:q} "
             "--train-set {params.train_set:q} --run {params.run:q} > {log} 2>&1"
@@ -79,6 +83,8 @@ rule grade:
         config=CONFIG_JSON,
         grader=grade_params,
     threads: CFG["evaluation"]["grader"]["workers"]
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.evaluate grade --config {params.config} --samples {input.samples} "
         "--bench-file {input.bench} --out {output} --workers {threads} > {log} 2>&1"
@@ -95,6 +101,8 @@ rule score:
         "logs/eval/{model}/{train_set}/{method}/{benchmark}/score.log",
     params:
         config=CONFIG_JSON,
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.evaluate score --config {params.config} --benchmark {wildcards.benchmark} "
         "--bench-file {input.bench} --graded {input.graded} --problems {output.problems} "
@@ -112,6 +120,8 @@ rule aggregate_eval:
         "logs/eval/aggregate.log",
     params:
         config=CONFIG_JSON,
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.evaluate aggregate --config {params.config} --metrics {input.metrics} "
         "--problems {input.problems} --passk {output.passk} --summary {output.summary} > {log} 2>&1"

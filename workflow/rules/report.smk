@@ -32,6 +32,8 @@ rule report_table2:
         cfg=REPORT_PARAMS,
     log:
         "logs/report/table2.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report table2 --config {params.config} --passk {input.passk} --out {output.csv} "
         "> {log} 2>&1"
@@ -49,6 +51,8 @@ rule report_fig4:
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig4.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig4 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
 
@@ -66,6 +70,8 @@ rule report_fig4_model:
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig4_{model}.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig4 --config {params.config} --passk {input.passk} --model {wildcards.model:q} "
         "--out {output.png} > {log} 2>&1"
@@ -85,6 +91,8 @@ rule report_fig5:
         steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
     log:
         "logs/report/fig5.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --train-metrics {input.train} "
         "--out {output.png} > {log} 2>&1"
@@ -103,6 +111,8 @@ rule report_fig6:
         steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
     log:
         "logs/report/fig6.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig6 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
 
@@ -119,6 +129,8 @@ rule report_fig7:
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig7.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig7 --config {params.config} --problems {input.problems} --out {output.png} "
         "> {log} 2>&1"
@@ -145,6 +157,8 @@ rule report_paper_comparison:
         cfg={"report": CFG["report"], "benchmarks": BENCHMARKS},
     log:
         "logs/report/paper_comparison.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report paper --config {params.config} --passk {input.passk} --reference {input.reference} "
         "--bandit-reference {input.bandit_reference} --bandit-final {input.bandit_final} --out {output.csv} "
@@ -164,6 +178,8 @@ rule report_paired:
         cfg={**REPORT_PARAMS, "seed": CFG["evaluation"]["seed"]},
     log:
         "logs/report/paired_diff.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.report paired --config {params.config} --problems {input.problems} --out {output.csv} "
         "> {log} 2>&1"

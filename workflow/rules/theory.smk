@@ -16,6 +16,8 @@ rule theory_bandit:
     priority: 1  # the longest job starts first; the one-core jobs then overlap each other and the figures
     log:
         "logs/theory/bandit.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.theory bandit --config {params.config} --curves {output.curves} --final {output.final} "
         "--workers {threads} > {log} 2>&1"
@@ -33,6 +35,8 @@ rule theory_table1:
         table1=CFG["theory"].get("table1", {}),
     log:
         "logs/theory/table1.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.theory table1 --config {params.config} --csv {output.csv} --md {output.md} > {log} 2>&1"
 
@@ -44,6 +48,8 @@ rule theory_advantage_shape:
         config=CONFIG_JSON,
     log:
         "logs/theory/advantage_shape.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.theory advantage-shape --config {params.config} --out {output} > {log} 2>&1"
 
@@ -56,6 +62,8 @@ rule theory_lemmas:
         lemmas=CFG["theory"]["lemmas"],
     log:
         "logs/theory/lemmas.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.theory lemmas --config {params.config} --out {output} > {log} 2>&1"
 
@@ -82,6 +90,8 @@ rule theory_figures:
         fig3b=lambda wc, output: output.fig3b_png.removesuffix(".png"),
     log:
         "logs/theory/figures.log",
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.theory figures --config {params.config} --advantage-shape {input.shape} "
         "--bandit-curves {input.curves} --bandit-final {input.final} "

@@ -43,6 +43,8 @@ rule build_model:
     threads: 2
     resources:
         runtime=rsrc.SHORT_RUNTIME_MIN,
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.models build --config {params.config} --model {wildcards.model} --train {input.train} "
         "--out {output} --threads {threads} > {log} 2>&1"
@@ -78,6 +80,8 @@ rule train_cell:
         runtime=train_resource("runtime"),
         tasks_per_gpu=train_resource("tasks_per_gpu"),
         tasks=train_resource("tasks"),
+    conda:
+        SOFTWARE_ENV
     shell:
         TRAIN_SHELL
 
@@ -107,6 +111,8 @@ rule export_step:
         work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
     resources:
         runtime=rsrc.SHORT_RUNTIME_MIN,
+    conda:
+        SOFTWARE_ENV
     shell:
         "python -m rsrl.train export-step --work {params.work} --step {wildcards.step} --out {output} > {log} 2>&1"
 
