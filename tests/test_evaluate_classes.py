@@ -53,3 +53,10 @@ def test_graded_shard_classes_cut_and_votes(grader):
     assert maj[:, 0].tolist() == pytest.approx([2 / 3, 1 / 3])
     full = mt.problem_table(graded).set_index("problem_id")
     assert full.loc["b", "n_distinct"] == 2 and full.loc["a", "n_distinct"] == 3
+
+
+def test_a_shard_whose_answers_are_all_correct_grades():
+    with Grader(workers=1) as g:
+        df = g.answer_classes(["a", "a", "b", "b"], ["1", "1.0", "2", None], [True, True, True, False])
+    assert df["answer_class"].tolist()[:3] == ["1", "1", "2"] and df["answer_class"].isna().tolist()[3]
+    assert not df["class_fallback"].any()

@@ -215,8 +215,9 @@ class Grader:
                 else:
                     label[(pid, s)] = first.setdefault(c, s)
         keys = list(zip(wrong["pid"], wrong["answer"]))
-        cnt.loc[~right, "label"] = [label.get(k, k[1]) for k in keys]
-        cnt.loc[~right, "fallback"] = [k in fallback for k in keys]
+        if keys:  # a shard whose answers are all correct has no wrong class to label
+            cnt.loc[~right, "label"] = [label.get(k, k[1]) for k in keys]
+            cnt.loc[~right, "fallback"] = [k in fallback for k in keys]
         out = df.merge(cnt[["pid", "correct", "answer", "label", "fallback"]], on=["pid", "correct", "answer"],
                        how="left", sort=False)
         fell = out["fallback"].fillna(False).to_numpy(bool)
