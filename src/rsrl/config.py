@@ -8,6 +8,7 @@ grid's), so a bad config fails once, early, with a message that names the key an
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 import os
@@ -282,6 +283,22 @@ def write_config_json(cfg: dict, path: str | Path) -> Path:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         tmp.replace(path)
+    return path
+
+
+#: The environment variable through which a workflow hands its jobs the path of their config snapshot.
+CONFIG_ENV = "RSRL_CONFIG"
+
+
+def write_config_snapshot(cfg: dict, directory: str | Path) -> Path:
+    """Write the validated config as ``directory/<sha256 of its JSON>.json`` and return the path.
+
+    A snapshot is addressed by its content and never rewritten, so a job reads the config it was planned with
+    even when another Snakemake call (a dry run with an edited config) writes its own snapshot meanwhile."""
+    text = json.dumps(cfg, indent=1)  # key order kept: it is the order of benchmarks, models and tables
+    path = Path(directory) / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
+    if not path.exists():
+        write_config_json(cfg, path)
     return path
 
 

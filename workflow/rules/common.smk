@@ -23,9 +23,16 @@ try:
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
 
-# The validated config (defaults and --config overrides filled in) reaches every job as one JSON file, passed as
-# a rule parameter. Its path is fixed, so editing the config reruns only the jobs whose own parameters changed.
-CONFIG_JSON = rcfg.write_config_json(CFG, Path(".snakemake") / "rsrl" / "config.json")
+# The validated config (defaults and --config overrides filled in) reaches every job as a JSON snapshot addressed
+# by its content (never rewritten: a later Snakemake call, even a dry run with an edited config, writes its own),
+# named by $RSRL_CONFIG in the job's environment. It is not a rule parameter, so editing the config reruns only
+# the jobs whose own parameters changed.
+CONFIG_JSON = rcfg.write_config_snapshot(CFG, Path(".snakemake") / "rsrl" / "config")
+os.environ[rcfg.CONFIG_ENV] = str(CONFIG_JSON)
+
+
+envvars:
+    rcfg.CONFIG_ENV,
 
 
 # Every rule's software as a conda environment, for --software-deployment-method conda (relative to the rule files).

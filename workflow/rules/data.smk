@@ -18,12 +18,11 @@ rule prepare_bench:
     wildcard_constraints:
         benchmark="|".join(re.escape(b) for b in BENCHMARKS),
     params:
-        config=CONFIG_JSON,
         source=lambda wc: data_params("benchmarks", wc.benchmark),
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.data prepare --config {params.config} --kind bench --name {wildcards.benchmark} "
+        "python -m rsrl.data prepare --config $RSRL_CONFIG --kind bench --name {wildcards.benchmark} "
         "--out {output.table} --manifest {output.manifest} > {log} 2>&1"
 
 
@@ -40,13 +39,12 @@ checkpoint prepare_train:
     wildcard_constraints:
         train_set="|".join(re.escape(t) for t in TRAIN_SETS),
     params:
-        config=CONFIG_JSON,
         source=lambda wc: data_params("train_sets", wc.train_set),
     threads: 4
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.data prepare --config {params.config} --kind train --name {wildcards.train_set} "
+        "python -m rsrl.data prepare --config $RSRL_CONFIG --kind train --name {wildcards.train_set} "
         "--out {output.table} --manifest {output.manifest} --benchmarks {input.benchmarks} "
         "--workers {threads} > {log} 2>&1"
 

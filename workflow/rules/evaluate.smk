@@ -17,7 +17,6 @@ if not SAMPLE_BATCHES:
         log:
             "logs/eval/{model}/{train_set}/{method}/{benchmark}/sample_p{p}_s{s}.log",
         params:
-            config=CONFIG_JSON,
             model_path=eval_model_source,
             settings=eval_sampling_params,
             seed=eval_sample_seed,
@@ -31,7 +30,7 @@ if not SAMPLE_BATCHES:
         conda:
             SOFTWARE_ENV
         shell:
-            "python -m rsrl.evaluate sample --config {params.config} --benchmark {wildcards.benchmark} "
+            "python -m rsrl.evaluate sample --config $RSRL_CONFIG --benchmark {wildcards.benchmark} "
             "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
             "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
 
@@ -52,7 +51,6 @@ for _batch in SAMPLE_BATCHES:
         log:
             f"logs/eval/{_batch.name}/sample_run.log",
         params:
-            config=CONFIG_JSON,
             settings=batch_sampling_params(_batch),
             model=_batch.model,
             train_set=_batch.train_set,
@@ -67,7 +65,7 @@ for _batch in SAMPLE_BATCHES:
         conda:
             SOFTWARE_ENV
         shell:
-            "python -m rsrl.evaluate sample-run --config {params.config} --model {params.model:q} "
+            "python -m rsrl.evaluate sample-run --config $RSRL_CONFIG --model {params.model:q} "
             "--train-set {params.train_set:q} --run {params.run:q} > {log} 2>&1"
 
 
@@ -80,13 +78,12 @@ rule grade:
     log:
         "logs/eval/{model}/{train_set}/{method}/{benchmark}/grade_p{p}_s{s}.log",
     params:
-        config=CONFIG_JSON,
         grader=grade_params,
     threads: CFG["evaluation"]["grader"]["workers"]
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.evaluate grade --config {params.config} --samples {input.samples} "
+        "python -m rsrl.evaluate grade --config $RSRL_CONFIG --samples {input.samples} "
         "--bench-file {input.bench} --out {output} --workers {threads} > {log} 2>&1"
 
 
@@ -99,12 +96,10 @@ rule score:
         metrics=grid.EVAL_METRICS_PATTERN,
     log:
         "logs/eval/{model}/{train_set}/{method}/{benchmark}/score.log",
-    params:
-        config=CONFIG_JSON,
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.evaluate score --config {params.config} --benchmark {wildcards.benchmark} "
+        "python -m rsrl.evaluate score --config $RSRL_CONFIG --benchmark {wildcards.benchmark} "
         "--bench-file {input.bench} --graded {input.graded} --problems {output.problems} "
         "--metrics {output.metrics} > {log} 2>&1"
 
@@ -118,12 +113,10 @@ rule aggregate_eval:
         summary=grid.EVAL_SUMMARY_TABLE,
     log:
         "logs/eval/aggregate.log",
-    params:
-        config=CONFIG_JSON,
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.evaluate aggregate --config {params.config} --metrics {input.metrics} "
+        "python -m rsrl.evaluate aggregate --config $RSRL_CONFIG --metrics {input.metrics} "
         "--problems {input.problems} --passk {output.passk} --summary {output.summary} > {log} 2>&1"
 
 

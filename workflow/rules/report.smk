@@ -28,14 +28,13 @@ rule report_table2:
         md=report(grid.table("table2", "md"), caption="../report/table2.rst", category="Tables",
                   labels={"table": "Table 2", "format": "Markdown"}),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
     log:
         "logs/report/table2.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report table2 --config {params.config} --passk {input.passk} --out {output.csv} "
+        "python -m rsrl.report table2 --config $RSRL_CONFIG --passk {input.passk} --out {output.csv} "
         "> {log} 2>&1"
 
 
@@ -47,14 +46,13 @@ rule report_fig4:
                    subcategory="Fig. 4: pass@k curves", labels={"figure": "Fig. 4", "model": "all models"}),
         svg=grid.figure("fig4_passk", "svg"),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig4.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report fig4 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
+        "python -m rsrl.report fig4 --config $RSRL_CONFIG --passk {input.passk} --out {output.png} > {log} 2>&1"
 
 
 rule report_fig4_model:
@@ -66,14 +64,13 @@ rule report_fig4_model:
                    labels={"figure": "Fig. 4", "model": "{model}"}),
         svg=grid.figure("fig4_passk_{model}", "svg"),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig4_{model}.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report fig4 --config {params.config} --passk {input.passk} --model {wildcards.model:q} "
+        "python -m rsrl.report fig4 --config $RSRL_CONFIG --passk {input.passk} --model {wildcards.model:q} "
         "--out {output.png} > {log} 2>&1"
 
 
@@ -86,7 +83,6 @@ rule report_fig5:
                    subcategory="Fig. 5: beta ablation", labels={"figure": "Fig. 5"}),
         svg=grid.figure("fig5_beta_ablation", "svg"),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
         steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
     log:
@@ -94,7 +90,7 @@ rule report_fig5:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --train-metrics {input.train} "
+        "python -m rsrl.report fig5 --config $RSRL_CONFIG --passk {input.passk} --train-metrics {input.train} "
         "--out {output.png} > {log} 2>&1"
 
 
@@ -106,7 +102,6 @@ rule report_fig6:
                    subcategory="Fig. 6: pass@k training methods", labels={"figure": "Fig. 6"}),
         svg=grid.figure("fig6_baselines", "svg"),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
         steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
     log:
@@ -114,7 +109,7 @@ rule report_fig6:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report fig6 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
+        "python -m rsrl.report fig6 --config $RSRL_CONFIG --passk {input.passk} --out {output.png} > {log} 2>&1"
 
 
 rule report_fig7:
@@ -125,14 +120,13 @@ rule report_fig7:
                    subcategory="Fig. 7: diversity", labels={"figure": "Fig. 7"}),
         svg=grid.figure("fig7_diversity", "svg"),
     params:
-        config=CONFIG_JSON,
         cfg=REPORT_PARAMS,
     log:
         "logs/report/fig7.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report fig7 --config {params.config} --problems {input.problems} --out {output.png} "
+        "python -m rsrl.report fig7 --config $RSRL_CONFIG --problems {input.problems} --out {output.png} "
         "> {log} 2>&1"
 
 
@@ -153,14 +147,13 @@ rule report_paper_comparison:
         bandit=report(grid.table("bandit_comparison", "csv"), caption="../report/bandit_comparison.rst",
                       category="Beside the paper", labels={"table": "bandit comparison", "format": "CSV"}),
     params:
-        config=CONFIG_JSON,
         cfg={"report": CFG["report"], "benchmarks": BENCHMARKS},
     log:
         "logs/report/paper_comparison.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report paper --config {params.config} --passk {input.passk} --reference {input.reference} "
+        "python -m rsrl.report paper --config $RSRL_CONFIG --passk {input.passk} --reference {input.reference} "
         "--bandit-reference {input.bandit_reference} --bandit-final {input.bandit_final} --out {output.csv} "
         "--figure {output.png} --bandit-out {output.bandit} > {log} 2>&1"
 
@@ -174,14 +167,13 @@ rule report_paired:
         md=report(grid.table("paired_diff", "md"), caption="../report/paired_diff.rst", category="Tables",
                   labels={"table": "paired differences", "format": "Markdown"}),
     params:
-        config=CONFIG_JSON,
         cfg={**REPORT_PARAMS, "seed": CFG["evaluation"]["seed"]},
     log:
         "logs/report/paired_diff.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.report paired --config {params.config} --problems {input.problems} --out {output.csv} "
+        "python -m rsrl.report paired --config $RSRL_CONFIG --problems {input.problems} --out {output.csv} "
         "> {log} 2>&1"
 
 

@@ -9,7 +9,6 @@ rule theory_bandit:
         curves=grid.theory_table("bandit_curves"),
         final=grid.theory_table("bandit_final"),
     params:
-        config=CONFIG_JSON,
         bandit=CFG["theory"].get("bandit", {}),
         estimators=CFG["theory"].get("estimators", {}),
     threads: 2
@@ -19,7 +18,7 @@ rule theory_bandit:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.theory bandit --config {params.config} --curves {output.curves} --final {output.final} "
+        "python -m rsrl.theory bandit --config $RSRL_CONFIG --curves {output.curves} --final {output.final} "
         "--workers {threads} > {log} 2>&1"
 
 
@@ -30,7 +29,6 @@ rule theory_table1:
         md=report(grid.table("table1_estimators", "md"), category="Theory", caption="../report/table1.rst",
                   labels={"table": "Table 1", "format": "Markdown"}),
     params:
-        config=CONFIG_JSON,
         estimators=CFG["theory"].get("estimators", {}),
         table1=CFG["theory"].get("table1", {}),
     log:
@@ -38,34 +36,31 @@ rule theory_table1:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.theory table1 --config {params.config} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        "python -m rsrl.theory table1 --config $RSRL_CONFIG --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
 rule theory_advantage_shape:
     output:
         grid.theory_table("advantage_shape"),
-    params:
-        config=CONFIG_JSON,
     log:
         "logs/theory/advantage_shape.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.theory advantage-shape --config {params.config} --out {output} > {log} 2>&1"
+        "python -m rsrl.theory advantage-shape --config $RSRL_CONFIG --out {output} > {log} 2>&1"
 
 
 rule theory_lemmas:
     output:
         grid.theory_table("lemmas"),
     params:
-        config=CONFIG_JSON,
         lemmas=CFG["theory"]["lemmas"],
     log:
         "logs/theory/lemmas.log",
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.theory lemmas --config {params.config} --out {output} > {log} 2>&1"
+        "python -m rsrl.theory lemmas --config $RSRL_CONFIG --out {output} > {log} 2>&1"
 
 
 rule theory_figures:
@@ -84,7 +79,6 @@ rule theory_figures:
                          caption="../report/fig3b.rst"),
         fig3b_svg=grid.figure("fig3b_bandit_estimators", "svg"),
     params:
-        config=CONFIG_JSON,
         fig2=lambda wc, output: output.fig2_png.removesuffix(".png"),
         fig3=lambda wc, output: output.fig3_png.removesuffix(".png"),
         fig3b=lambda wc, output: output.fig3b_png.removesuffix(".png"),
@@ -93,7 +87,7 @@ rule theory_figures:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.theory figures --config {params.config} --advantage-shape {input.shape} "
+        "python -m rsrl.theory figures --config $RSRL_CONFIG --advantage-shape {input.shape} "
         "--bandit-curves {input.curves} --bandit-final {input.final} "
         "--fig2 {params.fig2} --fig3 {params.fig3} --fig3b {params.fig3b} > {log} 2>&1"
 

@@ -11,12 +11,12 @@ TRAIN_SCRIPT = repo_file("scripts/train_openrlhf_slurm.sh")
 # OpenRLHF's interpreter and the launcher read environment variables in the job, so changing them reruns nothing.
 TRAIN_SHELL = """
 if [ "{params.trainer}" = trl ]; then
-  python -m rsrl.train trl --config {params.config} --model {wildcards.model} --train-set {wildcards.train_set} \
+  python -m rsrl.train trl --config $RSRL_CONFIG --model {wildcards.model} --train-set {wildcards.train_set} \
     --method {wildcards.method} --data {input.data} --base-model {params.base_model:q} --work {params.work} \
     --out {params.out} --threads {threads} > {log} 2>&1
 else
   GPUS_PER_NODE={params.gpus_per_node} bash {params.script:q} "${{RSRL_OPENRLHF_PYTHON:-python}}" -m rsrl.train openrlhf \
-    --config {params.config} --model {wildcards.model} --train-set {wildcards.train_set} \
+    --config $RSRL_CONFIG --model {wildcards.model} --train-set {wildcards.train_set} \
     --method {wildcards.method} --data {input.data} --base-model {params.base_model:q} --work {params.work} \
     --out {params.out} --nodes {resources.nodes} --gpus-per-node {params.gpus_per_node} > {log} 2>&1
 fi
@@ -37,7 +37,6 @@ rule build_model:
     log:
         "logs/models/{model}.log",
     params:
-        config=CONFIG_JSON,
         data=lambda wc: train_set_digest(warmstart_set_name(wc.model)),
         spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
     threads: 2
@@ -46,7 +45,7 @@ rule build_model:
     conda:
         SOFTWARE_ENV
     shell:
-        "python -m rsrl.models build --config {params.config} --model {wildcards.model} --train {input.train} "
+        "python -m rsrl.models build --config $RSRL_CONFIG --model {wildcards.model} --train {input.train} "
         "--out {output} --threads {threads} > {log} 2>&1"
 
 
@@ -62,7 +61,6 @@ rule train_cell:
     log:
         "logs/train/{model}/{train_set}/{method}.log",
     params:
-        config=CONFIG_JSON,
         data=lambda wc: train_set_digest(wc.train_set),
         cell=train_params,
         trainer=train_trainer,
