@@ -27,8 +27,11 @@ except rcfg.ConfigError as exc:
 # by its content (never rewritten: a later Snakemake call, even a dry run with an edited config, writes its own),
 # named by $RSRL_CONFIG in the job's environment. It is not a rule parameter, so editing the config reruns only
 # the jobs whose own parameters changed.
-CONFIG_JSON = rcfg.write_config_snapshot(CFG, Path(".snakemake") / "rsrl" / "config")
-os.environ[rcfg.CONFIG_ENV] = str(CONFIG_JSON)
+# A job on another node parses this file again, with the config files as they are then: it keeps the snapshot the
+# main process handed it.
+if workflow.is_main_process or not os.environ.get(rcfg.CONFIG_ENV):
+    CONFIG_JSON = rcfg.write_config_snapshot(CFG, Path(".snakemake") / "rsrl" / "config")
+    os.environ[rcfg.CONFIG_ENV] = str(CONFIG_JSON)
 
 
 envvars:
