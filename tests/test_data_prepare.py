@@ -21,7 +21,7 @@ from rsrl.data import loaders
 from rsrl.data.__main__ import main as cli
 from rsrl.data.loaders import dapo
 from rsrl.data.manifest import merge
-from rsrl.data.prepare import prepare
+from rsrl.data.prepare import build, prepare
 from rsrl.prompts import build_prompt
 from rsrl.data.schema import REQUIRED, DataError
 
@@ -408,6 +408,13 @@ BAD = {
     "dapo_wrapper_mismatch": ("dapo", "d.jsonl",
                               lambda p: _write(p, _dapo_rows("Solve this: 1+2?" + dapo.SUFFIX)),
                               ["row 0", "abc-1", "DAPO instruction", "d.jsonl"]),
+    "bench_null_answer": ("columns", "n.jsonl", lambda p: _write(p, [{"id": "a", "problem": "x", "answer": "1"},
+                                                                     {"id": "b", "problem": "y", "answer": None}]),
+                          ["empty answer", "badset-b"]),
+    "bench_unreadable_gold": ("columns", "u.jsonl",
+                              lambda p: _write(p, [{"id": "a", "problem": "x", "answer": "1"},
+                                                   {"id": "b", "problem": "y", "answer": "\\frac{1}{"}]),
+                              ["badset-b", "not readable by math-verify", "cannot be dropped"]),
     "deepmath_bad_difficulty": ("deepmath", "dm.jsonl",
                                 lambda p: _write(p, [{"question": "q", "final_answer": "1", "difficulty": "hard",
                                                       "topic": "t"}]),
@@ -541,3 +548,14 @@ def test_benchmark_rows_are_never_dropped_or_repeated_silently(tmp_path, rows, m
                       train={"deepmath103k": TRAIN["deepmath103k"]})
     with pytest.raises(DataError, match=match):
         build(cfg, "bench", "math500")
+
+
+def test_null_and_empty_training_answers_are_dropped_alike(tmp_path):
+    data = tmp_path / "data"
+    _write(data / "t.jsonl", [{"problem": "p1", "answer": "1"}, {"problem": "p2", "answer": None},
+                              {"problem": "p3", "answer": ""}, {"problem": "p4", "answer": "  "},
+                              {"problem": "p5", "answer": "5"}])
+    cfg = make_config(data_dir=data, train={"t": {"loader": "columns", "local": "t.jsonl"}},
+                      bench={"aime24": BENCH["aime24"]})
+    df, m = build(cfg, "train", "t")
+    assert sorted(df["answer"]) == ["1", "5"] and m["rows_dropped"] == {"empty_answer": 3}

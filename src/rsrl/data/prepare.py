@@ -102,12 +102,17 @@ def size_check(src: dict, kind: str, name: str, rows_read: int, rows_kept: int, 
     return {**out, "status": "ok"}
 
 
+def _blank(value) -> bool:
+    """A missing, null or empty text (None, NaN, pandas' NA and "" alike)."""
+    return not isinstance(value, str) or not value.strip()
+
+
 def check_benchmark_rows(df: pd.DataFrame, name: str) -> None:
     """A benchmark's rows are the denominator of pass@k: an empty problem or answer, a repeated id or a repeated
     problem is an error naming the rows (a training set drops such rows and counts them in the manifest)."""
     where = f"benchmark {name!r}"
     for col in ("problem", "answer"):
-        empty = [i for i, v in zip(df["id"], df[col]) if not v]
+        empty = [i for i, v in zip(df["id"], df[col]) if _blank(v)]
         if empty:
             raise DataError(f"{where}: {len(empty)} row(s) with an empty {col}, e.g. id {empty[0]!r}; a benchmark "
                             "row cannot be dropped (it would change every pass@k). Fix the source file or its "
@@ -143,13 +148,14 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     df = loaded.frame
 
     problems = [clean_text(p) if isinstance(p, str) else None for p in df["problem"]]
-    df["problem"] = problems
-    df["answer"] = [a.strip() if isinstance(a, str) else None for a in df["answer"]]
+    df["problem"] = pd.Series(problems, index=df.index, dtype=object)
+    df["answer"] = pd.Series([a.strip() if isinstance(a, str) else None for a in df["answer"]], index=df.index,
+                             dtype=object)
     if kind == "bench":
         check_benchmark_rows(df, name)
     df = df.drop(columns=["source_id"], errors="ignore")
-    df = _drop(df, [not p for p in df["problem"]], "empty_problem", loaded)
-    df = _drop(df, [not a for a in df["answer"]], "empty_answer", loaded)
+    df = _drop(df, [_blank(p) for p in df["problem"]], "empty_problem", loaded)
+    df = _drop(df, [_blank(a) for a in df["answer"]], "empty_answer", loaded)
 
     decon: dict = {}
     ex = src.get("exclude_benchmark")
@@ -215,6 +221,12 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
             ok.append(good)
     bad = [o is False for o in ok]
     unparseable = [{"id": i, "answer": a} for i, a, b in zip(df["id"], df["answer"], bad) if b]
+    if kind == "bench" and unparseable:
+        x = unparseable[0]
+        raise DataError(f"benchmark {name!r}: the gold answer of row id {x['id']!r} ({x['answer'][:80]!r}) is not "
+                        f"readable by math-verify, so no completion could be graded right against it "
+                        f"({len(unparseable)} such row(s)); a benchmark row cannot be dropped (it would change every "
+                        f"pass@k). Fix the answer in the source file or its column mapping (benchmarks.{name}).")
     df = _drop(df, bad, "unparseable_answer", loaded)
     df = _drop(df, [o is None for o in ok if o is not False], "over_limit", loaded, list_ids=False)
 
