@@ -138,7 +138,7 @@ def test_trl_cells_train_under_snakemake_and_resume(tmp_path):
     assert not list((wd / "work/train/tiny/synth").glob("rs_beta2.stale-*"))  # the other cell is untouched
 
     # A longer run of the same cell resumes from its work/ checkpoint at step 4 instead of starting over.
-    cfg = json.loads((wd / ".snakemake/rsrl/config.json").read_text())
+    cfg = grid.validate(copy.deepcopy(DEMO))  # what the jobs read (their config snapshot)
     cfg["training"]["max_steps"] = 6
     longer = tmp_path / "longer.json"
     longer.write_text(json.dumps(cfg))
