@@ -1,5 +1,5 @@
 """Command line of the report stage:
-``python -m rsrl.report {fig4,table2,fig5,fig6,fig7,paper,paired} --config C --out STEM``.
+``python -m rsrl.report {fig4,table2,fig5,fig6,fig7,fig7b,paper,paired,advantage} --config C --out STEM``.
 
 ``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, tables (Table 2, the paired
 comparison) as ``STEM.csv`` and ``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Every input file
@@ -85,6 +85,31 @@ def cmd_fig7(args, cfg) -> list[Path]:
     return paths
 
 
+def cmd_fig7b(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.diversity import make_transitions
+
+    fig, matrix, head, md = make_transitions(cfg, args.problems, beta=args.beta)
+    paths = save_figure(fig, _stem(args.figure))
+    plt.close(fig)
+    stem = _stem(args.out)
+    write_table(stem.with_suffix(".csv"), head)
+    write_text(stem.with_suffix(".md"), md)
+    write_table(args.matrix_out, matrix)
+    return [stem.with_suffix(".csv"), stem.with_suffix(".md"), Path(args.matrix_out), *paths]
+
+
+def cmd_advantage(args, cfg) -> list[Path]:
+    from rsrl.report.advantage import make_advantage
+
+    table, md = make_advantage(cfg, args.train_metrics)
+    stem = _stem(args.out)
+    write_table(stem.with_suffix(".csv"), table)
+    write_text(stem.with_suffix(".md"), md)
+    return [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+
+
 def cmd_paper(args, cfg) -> list[Path]:
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -114,7 +139,7 @@ def cmd_paired(args, cfg) -> list[Path]:
 
 
 COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig6": cmd_fig6, "fig7": cmd_fig7,
-            "paper": cmd_paper, "paired": cmd_paired}
+            "fig7b": cmd_fig7b, "paper": cmd_paper, "paired": cmd_paired, "advantage": cmd_advantage}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     helps = {"fig4": "Fig. 4: pass@k curves", "table2": "Table 2: pass@k table (CSV and Markdown)",
              "fig5": "Fig. 5: β ablation over training", "fig6": "Fig. 6: pass@k training methods over training",
              "fig7": "Fig. 7: answer diversity",
+             "fig7b": "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
+             "advantage": "mean |advantage| per step of every trained cell (CSV and Markdown)",
              "paper": "the reproduction beside the paper's Table 2 and bandit",
              "paired": "paired differences with the reference method (CSV and Markdown)"}
     for name, text in helps.items():
@@ -131,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
         p.add_argument("--out", required=True, help="output path stem")
         p.add_argument("--log", default=None, help="also log to this file")
-        if name not in ("fig7", "paired"):
+        if name not in ("fig7", "fig7b", "paired", "advantage"):
             p.add_argument("--passk", required=True, help="the aggregated pass@k table (results/tables/passk.csv)")
         if name == "fig4":
             p.add_argument("--model", default=None, help="draw only this model's rows")
@@ -144,7 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--bandit-final", required=True, help="results/theory/bandit_final.csv")
             p.add_argument("--figure", required=True, help="figure path stem")
             p.add_argument("--bandit-out", required=True, help="bandit comparison table (CSV)")
-        if name == "fig7":
+        if name == "advantage":
+            p.add_argument("--train-metrics", nargs="*", default=[],
+                           help="metrics.csv of every trained cell (rsrl.grid.cells), any order")
+        if name == "fig7b":
+            p.add_argument("--figure", required=True, help="figure path stem")
+            p.add_argument("--matrix-out", required=True, help="the transition matrix in long form (CSV)")
+        if name in ("fig7", "fig7b"):
             p.add_argument("--problems", nargs="*", default=[],
                            help="problems.parquet of each rsrl.grid.diversity_targets entry, in that order")
             p.add_argument("--beta", type=float, default=None,
