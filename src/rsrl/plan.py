@@ -25,7 +25,7 @@ STAGES = {
     "train": ["build_model", "train_cell", "train_cell_multinode", "export_step"],
     "evaluate": ["sample", "grade", "score", "aggregate_eval"],
     "report": ["report_table2", "report_fig4", "report_fig4_model", "report_fig5", "report_fig6", "report_fig7",
-               "report_paper_comparison", "report_paired"],
+               "report_fig7b", "report_advantage", "report_paper_comparison", "report_paired"],
 }
 
 
@@ -98,8 +98,8 @@ def build(cfg: dict) -> Plan:
     plan.add("score", len(targets))
     plan.add("aggregate_eval")
     models = grid.models(cfg)
-    for rule in ("report_table2", "report_fig4", "report_fig5", "report_fig6", "report_fig7",
-                 "report_paper_comparison", "report_paired"):
+    for rule in ("report_table2", "report_fig4", "report_fig5", "report_fig6", "report_fig7", "report_fig7b",
+                 "report_advantage", "report_paper_comparison", "report_paired"):
         plan.add(rule)
     if len(models) > 1:
         plan.add("report_fig4_model", len(models))
