@@ -213,3 +213,29 @@ def test_grid_targets_of_a_seeded_grid(seeded):
     cfg, _, _ = seeded
     assert grid.methods_of(cfg, MODEL, TS) == ["grpo.seed1", "grpo.seed2", "grpo.seed3", "rs_beta0",
                                                "rs_beta4.seed1", "rs_beta4.seed2", "rs_beta4.seed3"]
+
+
+def test_one_problem_per_benchmark_draws_every_figure_in_range(tmp_path, paper_config):
+    """Bad input: a single problem per benchmark. Every figure is drawn, no band is NaN or outside 0-100 %."""
+    from rsrl.report.diversity import make_fig7
+    from report_inputs import problems_files
+
+    cfg = seeded_config(paper_config)
+    results = tmp_path / "results"
+    write_synthetic(cfg, results, seed=9, n_boot=10, n_problems={"math500": 1, "aime24": 1})
+    passk = read_passk(passk_file(results))
+    figs = [make_fig4(cfg, passk), make_fig5(cfg, passk, train_metrics_files(cfg, results)), make_fig6(cfg, passk),
+            make_fig7(cfg, problems_files(cfg, results))]
+    drawn = 0
+    for fig in figs:
+        for ax in fig.axes:
+            for coll in ax.collections:
+                for path in coll.get_paths():
+                    y = path.vertices[:, 1]
+                    if ax.get_ylabel().endswith("(%)"):
+                        assert np.isfinite(y).all() and (y >= -1e-9).all() and (y <= 100 + 1e-9).all()
+                        drawn += 1
+    assert drawn > 0
+    table, _ = make_table2(cfg, passk)
+    lows = table.filter(like="_ci_low").to_numpy(dtype=float)
+    assert np.nanmin(lows) >= 0 and np.nanmax(table.filter(like="_ci_high").to_numpy(dtype=float)) <= 1
