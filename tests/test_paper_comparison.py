@@ -160,11 +160,11 @@ def test_unseeded_runs_have_one_seed_and_no_interval_over_seeds(paper_config):
     unmatched = table[table["method"] != "grpo"]
     assert unmatched["n_seeds"].isna().all() and unmatched["ours_seed_ci_low"].isna().all()
     md = pc.summary(cfg, table)
-    # the Markdown of a grid without seeds: no seeds column, no ± and no sentence about seeds
+    # the Markdown of a grid without seeds: no seeds column, no interval over seeds and no sentence about seeds
     assert ("| model | training set | method | benchmark | k | paper | ours (95 % CI) | Δ |\n"
             "|---|---|---|---|---:|---:|---:|---:|") in md
     assert "| Qwen2.5-Math-1.5B | deepmath103k | grpo | aime24 | 32 | 36.4 | 25.0 (20.0–30.0) | -11.4 |" in md
-    assert "±" not in md and "seed" not in md.replace("a seed effect", "")
+    assert "[" not in md.split("| Δ |")[-1] and "seed" not in md.replace("a seed effect", "")
     fig = pc.make_figure(cfg, table)
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["ours = paper", "grpo (GRPO)"]
 
@@ -190,7 +190,9 @@ def test_seeded_runs_are_matched_by_method_id_and_pooled(paper_config):
     g = table[table["method"] == "grpo"].iloc[0]
     hw = T975_2 * 20.0 / math.sqrt(3)  # sd of (20, 40, 60) is 20 percentage points
     assert g["ours"] == pytest.approx(40.0, abs=1e-9) and g["n_seeds"] == 3
-    assert (g["ours_seed_ci_low"], g["ours_seed_ci_high"]) == pytest.approx((40.0 - hw, 40.0 + hw), abs=1e-9)
+    # 40 - hw < 0: the interval over seeds is clipped to the range of pass@k (it already holds the seeds' bounds)
+    assert 40.0 - hw < 0
+    assert (g["ours_seed_ci_low"], g["ours_seed_ci_high"]) == pytest.approx((0.0, 40.0 + hw), abs=1e-9)
     # the bootstrap bracket is the mean of the seeds' bounds; the paper's 36.4 lies in [30, 50]
     assert (g["ours_ci_low"], g["ours_ci_high"]) == pytest.approx((30.0, 50.0), abs=1e-9)
     assert g["delta"] == pytest.approx(40.0 - 36.4, abs=1e-9) and bool(g["within_ci"])
@@ -205,8 +207,8 @@ def test_seeded_runs_are_matched_by_method_id_and_pooled(paper_config):
 
     md = pc.summary(cfg, table)
     assert "| ours (95 % CI) | seeds | Δ |" in md
-    assert f"| grpo | aime24 | 32 | 36.4 | 40.0 ± {hw:.1f} (30.0–50.0) | 3 | +3.6 |" in md
-    assert f"| rs_grpo | aime24 | 32 | 40.0 | 47.0 ± {hw2:.1f} (43.0–51.0) | 2 | +7.0 |" in md
+    assert f"| grpo | aime24 | 32 | 36.4 | 40.0 [0.0, {40 + hw:.1f}] (30.0–50.0) | 3 | +3.6 |" in md
+    assert f"| rs_grpo | aime24 | 32 | 40.0 | 47.0 [{47 - hw2:.1f}, {47 + hw2:.1f}] (43.0–51.0) | 2 | +7.0 |" in md
     assert "| base | aime24 | 32 | 32.6 | 30.0 (25.0–35.0) | 1 | -2.6 |" in md
     assert "2 of the matched values are of methods trained with several seeds (2 or 3)" in md
     fig = pc.make_figure(cfg, table)
@@ -257,10 +259,12 @@ def test_paper_command_on_a_synthetic_seeded_grid(tmp_path, paper_config):
             if n_seeds == 1:
                 assert row["ours"] == v[0] and np.isnan(row["ours_seed_ci_low"]) and np.isnan(row["ours_seed_ci_high"])
             else:
+                # t over seeds, widened to the seeds' mean bounds over problems, clipped to 0-100 %
                 hw = T975_2 * np.std(v, ddof=1) / math.sqrt(3)
-                assert (row["ours_seed_ci_low"], row["ours_seed_ci_high"]) == pytest.approx(
-                    (v.mean() - hw, v.mean() + hw), abs=1e-9)
+                lo = max(0.0, min(v.mean() - hw, 100 * runs["ci_low"].mean()))
+                hi = min(100.0, max(v.mean() + hw, 100 * runs["ci_high"].mean()))
+                assert (row["ours_seed_ci_low"], row["ours_seed_ci_high"]) == pytest.approx((lo, hi), abs=1e-9)
         # math500 has n = 16: pass@32 is not ours
         assert csv[(csv["method"] == label) & (csv["benchmark"] == "math500") & (csv["k"] == 32)]["ours"].isna().all()
     md = (out / "paper_comparison.md").read_text()
-    assert "| Qwen2.5-Math-1.5B | math12k | grpo | aime24 | 32 | 20.0 | " in md and " ± " in md
+    assert "| Qwen2.5-Math-1.5B | math12k | grpo | aime24 | 32 | 20.0 | " in md and " [" in md

@@ -232,7 +232,7 @@ def test_fig7_compares_grpo_with_the_largest_beta(synthetic):
     cfg, root, _ = synthetic
     fig = make_fig7(cfg, problems_files(cfg, root / "results"))
     text = figure_text(fig)
-    assert "GRPO vs RS-GRPO (β=4)" in text
+    assert "GRPO → RS-GRPO (β=4)" in text
     assert "52 problems" in text  # 40 + 12 problems pooled
     with pytest.raises(ValueError, match="available βs are"):
         make_fig7(cfg, problems_files(cfg, root / "results"), beta=2.0)

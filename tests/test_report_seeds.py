@@ -40,10 +40,21 @@ def test_summary_over_seeds_has_the_closed_form():
     out = out.set_index("benchmark")
     hw3 = T975[2] * 0.2 / math.sqrt(3)  # sd of (0.2, 0.4, 0.6) is 0.2
     assert out.loc["a", "value"] == pytest.approx(0.4, abs=1e-12)
-    assert (out.loc["a", "value_ci_low"], out.loc["a", "value_ci_high"]) == pytest.approx((0.4 - hw3, 0.4 + hw3),
-                                                                                          abs=1e-9)
     hw2 = T975[1] * math.sqrt(0.02) / math.sqrt(2)  # sd of (0.1, 0.3) is sqrt(0.02)
-    assert (out.loc["b", "value"], out.loc["b", "value_ci_high"]) == pytest.approx((0.2, 0.2 + hw2), abs=1e-9)
+    # both intervals reach past the range of a share (0.4 - hw3 < 0, 0.2 + hw2 > 1): they are clipped to [0, 1]
+    assert 0.4 - hw3 < 0 and 0.2 + hw2 > 1
+    assert (out.loc["a", "value_ci_low"], out.loc["a", "value_ci_high"]) == pytest.approx((0.0, 0.4 + hw3), abs=1e-9)
+    assert (out.loc["b", "value"], out.loc["b", "value_ci_low"], out.loc["b", "value_ci_high"]) == pytest.approx(
+        (0.2, 0.0, 1.0), abs=1e-9)
+    unclipped = summarize(rows, "value", limits=None).set_index("benchmark")
+    assert (unclipped.loc["a", "value_ci_low"], unclipped.loc["b", "value_ci_high"]) == pytest.approx(
+        (0.4 - hw3, 0.2 + hw2), abs=1e-9)
+    # each run's own interval widens the interval over seeds to at least the mean of the runs' bounds
+    wide = summarize(rows.assign(lo=rows["value"] - 0.01, hi=rows["value"] + 0.5), "value",
+                     by=["model", "benchmark", "step"], bounds={"value": ("lo", "hi")}, limits=None)
+    wide = wide.set_index("benchmark")
+    assert (wide.loc["a", "value_ci_low"], wide.loc["a", "value_ci_high"]) == pytest.approx((0.4 - hw3, 0.9))
+    assert (wide.loc["b", "value_ci_low"], wide.loc["b", "value_ci_high"]) == pytest.approx((0.2 - hw2, 0.2 + hw2))
     # one seed: the mean is that value, the interval is undefined (NaN), not zero
     assert out.loc["c", "value"] == 0.5 and np.isnan(out.loc["c", "value_ci_low"])
     assert np.isnan(out.loc["c", "value_ci_high"])
@@ -82,11 +93,20 @@ def _by_hand(values) -> tuple[float, float]:
     return float(v.mean()), T975[2] * float(np.std(v, ddof=1)) / math.sqrt(3)
 
 
-def _value(passk, method, bench, k, step=None):
+def _interval(passk, runs, bench, k, step=None) -> tuple[float, float, float]:
+    """mean, low, high over three seeds: the t-interval widened to the mean of the runs' own bounds (from
+    passk.csv) and clipped to [0, 1], by hand."""
+    mean, hw = _by_hand([_value(passk, r, bench, k, step) for r in runs])
+    lo = np.mean([_value(passk, r, bench, k, step, "ci_low") for r in runs])
+    hi = np.mean([_value(passk, r, bench, k, step, "ci_high") for r in runs])
+    return mean, max(0.0, min(mean - hw, lo)), min(1.0, max(mean + hw, hi))
+
+
+def _value(passk, method, bench, k, step=None, column="pass_at_k"):
     sel = passk[(passk["method"] == method) & (passk["benchmark"] == bench) & (passk["k"] == k)]
     sel = sel[sel["step"].isna()] if step is None else sel[sel["step"] == step]
     assert len(sel) == 1
-    return float(sel["pass_at_k"].iloc[0])
+    return float(sel[column].iloc[0])
 
 
 def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
@@ -100,24 +120,28 @@ def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
     assert p1.loc[p1["n_seeds"].isna(), [c for c in p1.columns if c.endswith(("_ci_low", "_ci_high"))]].isna().all().all()
     row = summary.iloc[0]
     assert (row["estimator"], row["params"]) == ("grpo", "{}")
+    grpo = [f"grpo.seed{s}" for s in (1, 2, 3)]
     for b in ("math500", "aime24"):
-        mean, hw = _by_hand([_value(passk, f"grpo.seed{s}", b, 1) for s in (1, 2, 3)])
+        mean, lo, hi = _interval(passk, grpo, b, 1)
         assert row[b] == pytest.approx(mean, abs=1e-12)
-        assert (row[f"{b}_ci_low"], row[f"{b}_ci_high"]) == pytest.approx((mean - hw, mean + hw), abs=1e-9)
-    avg = [(_value(passk, f"grpo.seed{s}", "math500", 1) + _value(passk, f"grpo.seed{s}", "aime24", 1)) / 2
-           for s in (1, 2, 3)]
+        assert (row[f"{b}_ci_low"], row[f"{b}_ci_high"]) == pytest.approx((lo, hi), abs=1e-9)
+    avg = [(_value(passk, r, "math500", 1) + _value(passk, r, "aime24", 1)) / 2 for r in grpo]
     mean, hw = _by_hand(avg)
-    assert (row["average"], row["average_ci_high"]) == pytest.approx((mean, mean + hw), abs=1e-9)
+    run_hi = np.mean([(_value(passk, r, "math500", 1, column="ci_high") + _value(passk, r, "aime24", 1,
+                                                                                 column="ci_high")) / 2 for r in grpo])
+    assert (row["average"], row["average_ci_high"]) == pytest.approx((mean, min(1, max(mean + hw, run_hi))), abs=1e-9)
     # pass@32: math500 has n = 16, so only aime24 (and the average over it) is defined
     r32 = table[(table["metric"] == "pass@32") & (table["method"] == "rs_beta4")].iloc[0]
     assert np.isnan(r32["math500"]) and np.isnan(r32["math500_ci_low"])
-    mean, hw = _by_hand([_value(passk, f"rs_beta4.seed{s}", "aime24", 32) for s in (1, 2, 3)])
-    assert (r32["aime24"], r32["average"], r32["aime24_ci_low"]) == pytest.approx((mean, mean, mean - hw), abs=1e-9)
-    # Markdown: each seed by name, the summary as mean ± half-width in percent
+    mean, lo, _ = _interval(passk, [f"rs_beta4.seed{s}" for s in (1, 2, 3)], "aime24", 32)
+    assert (r32["aime24"], r32["average"], r32["aime24_ci_low"]) == pytest.approx((mean, mean, lo), abs=1e-9)
+    assert ((table.filter(like="_ci_low") >= 0) | table.filter(like="_ci_low").isna()).all().all()
+    assert ((table.filter(like="_ci_high") <= 1) | table.filter(like="_ci_high").isna()).all().all()
+    # Markdown: each seed by name, the summary as mean [low, high] in percent
     assert "| GRPO, seed 2 |" in md
     line = next(x for x in md.splitlines() if x.startswith("| GRPO, mean of 3 seeds |"))
-    mean, hw = _by_hand([_value(passk, f"grpo.seed{s}", "aime24", 1) for s in (1, 2, 3)])
-    assert f"{100 * mean:.1f} ± {100 * hw:.1f}" in line
+    mean, lo, hi = _interval(passk, grpo, "aime24", 1)
+    assert f"{100 * mean:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]" in line
     assert "Student-t interval over seeds" in md
     # the CSV written by the command line has the same columns, the seed counts as integers
     (tmp_path / "config.json").write_text(json.dumps(cfg))
@@ -150,9 +174,13 @@ def test_fig4_draws_the_mean_over_seeds_with_a_band(seeded):
     # GRPO's band is its interval over seeds (bands are drawn in legend order: base, GRPO, ...)
     grpo_band = ax.collections[1]
     ys = [y for xx, y in grpo_band.get_paths()[0].vertices if abs(xx - 8) < 1e-9]
-    mean, hw = _by_hand([_value(passk, f"grpo.seed{s}", "aime24", 8) for s in (1, 2, 3)])
-    assert (min(ys), max(ys)) == pytest.approx((100 * (mean - hw), 100 * (mean + hw)), abs=1e-9)
-    assert "t-interval over seeds" in fig._suptitle.get_text()
+    _, lo, hi = _interval(passk, [f"grpo.seed{s}" for s in (1, 2, 3)], "aime24", 8)
+    assert (min(ys), max(ys)) == pytest.approx((100 * lo, 100 * hi), abs=1e-9)
+    assert "t-interval over seeds" in fig._suptitle.get_text() and "clipped to 0–100%" in fig._suptitle.get_text()
+    for a in fig.axes:  # no band outside 0-100 %
+        for coll in a.collections:
+            for path in coll.get_paths():
+                assert (path.vertices[:, 1] >= -1e-9).all() and (path.vertices[:, 1] <= 100 + 1e-9).all()
 
 
 def test_fig5_and_fig6_pool_seeds_over_training(seeded):
@@ -185,3 +213,29 @@ def test_grid_targets_of_a_seeded_grid(seeded):
     cfg, _, _ = seeded
     assert grid.methods_of(cfg, MODEL, TS) == ["grpo.seed1", "grpo.seed2", "grpo.seed3", "rs_beta0",
                                                "rs_beta4.seed1", "rs_beta4.seed2", "rs_beta4.seed3"]
+
+
+def test_one_problem_per_benchmark_draws_every_figure_in_range(tmp_path, paper_config):
+    """Bad input: a single problem per benchmark. Every figure is drawn, no band is NaN or outside 0-100 %."""
+    from rsrl.report.diversity import make_fig7
+    from report_inputs import problems_files
+
+    cfg = seeded_config(paper_config)
+    results = tmp_path / "results"
+    write_synthetic(cfg, results, seed=9, n_boot=10, n_problems={"math500": 1, "aime24": 1})
+    passk = read_passk(passk_file(results))
+    figs = [make_fig4(cfg, passk), make_fig5(cfg, passk, train_metrics_files(cfg, results)), make_fig6(cfg, passk),
+            make_fig7(cfg, problems_files(cfg, results))]
+    drawn = 0
+    for fig in figs:
+        for ax in fig.axes:
+            for coll in ax.collections:
+                for path in coll.get_paths():
+                    y = path.vertices[:, 1]
+                    if ax.get_ylabel().endswith("(%)"):
+                        assert np.isfinite(y).all() and (y >= -1e-9).all() and (y <= 100 + 1e-9).all()
+                        drawn += 1
+    assert drawn > 0
+    table, _ = make_table2(cfg, passk)
+    lows = table.filter(like="_ci_low").to_numpy(dtype=float)
+    assert np.nanmin(lows) >= 0 and np.nanmax(table.filter(like="_ci_high").to_numpy(dtype=float)) <= 1

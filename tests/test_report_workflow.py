@@ -65,6 +65,11 @@ def test_report_plans_the_paired_comparison_with_every_problems_file(tmp_path, p
     files = [str(Path(f).relative_to(work)) for f in paired_problems_files(cfg, work / "results")]
     assert len(files) == 7 * 2  # the 7 runs of the (model, train set) with GRPO, on both benchmarks
     assert sorted(cmd.split("--problems ")[1].split(" --out")[0].split()) == sorted(files)
+    # Fig. 7(b) and the effective step size are planned with their inputs
+    assert "rule report_fig7b:" in out and "results/tables/fig7b_unsolved.csv" in out
+    adv = next(line for line in out.splitlines() if "python -m rsrl.report advantage" in line)
+    metrics = adv.split("--train-metrics ")[1].split(" --out")[0].split()
+    assert len(metrics) == 7 and all(m.endswith("/metrics.csv") for m in metrics)
 
 
 @pytest.mark.slow
@@ -86,7 +91,9 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
                 "results/figures/fig5_beta_ablation.png", "results/figures/fig6_baselines.png",
                 "results/figures/fig7_diversity.svg", "results/tables/paper_comparison.md",
                 "results/figures/paper_comparison.png", "results/tables/bandit_comparison.csv",
-                "results/tables/paired_diff.csv", "results/tables/paired_diff.md"]:
+                "results/tables/paired_diff.csv", "results/tables/paired_diff.md",
+                "results/figures/fig7b_transitions.png", "results/tables/fig7b_unsolved.md",
+                "results/tables/fig7b_transitions.csv", "results/tables/advantage_scale.md"]:
         assert (work / rel).stat().st_size > 0, rel
     # the ablation snapshots reach the report through the aggregated pass@k table
     import pandas as pd

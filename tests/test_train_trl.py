@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -139,7 +140,11 @@ def test_trl_loss_receives_registry_advantages(tmp_path, name, params):
         assert adv.tolist() == [value[k] for k in keys]
         n_loss_rows += len(keys)
     assert n_loss_rows == 2 * 16
-    assert len((tmp_path / "rollouts.jsonl").read_text().splitlines()) == 2
+    records = [json.loads(x) for x in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    # the effective step size each rollout trains with: mean |advantage| of its samples
+    for rec, (_, adv) in zip(records, seen_out):
+        assert rec["advantage_abs_mean"] == pytest.approx(adv.double().abs().mean().item(), rel=1e-6)
 
 
 def test_grpo_config_maps_batches_to_rollouts(tmp_path):

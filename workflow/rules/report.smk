@@ -11,6 +11,7 @@ REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
 FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
 DIVERSITY_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(CFG)]
+TRAIN_METRICS_ALL = [grid.train_metrics(c.model, c.train_set, c.run_id) for c in grid.cells(CFG)]
 PAIRED_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in paired_report.targets(CFG)]
 REPORT_PARAMS = {
     "report": CFG["report"],
@@ -127,6 +128,49 @@ rule report_fig7:
         SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig7 --config $RSRL_CONFIG --problems {input.problems} --out {output.png} "
+        "> {log} 2>&1"
+
+
+rule report_fig7b:
+    input:
+        problems=DIVERSITY_PROBLEMS,
+    output:
+        png=report(grid.figure("fig7b_transitions", "png"), caption="../report/fig7b.rst", category="Figures",
+                   subcategory="Fig. 7: diversity", labels={"figure": "Fig. 7(b)"}),
+        svg=grid.figure("fig7b_transitions", "svg"),
+        csv=report(grid.table("fig7b_unsolved", "csv"), caption="../report/fig7b.rst", category="Beside the paper",
+                   labels={"table": "Fig. 7(b) unsolved by the reference", "format": "CSV"}),
+        md=report(grid.table("fig7b_unsolved", "md"), caption="../report/fig7b.rst", category="Beside the paper",
+                  labels={"table": "Fig. 7(b) unsolved by the reference", "format": "Markdown"}),
+        matrix=report(grid.table("fig7b_transitions", "csv"), caption="../report/fig7b.rst",
+                      category="Beside the paper", labels={"table": "Fig. 7(b) transition matrix", "format": "CSV"}),
+    params:
+        cfg=REPORT_PARAMS,
+    log:
+        "logs/report/fig7b.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report fig7b --config $RSRL_CONFIG --problems {input.problems} --out {output.csv} "
+        "--matrix-out {output.matrix} --figure {output.png} > {log} 2>&1"
+
+
+rule report_advantage:
+    input:
+        train=TRAIN_METRICS_ALL,
+    output:
+        csv=report(grid.table("advantage_scale", "csv"), caption="../report/advantage_scale.rst", category="Tables",
+                   labels={"table": "effective step size", "format": "CSV"}),
+        md=report(grid.table("advantage_scale", "md"), caption="../report/advantage_scale.rst", category="Tables",
+                  labels={"table": "effective step size", "format": "Markdown"}),
+    params:
+        cfg=REPORT_PARAMS,
+    log:
+        "logs/report/advantage_scale.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report advantage --config $RSRL_CONFIG --train-metrics {input.train} --out {output.csv} "
         "> {log} 2>&1"
 
 

@@ -29,7 +29,9 @@ metrics.csv, tidy: metric, k, value, ci_low, ci_high with
 * ``length_share``, ``cut_share``, ``class_fallback_share`` — mean over problems of the per-problem shares above
   (class_fallbacks / n for the last) (k = n).
 
-Confidence intervals: percentile bootstrap over problems (:func:`rsrl.passk.bootstrap_ci`, 95 %).
+Confidence intervals (95 %): the hull of the percentile bootstrap over problems and the Wilson score interval
+(:func:`rsrl.passk.problem_ci`; every metric is a mean of per-problem values in [0, 1], and the bootstrap alone
+closes to a point when every problem scores 0 or 1).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from scipy import sparse
 from scipy.signal import convolve, fftconvolve
 from scipy.stats import binom
 
-from rsrl.passk import bootstrap_ci, default_ks, pass_at_k
+from rsrl.passk import default_ks, pass_at_k, problem_ci
 
 N_BOOT = 2000
 ALPHA = 0.05
@@ -224,7 +226,7 @@ def metrics_table(graded: pd.DataFrame, problems: pd.DataFrame, *, seed: int = 0
 
     def add(metric, kk, per_problem):
         per_problem = np.asarray(per_problem, dtype=float)
-        ci = bootstrap_ci(per_problem, n_boot=n_boot, alpha=ALPHA, seed=seed)
+        ci = problem_ci(per_problem, n_boot=n_boot, alpha=ALPHA, seed=seed)
         if per_problem.ndim == 1:
             rows.append((metric, int(kk[0]), float(ci.mean), float(ci.low), float(ci.high)))
         else:

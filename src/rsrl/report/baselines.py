@@ -15,6 +15,7 @@ import pandas as pd
 from rsrl import grid
 from rsrl.report.inputs import k_table
 from rsrl.report.over_training import pass_at_k_panel
+from rsrl.report.seeds import group_runs
 from rsrl.report.style import apply_style, note
 from rsrl.report.command import Command, PASSK, write_figure
 
@@ -35,13 +36,15 @@ def make_fig6(cfg: dict, passk: pd.DataFrame) -> plt.Figure:
     for j, k in enumerate(ks):
         pass_at_k_panel(axes[0, j], cfg, passk, model, ts, methods, k, grid.comparison_benchmarks(cfg),
                         f"({chr(ord('a') + j)})")
-    top = 1 - 0.9 / fig.get_figheight()
+    bands = ("\nbands (a mean of seeds): 95% interval over seeds, clipped to 0–100%; one run: no band"
+             if any(sr.pooled for sr in group_runs(methods)) else "")
+    top = 1 - (1.15 if bands else 0.9) / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), bbox_to_anchor=(0.5, top),
                    frameon=False, fontsize=8)
-    fig.suptitle(f"Fig. 6: RS-GRPO and pass@k training methods over training — {model} trained on {ts}",
+    fig.suptitle(f"Fig. 6: RS-GRPO and pass@k training methods over training — {model} trained on {ts}{bands}",
                  fontsize=12, y=0.995, va="top")
     return fig
 

@@ -112,7 +112,9 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), bbox_to_anchor=(0.5, top),
                frameon=False)
     extra = "" if len(betas) >= 2 else f" (only {len(betas)} RS-GRPO β in this grid cell)"
-    fig.suptitle(f"Fig. 5: effect of the risk-sensitivity β — {model} trained on {ts}{extra}", fontsize=12,
+    bands = ("\nbands (a mean of seeds): 95% interval over seeds, clipped to the quantity's range (0–100%); one run: "
+             "no band" if any(sr.pooled for sr in group_runs(methods)) else "")
+    fig.suptitle(f"Fig. 5: effect of the risk-sensitivity β — {model} trained on {ts}{extra}{bands}", fontsize=12,
                  y=top + 0.4 / fig.get_figheight(), va="bottom")
     return fig
 

@@ -1,5 +1,5 @@
-"""The report's products as commands: each product module declares one :class:`Command` (its ``COMMAND``), and
-``python -m rsrl.report`` and the cost plan find them all (:func:`commands`).
+"""The report's products as commands: each product module declares its :class:`Command` (``COMMAND``, or several
+as ``COMMANDS``), and ``python -m rsrl.report`` and the cost plan find them all (:func:`commands`).
 
 A new figure or table therefore costs one module (its function and its ``COMMAND``), one workflow rule named
 ``Command.rule`` (the aggregate ``report`` target collects every ``report_*`` rule's outputs), and one caption.
@@ -76,8 +76,9 @@ def commands() -> dict[str, Command]:
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        cmd = getattr(importlib.import_module(f"rsrl.report.{info.name}"), "COMMAND", None)
-        if isinstance(cmd, Command):
+        module = importlib.import_module(f"rsrl.report.{info.name}")
+        declared = getattr(module, "COMMANDS", ()) or ((module.COMMAND,) if hasattr(module, "COMMAND") else ())
+        for cmd in declared:
             if cmd.name in found:
                 raise RuntimeError(f"report command {cmd.name!r} is declared twice "
                                    f"({found[cmd.name].run.__module__} and {info.name})")

@@ -2,15 +2,16 @@
 
 (a) Share of distinct final answers among the samples of a problem (distinct answers / n, mean over problems)
 per method and benchmark. Answers are counted up to math equivalence (``n_distinct`` of problems.parquet: the
-answer classes of :mod:`rsrl.evaluate.metrics`, so ``x=2`` and ``2`` are one answer). (b) Per-problem accuracy
-(c / n) of GRPO (x) against RS-GRPO with one β (y) on the same problems, pooled over benchmarks; points above the
-diagonal are problems RS-GRPO solves more often.
+answer classes of :mod:`rsrl.evaluate.metrics`, so ``x=2`` and ``2`` are one answer). (b) As the paper draws it:
+per-problem accuracy of the reference (``report.paired.reference``, GRPO) and of RS-GRPO with one β, binned, as a
+transition matrix pooled over benchmarks and seed pairs (:mod:`rsrl.report.transitions`, which also writes it as a
+table with the paper's headline share).
 
 A method trained with several seeds (runs ``<method>.seed<s>``, pooled by :func:`rsrl.report.seeds.group_runs`) is
 one entry, labelled with the number of seeds: each problem's distinct-answer share and accuracy are the mean over
 its seeds (on the problems every seed was evaluated on), so (a) shows one bar per method, with the 95 % Student-t
-interval over seeds of the seeds' mean shares as an error bar, and (b) one point per problem. A method with a
-single run is drawn from that run's values.
+interval over seeds of the seeds' mean shares as an error bar (clipped to 0–100 %); (b) compares run with run and
+pools the seed pairs. A method with a single run is drawn from that run's values, without an error bar.
 """
 
 from __future__ import annotations
@@ -21,20 +22,18 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.lines import Line2D
 
 from rsrl import grid
 from rsrl.methods import BASE, parts
+from rsrl.report import transitions as tr
 from rsrl.report.inputs import read_problems
-from rsrl.report.seeds import Series, group_runs, t_interval
+from rsrl.report.paired import reference_method
+from rsrl.report.seeds import Series, group_runs, seed_interval
+from rsrl.report.command import Arg, Command, write_figure, write_tables
 from rsrl.report.style import apply_style, method_beta, method_color, method_label, note
-from rsrl.report.command import Arg, Command, write_figure
 
 log = logging.getLogger(__name__)
 
-# Benchmarks in panel (b): colours and markers distinct from the method colours of the other panels.
-BENCH_STYLES = [("#1b9e77", "o"), ("#7570b3", "s"), ("#66a61e", "D"), ("#a6761d", "^"), ("#666666", "v"),
-                ("#17becf", "P"), ("#bcbd22", "X"), ("#8c564b", "*")]
 #: Columns of :func:`pool_problems`'s table.
 POOLED_COLUMNS = ["problem_id", "n", "accuracy", "share"]
 
@@ -110,9 +109,13 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
         ax_a.bar(pos, 100 * np.asarray(share), width, color=method_color(s.key), label=s.label,
                  edgecolor="white", lw=0.5)
         if s.pooled:
-            hw = np.array([t_interval(pooled[(s.key, b)][1])[1] for b in bench])
-            ax_a.errorbar(pos, 100 * np.asarray(share), yerr=100 * hw, fmt="none", ecolor="#333333",
-                          elinewidth=0.9, capsize=2.5, zorder=3)
+            ci = np.array([seed_interval(pooled[(s.key, b)][1])[1:] for b in bench])
+            mid = 100 * np.asarray(share)
+            yerr = np.vstack([mid - 100 * ci[:, 0], 100 * ci[:, 1] - mid])
+            ok = np.isfinite(yerr).all(axis=0)
+            if ok.any():
+                ax_a.errorbar(pos[ok], mid[ok], yerr=yerr[:, ok], fmt="none", ecolor="#333333", elinewidth=0.9,
+                              capsize=2.5, zorder=3)
     ticks = []
     for b in bench:
         df = pooled[(series[0].key, b)][0]
@@ -122,85 +125,89 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     ax_a.set_ylabel("distinct answers (up to equivalence) / samples\nper problem (%, mean over problems)")
     title_a = f"(a) Share of distinct final answers — {model}, trained on {train_set}"
     if any_pooled:
-        title_a += "\n(error bars of a mean of seeds: 95% t-interval over seeds)"
+        title_a += "\n(error bars of a mean of seeds: 95% t-interval over seeds, clipped to 0–100%"
+        title_a += "; one run: no error bar)" if not all(s.pooled for s in series) else ")"
     ax_a.set_title(title_a)
     ax_a.legend(fontsize=8, ncol=2, loc="upper left")
     ax_a.grid(axis="x", visible=False)
 
-    # (b) Per-problem accuracy, GRPO vs RS-GRPO.
-    rs_key = choose_beta(cfg, [s.key for s in series], beta)
-    rs = next((s for s in series if s.key == rs_key), None)
-    ref_id = grid.expand_methods([grid.roles(cfg).reference_entry])[0].id
-    grpo = next((s for s in series if parts(s.key)[0] == ref_id), None)
-    missing = [name for name, ok in (("GRPO", grpo is not None), ("RS-GRPO", rs is not None)) if not ok]
-    if missing:
-        note(ax_b, f"panel skipped: no {' or '.join(missing)} run for\n{model} / {train_set} in the configured grid")
-        ax_b.set_title("(b) Per-problem accuracy, GRPO vs RS-GRPO")
-    else:
-        _joint(ax_b, pooled, bench, grpo, rs)
+    # (b) Per-problem accuracy bins, reference → RS-GRPO.
+    t, why = _transitions(cfg, series, frames, bench, beta, model, train_set)
+    tr.draw(ax_b, t, "(b) Per-problem accuracy bins", why)
     title = "Fig. 7: diversity of answers and per-problem accuracy (n = samples per problem)"
     if any_pooled:
-        title += "\na method trained with several seeds: per problem, the mean over its seeds"
+        title += ("\na method trained with several seeds: (a) per problem, the mean over its seeds; (b) run against "
+                  "run, pooled over seed pairs")
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.92 if any_pooled else 0.96))
     return fig
 
 
-def _accuracy_label(s: Series) -> str:
-    return (f"{s.label}:\nper-problem accuracy c/n (%)" if s.pooled
-            else f"{s.label} per-problem accuracy c/n (%)")
+def _transitions(cfg: dict, series: list[Series], frames: dict, bench: list[str], beta: float | None, model: str,
+                 train_set: str) -> tuple[tr.Transitions | None, str]:
+    """The transition matrix of the reference (``report.paired.reference``) → RS-GRPO with the chosen β, or None
+    and why not."""
+    ref_id = reference_method(cfg)
+    rs_key = choose_beta(cfg, [s.key for s in series], beta)
+    rs = next((s for s in series if s.key == rs_key), None)
+    ref = next((s for s in series if parts(s.key)[0] == ref_id), None)
+    missing = [name for name, ok in ((method_label(ref_id), ref is not None), ("RS-GRPO", rs is not None)) if not ok]
+    if missing:
+        return None, f"panel skipped: no {' or '.join(missing)} run for\n{model} / {train_set} in the configured grid"
+    return tr.compare(frames, bench, ref.runs, rs.runs, parts(ref.key)[0], parts(rs.key)[0]), ""
 
 
-def _joint(ax, pooled, bench, grpo: Series, rs: Series) -> None:
-    pairs = []
-    g_name, rs_name = method_label(grpo.key), method_label(rs.key)
-    for b in bench:
-        g = pooled[(grpo.key, b)][0][["problem_id", "accuracy"]]
-        r = pooled[(rs.key, b)][0][["problem_id", "accuracy"]]
-        j = g.merge(r, on="problem_id", suffixes=("_grpo", "_rs"))
-        j["benchmark"] = b
-        if len(j) < max(len(g), len(r)):
-            log.warning("%s: %d %s and %d %s problems; %d in common", b, len(g), g_name, len(r), rs_name, len(j))
-        pairs.append(j)
-    df = pd.concat(pairs, ignore_index=True)
-    ax.plot([0, 100], [0, 100], color="#555555", lw=1, ls="--", zorder=1)
-    handles = [Line2D([], [], color="#555555", lw=1, ls="--", label="equal accuracy")]
-    for i, b in enumerate(bench):
-        sub = df[df["benchmark"] == b]
-        if sub.empty:
-            continue
-        color, marker = BENCH_STYLES[i % len(BENCH_STYLES)]
-        pts = sub.groupby(["accuracy_grpo", "accuracy_rs"]).size().reset_index(name="count")
-        ax.scatter(100 * pts["accuracy_grpo"], 100 * pts["accuracy_rs"], s=14 + 12 * np.sqrt(pts["count"] - 1),
-                   color=color, marker=marker, alpha=0.55, lw=0, zorder=2)
-        handles.append(Line2D([], [], color=color, marker=marker, ls="", ms=6, alpha=0.8,
-                              label=f"{b} ({len(sub)} problems)"))
-    dx = df["accuracy_rs"] - df["accuracy_grpo"]
-    both0 = int(((df["accuracy_grpo"] == 0) & (df["accuracy_rs"] == 0)).sum())
-    both1 = int(((df["accuracy_grpo"] == 1) & (df["accuracy_rs"] == 1)).sum())
-    txt = (f"{len(df)} problems\n{rs_name} higher: {int((dx > 0).sum())}\n"
-           f"{g_name} higher: {int((dx < 0).sum())}\nequal: {int((dx == 0).sum())} "
-           f"(both 0%: {both0}, both 100%: {both1})")
-    ax.text(0.03, 0.97, txt, transform=ax.transAxes, ha="left", va="top", fontsize=8,
-            bbox=dict(boxstyle="round", fc="white", ec="#cccccc"))
-    ax.set_xlim(-3, 103)
-    ax.set_ylim(-3, 103)
-    ax.set_aspect("equal")
-    ax.set_xlabel(_accuracy_label(grpo))
-    ax.set_ylabel(_accuracy_label(rs))
-    seeds = (";\nper problem, the mean over seeds" if grpo.pooled or rs.pooled else "")
-    ax.set_title(f"(b) Per-problem accuracy, {g_name} vs {rs_name}\n(marker area grows with the number of "
-                 f"problems at a point{seeds})")
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+def make_transitions(cfg: dict, problems: list[str | Path], beta: float | None = None):
+    """Fig. 7(b) on its own, with its tables: (figure, long-form matrix, headline row, Markdown), from the same
+    files as :func:`make_fig7`."""
+    apply_style()
+    targets = grid.diversity_targets(cfg)
+    problems = grid.match_files(targets, grid.PROBLEMS_PATTERN, problems, "fig7b --problems")
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    title = "Fig. 7(b): per-problem accuracy bins"
+    if not targets:
+        tr.draw(ax, None, title, "the configured grid has no trained cells")
+        empty = (pd.DataFrame(columns=tr.MATRIX_COLUMNS), pd.DataFrame(columns=tr.HEADLINE_COLUMNS))
+        return fig, *empty, tr.to_markdown(empty[1], empty[0])
+    ckpts = list(dict.fromkeys(c for c, _ in targets))
+    model = ckpts[-1].model
+    train_set = next((c.train_set for c in ckpts if not c.is_base), BASE)
+    frames = {(c.id, b): read_problems(f) for (c, b), f in zip(targets, problems)}
+    bench = list(cfg["benchmarks"])
+    t, why = _transitions(cfg, group_runs([c.id for c in ckpts]), frames, bench, beta, model, train_set)
+    tr.draw(ax, t, f"{title}\n{model}, trained on {train_set}", why)
+    fig.tight_layout()
+    if t is None:
+        empty = (pd.DataFrame(columns=tr.MATRIX_COLUMNS), pd.DataFrame(columns=tr.HEADLINE_COLUMNS))
+        return fig, *empty, tr.to_markdown(empty[1], empty[0])
+    matrix, head = tr.tables(t, model, train_set, bench)
+    return fig, matrix, head, tr.to_markdown(head, matrix)
 
 
-def _run(args, cfg: dict) -> list:
+_PROBLEMS = Arg(("--problems",), {"nargs": "*", "default": [],
+                                  "help": "problems.parquet of each rsrl.grid.diversity_targets entry, in that order"})
+_BETA = Arg(("--beta",), {"type": float, "default": None,
+                          "help": "RS-GRPO β compared with the reference in panel (b) (default: the largest in the grid)"})
+
+
+def _run_fig7(args, cfg: dict) -> list:
     return write_figure(make_fig7(cfg, args.problems, beta=args.beta), args.out)
 
 
-COMMAND = Command("fig7", "report_fig7", "Fig. 7: answer diversity", _run, (
-    Arg(("--problems",), {"nargs": "*", "default": [],
-                          "help": "problems.parquet of each rsrl.grid.diversity_targets entry, in that order"}),
-    Arg(("--beta",), {"type": float, "default": None,
-                      "help": "RS-GRPO β compared with GRPO in panel (b) (default: the largest in the grid)"}),
-))
+def _run_fig7b(args, cfg: dict) -> list:
+    from rsrl.io import write_table
+
+    fig, matrix, head, md = make_transitions(cfg, args.problems, beta=args.beta)
+    paths = write_tables(args.out, head, md)
+    write_table(args.matrix_out, matrix)
+    return [*paths, Path(args.matrix_out), *write_figure(fig, args.figure)]
+
+
+COMMANDS = (
+    Command("fig7", "report_fig7", "Fig. 7: answer diversity", _run_fig7, (_PROBLEMS, _BETA)),
+    Command("fig7b", "report_fig7b", "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
+            _run_fig7b, (_PROBLEMS, _BETA,
+                         Arg(("--figure",), {"required": True, "help": "figure path stem"}),
+                         Arg(("--matrix-out",), {"required": True,
+                                                 "help": "the transition matrix in long form (CSV)"}))),
+)

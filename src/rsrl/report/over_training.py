@@ -3,8 +3,9 @@
 A method's curve starts at step 0 with the base model, goes through its snapshots (:func:`rsrl.grid.snapshot_steps`)
 and ends at the final model (step ``training.max_steps``); each point is the mean pass@k over the benchmarks on
 which every point of the figure is defined. A method with several seeds is one curve: at each step the mean over
-the seeds evaluated there, with the 95 % Student-t interval over seeds as a band (:mod:`rsrl.report.seeds`; at
-step 0 every seed starts from the same base model, so the band closes there).
+the seeds evaluated there, with the 95 % interval over seeds as a band (:func:`rsrl.report.seeds.seed_interval`:
+the Student-t interval over seeds, at least as wide as the mean of the runs' own intervals over problems, clipped
+to 0–100 %; at step 0 every seed starts from the same base model, so only the base model's interval remains).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from rsrl.report.style import method_color, method_linestyle, method_marker, not
 
 def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, method: str, k: int,
                    bench: list[str]) -> pd.DataFrame:
-    """Mean pass@k over `bench` at step 0 (base model), at each snapshot and at the final step."""
+    """Mean pass@k over `bench` at step 0 (base model), at each snapshot and at the final step (``value``), with
+    the mean of the runs' own interval bounds over problems (``run_low``, ``run_high``)."""
     max_steps = int(cfg["training"]["max_steps"])
     sel = passk[(passk["k"] == k) & passk["benchmark"].isin(bench) & (passk["k"] <= passk["n_samples"])]
     points = []
@@ -27,8 +29,9 @@ def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, m
     for step, sub in [(0, base)] + [(int(s) if pd.notna(s) else max_steps, g)
                                     for s, g in trained.groupby("step", dropna=False)]:
         if set(sub["benchmark"]) >= set(bench) and len(sub):
-            points.append({"step": step, "value": float(sub["pass_at_k"].mean())})
-    return pd.DataFrame(points, columns=["step", "value"]).sort_values("step")
+            points.append({"step": step, "value": float(sub["pass_at_k"].mean()),
+                           "run_low": float(sub["ci_low"].mean()), "run_high": float(sub["ci_high"].mean())})
+    return pd.DataFrame(points, columns=["step", "value", "run_low", "run_high"]).sort_values("step")
 
 
 def series_snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, series: Series, k: int,
@@ -40,7 +43,7 @@ def series_snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set:
     rows = pd.concat(curves, ignore_index=True)
     if rows.empty:
         return pd.DataFrame(columns=cols)
-    out = summarize(rows, "value", by=["step"])
+    out = summarize(rows, "value", by=["step"], bounds={"value": ("run_low", "run_high")})
     out = out.rename(columns={"value_ci_low": "ci_low", "value_ci_high": "ci_high"})
     return out.sort_values("step")[cols].reset_index(drop=True)
 

@@ -115,14 +115,15 @@ def compare(cfg: dict, reference: pd.DataFrame, passk: pd.DataFrame) -> pd.DataF
 def pooled_final(passk: pd.DataFrame) -> pd.DataFrame:
     """Our final-model pass@k per (model, train_set, method id, benchmark, k) with k ≤ n, the runs (seeds) of a
     method pooled: columns model, train_set, method_id, benchmark, k, then (fractions) pass_at_k (the mean over
-    seeds), ci_low, ci_high (the mean over seeds of each seed's bootstrap bounds), seed_ci_low, seed_ci_high (the
-    95 % t-interval over seeds; NaN for one run) and n_seeds. A single run's values are its own."""
+    seeds), ci_low, ci_high (the mean over seeds of each seed's bounds over problems), seed_ci_low, seed_ci_high
+    (the 95 % interval over seeds of :func:`rsrl.report.seeds.seed_interval`, clipped to [0, 1]; NaN for one run)
+    and n_seeds. A single run's values are its own."""
     final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])].copy()
     if "method_id" not in final.columns:
         final["method_id"] = final["method"].map(lambda m: parts(m)[0])
     cols = [*_KEY, "pass_at_k", "ci_low", "ci_high"] + (["seed"] if "seed" in final.columns else [])
     final = final[cols].assign(k=final["k"].astype(int))
-    s = summarize(final, ["pass_at_k", "ci_low", "ci_high"], by=_KEY)
+    s = summarize(final, ["pass_at_k", "ci_low", "ci_high"], by=_KEY, bounds={"pass_at_k": ("ci_low", "ci_high")})
     return pd.DataFrame({**{c: s[c] for c in _KEY}, "pass_at_k": s["pass_at_k"], "ci_low": s["ci_low"],
                          "ci_high": s["ci_high"], "seed_ci_low": s["pass_at_k_ci_low"],
                          "seed_ci_high": s["pass_at_k_ci_high"], "n_seeds": s["n_seeds"]})
@@ -154,10 +155,10 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
         counts = sorted({int(n) for n in pooled["n_seeds"]})
         lines[-1] += (
             f" {len(pooled)} of the matched values are of methods trained with several seeds "
-            f"({' or '.join(map(str, counts))}): there `ours` is the mean over seeds, shown as mean ± the half-width "
-            "of the 95 % Student-t interval over seeds (columns `ours_seed_ci_low`, `ours_seed_ci_high` of the CSV), "
-            "and the bracket is the mean over seeds of each seed's bootstrap interval over problems (the one "
-            "`within_ci` refers to).")
+            f"({' or '.join(map(str, counts))}): there `ours` is the mean over seeds, shown as mean [low, high] of "
+            "the 95 % interval over seeds (Student-t, at least as wide as the seeds' mean interval over problems, "
+            "clipped to 0–100 %; columns `ours_seed_ci_low`, `ours_seed_ci_high` of the CSV), and the parenthesis "
+            "is the mean over seeds of each seed's interval over problems (the one `within_ci` refers to).")
     lines += ["", "Paper labels map to this pipeline's methods as: "
               + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items()) + ".", ""]
     if not matched.empty:
@@ -168,7 +169,7 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
         for r in matched.itertuples():
             ours = f"{r.ours:.1f}"
             if np.isfinite(r.ours_seed_ci_low) and np.isfinite(r.ours_seed_ci_high):
-                ours += f" ± {(r.ours_seed_ci_high - r.ours_seed_ci_low) / 2:.1f}"
+                ours += f" [{r.ours_seed_ci_low:.1f}, {r.ours_seed_ci_high:.1f}]"
             seeds = f" {int(r.n_seeds)} |" if seeds_col else ""
             lines.append(f"| {r.model} | {r.train_set} | {r.method} | {r.benchmark} | {r.k} | {r.paper:.1f} | "
                          f"{ours} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) |{seeds} {r.delta:+.1f} |")

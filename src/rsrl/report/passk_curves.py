@@ -1,9 +1,10 @@
 """Fig. 4: pass@k against k for the base model and every trained method, per model, training set and benchmark.
 
 A grid of panels: one row per (model, training set), one column per benchmark; k on a log2 axis; shaded bands
-are the confidence intervals reported by the evaluation stage (95 % percentile bootstrap over problems). A method
-trained with several seeds is one line, the mean over its seeds at each k, with the 95 % Student-t interval over
-seeds as its band (:mod:`rsrl.report.seeds`), and one legend entry.
+are the confidence intervals reported by the evaluation stage (95 %, over problems: bootstrap ∪ Wilson score,
+:func:`rsrl.passk.problem_ci`). A method trained with several seeds is one line, the mean over its seeds at each
+k, with the 95 % interval over seeds as its band (:mod:`rsrl.report.seeds`), and one legend entry. Every band lies
+in 0–100 % (clipped), and the title says so.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def series_curve(passk: pd.DataFrame, model: str, train_set: str, series: Series
                  bench: str) -> tuple[pd.DataFrame, list[str]]:
     """The curve of one series (columns k, pass_at_k, ci_low, ci_high, n_problems, n_samples, n_seeds) and the
     runs of it without rows. A single run's band is its bootstrap interval over problems; a pooled method's
-    value is the mean over its seeds at each k and its band the interval over seeds."""
+    value is the mean over its seeds at each k and its band the interval over seeds
+    (:func:`rsrl.report.seeds.seed_interval`: at least the mean of the runs' own intervals, clipped to [0, 1])."""
     curves = {r: _curve(passk, model, train_set, r, bench) for r in series.runs}
     absent = [r for r, c in curves.items() if c.empty]
     have = [c for c in curves.values() if not c.empty]
@@ -45,8 +47,8 @@ def series_curve(passk: pd.DataFrame, model: str, train_set: str, series: Series
         return pd.DataFrame(columns=cols), absent
     if not series.pooled:
         return have[0].assign(n_seeds=1)[cols], absent
-    rows = pd.concat(have)[["k", "n_problems", "n_samples", "method", "seed", "pass_at_k"]]
-    out = summarize(rows, "pass_at_k", by=["k"])
+    rows = pd.concat(have)[["k", "n_problems", "n_samples", "method", "seed", "pass_at_k", "ci_low", "ci_high"]]
+    out = summarize(rows, "pass_at_k", by=["k"], bounds={"pass_at_k": ("ci_low", "ci_high")})
     sizes = rows.groupby("k")[["n_problems", "n_samples"]].max()
     out = out.rename(columns={"pass_at_k_ci_low": "ci_low", "pass_at_k_ci_high": "ci_high"}).join(sizes, on="k")
     return out.sort_values("k")[cols], absent
@@ -122,10 +124,11 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
     who = f" — {model}" if model else ""
     if pooled:
         title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
-                 "bands: 95% bootstrap CI over problems; for a mean of several seeds, 95% t-interval over seeds")
+                 "bands: 95% CI over problems (bootstrap ∪ Wilson); for a mean of several seeds, 95% t-interval "
+                 "over seeds ∪ the runs' mean CI; all clipped to 0–100%")
     else:
-        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; bands: 95% bootstrap "
-                 "CI over problems; n = samples per problem)")
+        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
+                 "bands: 95% CI over problems (bootstrap ∪ Wilson score), clipped to 0–100%")
     fig.suptitle(title, y=top + 0.5 / fig.get_figheight(), va="bottom", fontsize=11)
     return fig
 

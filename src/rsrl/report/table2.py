@@ -6,10 +6,11 @@ with the best value of each column in bold within each (metric, model, training 
 Seeds (a grid block with ``seeds``): every run has its own row (``method`` = run id, e.g. ``grpo.seed1``,
 label "GRPO, seed 1"), and a method with more than one run in a (model, training set) gets a *summary row* after
 its runs: ``method`` = the method id (``grpo``), each value column the mean over its seeds, ``n_seeds`` the number
-of seeds, and ``<column>_ci_low`` / ``<column>_ci_high`` (for every benchmark and ``average``) the 95 % Student-t
-interval over seeds (:mod:`rsrl.report.seeds`); the Markdown shows it as ``mean ± half-width``. These columns are
-always present and empty on every other row, so a grid without seeds gives the same values as before they
-existed. A summary's ``average`` is the mean over seeds of each seed's average.
+of seeds, and ``<column>_ci_low`` / ``<column>_ci_high`` (for every benchmark and ``average``) the 95 % interval
+over seeds (:func:`rsrl.report.seeds.seed_interval`: the Student-t interval over seeds, at least as wide as the
+mean of the seeds' own intervals over problems, clipped to 0–100 %); the Markdown shows it as
+``mean [low, high]``. These columns are always present and empty on every other row, so a grid without seeds
+gives the same values as before they existed. A summary's ``average`` is the mean over seeds of each seed's average.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from rsrl.report.command import Command, PASSK, write_tables
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["model", "train_set", "method", "estimator", "params", "metric"]
+# Each run's own interval over problems (the evaluation stage's), kept beside its record for the summary rows.
+_LOW, _HIGH = "__run_ci_low", "__run_ci_high"
 SEEDS_COLUMN = "n_seeds"
 
 
@@ -79,7 +82,9 @@ def _summary_row(method: str, run_records: list[dict], vals: list[str]) -> dict:
     """The summary row of one method's runs (their records of one metric): mean, interval, number of seeds."""
     first = run_records[0]
     keys = checkpoint_keys(Checkpoint(first["model"], first["train_set"], method), "")
-    summary = summarize(pd.DataFrame.from_records(run_records)[vals], vals, by=[]).iloc[0]
+    bounds = {v: (f"{v}{_LOW}", f"{v}{_HIGH}") for v in vals}
+    cols = vals + [c for b in bounds.values() for c in b]
+    summary = summarize(pd.DataFrame.from_records(run_records, columns=cols), vals, by=[], bounds=bounds).iloc[0]
     rec = {c: keys[c] for c in ID_COLUMNS[:-1]} | {"metric": first["metric"]}
     rec |= {c: summary[c] for c in summary.index if c != "n_seeds"}
     rec[SEEDS_COLUMN] = int(summary["n_seeds"])
@@ -95,12 +100,14 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     """
     bench = list(cfg["benchmarks"])
     final = passk[passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
-    idx = final.set_index(["model", "train_set", "method", "benchmark", "k"])["pass_at_k"]
+    full = final.set_index(["model", "train_set", "method", "benchmark", "k"])
+    idx = full["pass_at_k"]
     if idx.index.duplicated().any():
         dup = idx.index[idx.index.duplicated()][0]
         raise ValueError(f"results/tables/passk.csv: duplicate row for (model, train_set, method, benchmark, k) = "
                          f"{dup}; regenerate it with the evaluation stage.")
     values = idx.to_dict()
+    lows, highs = full["ci_low"].to_dict(), full["ci_high"].to_dict()
     rows = table_rows(cfg)
     seen = set(zip(final["model"], final["train_set"], final["method"]))
     for r in rows:
@@ -122,9 +129,13 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
             keys = checkpoint_keys(ck, "")
             rec = {c: keys[c] for c in ID_COLUMNS[:-1]} | {"metric": f"pass@{k}"}
             for b in bench:
-                rec[b] = values.get((ck.model, ck.train_set, ck.id, b, k), np.nan)
+                key = (ck.model, ck.train_set, ck.id, b, k)
+                rec[b] = values.get(key, np.nan)
+                rec[b + _LOW], rec[b + _HIGH] = lows.get(key, np.nan), highs.get(key, np.nan)
             vals = [rec[b] for b in avail]
             rec["average"] = float(np.mean(vals)) if not any(np.isnan(vals)) else np.nan
+            for side in (_LOW, _HIGH):  # the average's run interval: the mean of its benchmarks' bounds
+                rec["average" + side] = float(np.mean([rec[b + side] for b in avail]))
             records.append(rec)
             series = pooled.get((ck.model, ck.train_set, ck.id))
             if series:
@@ -136,15 +147,16 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _fmt(v: float, bold: bool, half_width: float | None = None) -> str:
-    """A value in percent (bold if it is the column's best), with ``± half-width`` for a summary over seeds."""
+def _fmt(v: float, bold: bool, interval: tuple[float, float] | None = None) -> str:
+    """A value in percent (bold if it is the column's best), with ``[low, high]`` for a summary over seeds."""
     if np.isnan(v):
         return "–"
     s = f"{100 * v:.1f}"
     s = f"**{s}**" if bold else s
-    if half_width is None:
+    if interval is None:
         return s
-    return f"{s} ± {100 * half_width:.1f}" if np.isfinite(half_width) else f"{s} ± –"
+    low, high = interval
+    return f"{s} [{100 * low:.1f}, {100 * high:.1f}]" if np.isfinite(low) and np.isfinite(high) else f"{s} [–]"
 
 
 def _bold_mask(values: np.ndarray) -> np.ndarray:
@@ -180,9 +192,12 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
     lines.append("")
     if table[SEEDS_COLUMN].notna().any():
         lines.append("Each training seed has its own row; a method with several seeds is followed by its summary "
-                     "row, *mean of s seeds*: the mean over its seeds ± the half-width of the 95 % Student-t "
-                     "interval over seeds (t_{0.975, s−1} · sd / √s; seed-to-seed variation only). Bold compares "
-                     "every row, summaries included, by its value (the mean for a summary).")
+                     "row, *mean of s seeds*: the mean over its seeds and its 95 % interval [low, high]: the "
+                     "Student-t interval over seeds (t_{0.975, s−1} · sd / √s), widened to at least the mean of the "
+                     "seeds' own 95 % intervals over problems and clipped to 0–100 % (its coverage is measured by "
+                     "`benchmarks/bench_coverage.py`). A method with one seed has no interval over seeds: the "
+                     "seed-to-seed variation cannot be estimated from one run. Bold compares every row, summaries "
+                     "included, by its value (the mean for a summary).")
         lines.append("")
     for metric, mdf in table.groupby("metric", sort=False):
         lines += [f"## {metric}", ""]
@@ -204,8 +219,8 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
                         cells_ = [_fmt(vals[i, j], bold[i, j]) for j in range(len(cols))]
                         name = method_label(row["method"])
                     else:
-                        hw = [(row[f"{c}_ci_high"] - row[f"{c}_ci_low"]) / 2 for c in cols]
-                        cells_ = [_fmt(vals[i, j], bold[i, j], hw[j]) for j in range(len(cols))]
+                        ci = [(row[f"{c}_ci_low"], row[f"{c}_ci_high"]) for c in cols]
+                        cells_ = [_fmt(vals[i, j], bold[i, j], ci[j]) for j in range(len(cols))]
                         name = series_label(row["method"], int(row[SEEDS_COLUMN]))
                     lines.append(f"| {name} | " + " | ".join(cells_) + " |")
                 lines.append("")

@@ -120,10 +120,10 @@ def _trainer_class():
             start = self.accelerator.process_index * n_local
             output["advantages"] = adv[start:start + n_local].to(output["advantages"].dtype)
             if self.accelerator.is_main_process:
-                self._rsrl_record(inputs, grouped)
+                self._rsrl_record(inputs, grouped, float(adv.double().abs().mean()))
             return output
 
-        def _rsrl_record(self, inputs, grouped):
+        def _rsrl_record(self, inputs, grouped, advantage_abs_mean: float):
             if not self.rsrl_record_path:
                 return
             step = self.state.global_step // self.rsrl_steps_per_rollout + 1
@@ -131,7 +131,7 @@ def _trainer_class():
             prompts = [x["prompt"] for x in inputs]
             groups = [(tm.prompt_key(prompts[g * n]), int((grouped[g] >= 0.5).sum()), n)
                       for g in range(grouped.shape[0])]
-            tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()))
+            tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()), advantage_abs_mean)
 
     return RegistryGRPOTrainer
 

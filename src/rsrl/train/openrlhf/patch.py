@@ -50,8 +50,9 @@ ends where an evaluation sample ends. Guarded like the advantage seam: version a
 the method that builds the parameters. :func:`install` applies it in every worker of the job when ``RSRL_STOP``
 is set.
 
-The wrapper also appends one JSON line per rollout (step, per prompt: id hash, correct samples, samples) to
-``RSRL_ROLLOUT_RECORD`` when that is set; the metrics table derives solve rates from it.
+The wrapper also appends one JSON line per rollout (step, mean |advantage| of the registry's advantages, per
+prompt: id hash, correct samples, samples) to ``RSRL_ROLLOUT_RECORD`` when that is set; the metrics table derives
+solve rates and the effective step size from it.
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ class _Recorder:
             pass
         return 0
 
-    def record(self, experiences: list, raw_rewards: list, args: Any) -> None:
+    def record(self, experiences: list, raw_rewards: list, args: Any, advantage_abs_mean: float | None = None) -> None:
         from rsrl.train.progress import append_record, prompt_key
 
         if self.step is None:
@@ -286,7 +287,7 @@ class _Recorder:
         # A reward of at least 0.5 counts as solved (the reward is 1 for a correct answer, 0 otherwise).
         groups = [(prompt_key(prompts[g * n]), int((rewards[g] >= 0.5).sum().item()), n)
                   for g in range(rewards.shape[0])]
-        append_record(self.path, self.step, groups, float(rewards.float().mean().item()))
+        append_record(self.path, self.step, groups, float(rewards.float().mean().item()), advantage_abs_mean)
 
 
 def make_seam(original: Callable, estimator: Callable, record: str | Path | None = None,
@@ -297,10 +298,11 @@ def make_seam(original: Callable, estimator: Callable, record: str | Path | None
     def apply_length_penalties_then_registry_advantages(experiences, args):
         raw = [e.rewards.detach().clone() for e in experiences]
         out = original(experiences, args)
-        apply_registry_advantages(experiences, args, estimator, pending)
+        adv = apply_registry_advantages(experiences, args, estimator, pending)
         if recorder is not None:
             try:
-                recorder.record(experiences, raw, args)
+                scale = float(adv.double().abs().mean().item()) if adv.numel() else None
+                recorder.record(experiences, raw, args, scale)
             except Exception:  # bookkeeping must never stop training
                 log.exception("could not record rollout outcomes to %s", recorder.path)
         return out
