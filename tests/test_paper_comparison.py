@@ -47,6 +47,7 @@ def test_reference_rows_agree_with_their_average_column():
 
 def _cfg(paper_config) -> dict:
     cfg = copy.deepcopy(paper_config)
+    cfg.pop("setup_record")  # a synthetic grid: not the paper's setup
     cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["deepmath103k"],
                     "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}]}]
     cfg["report"] = {"paper_methods": {"grpo": {"estimator": "grpo"},

@@ -16,6 +16,9 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
+from rsrl import setup_record
+from rsrl.train import dapo
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.json"
 
@@ -134,7 +137,12 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
                     raise ConfigError(str(exc)) from None
     try:
         all_cells = grid.cells(cfg)
+        grid.cells(cfg, include_disabled=True)  # a switched-off block is still checked (and priced)
     except grid.GridError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        dapo.check(cfg["training"], group_sizes=[n for b in cfg["grid"] for n in b.get("group_sizes") or []])
+    except ValueError as exc:
         raise ConfigError(str(exc)) from None
     seen: dict[tuple, int] = {}
     for c in all_cells:
@@ -208,6 +216,15 @@ def validate(cfg: dict) -> dict:
     explicit_k_table = "k_table" in (cfg.get("report") or {})
     _fill_defaults(cfg, schema, schema)
     _check_references(cfg, explicit_k_table)
+    if cfg.get("setup_record"):
+        empty = {b: {} for b in setup_record.BLOCKS}
+        _fill_defaults(empty, {**schema, "required": []}, schema)
+        block = schema["properties"]["grid"]["items"]["properties"]
+        defaults = setup_record.schema_defaults(empty, {k: v["default"] for k, v in block.items() if "default" in v})
+        try:
+            setup_record.check(cfg, setup_record.read(resolve(cfg["setup_record"])), defaults)
+        except setup_record.RecordError as exc:
+            raise ConfigError(str(exc)) from None
     return cfg
 
 
@@ -276,6 +293,12 @@ def write_config_json(cfg: dict, path: str | Path) -> Path:
         tmp.write_text(text)
         tmp.replace(path)
     return path
+
+
+def resolve(rel: str | Path) -> Path:
+    """A path of the config (``setup_record``) relative to the repository root (absolute paths are kept)."""
+    p = Path(rel)
+    return p if p.is_absolute() else REPO_ROOT / p
 
 
 def data_path(cfg: dict, rel: str) -> Path:

@@ -129,7 +129,8 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     # (b) Per-problem accuracy, GRPO vs RS-GRPO.
     rs_key = choose_beta(cfg, [s.key for s in series], beta)
     rs = next((s for s in series if s.key == rs_key), None)
-    grpo = next((s for s in series if parts(s.key)[0] == "grpo"), None)
+    grpo_id = ((cfg.get("report") or {}).get("paper_methods") or {}).get("grpo", {}).get("estimator", "grpo")
+    grpo = next((s for s in series if parts(s.key)[0] == grpo_id), None)  # the GRPO the paper ran
     missing = [name for name, ok in (("GRPO", grpo is not None), ("RS-GRPO", rs is not None)) if not ok]
     if missing:
         note(ax_b, f"panel skipped: no {' or '.join(missing)} run for\n{model} / {train_set} in the configured grid")
