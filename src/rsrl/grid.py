@@ -262,9 +262,9 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
 ABLATION_ESTIMATORS = ("grpo", "rs")
 
 
-def ablation_methods(cfg: dict) -> list[str]:
-    """Method ids of Fig. 5: the focus cell's GRPO and RS-GRPO runs, in display order."""
-    fc = focus_cell(cfg)
+def ablation_methods(cfg: dict, row: tuple[str, str] | None = None) -> list[str]:
+    """Method ids of Fig. 5: the focus cell's (or ``row``'s) GRPO and RS-GRPO runs, in display order."""
+    fc = row or focus_cell(cfg)
     if fc is None:
         return []
     grpo = ((cfg.get("report") or {}).get("paper_methods") or {}).get("grpo", {}).get("estimator", "grpo")
@@ -320,7 +320,11 @@ def ablation_rows(cfg: dict) -> list[dict]:
 def snapshot_cells(cfg: dict) -> list[Cell]:
     """Cells whose step snapshots are exported and evaluated: the methods of Fig. 5's and Fig. 6's cells."""
     rows_ = _figure_rows(cfg)
-    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_]
+    main = {focus_cell(cfg), comparison_cell(cfg)}
+    extra = {(r["model"], r["train_set"]): set(ablation_methods(cfg, (r["model"], r["train_set"])))
+             for r in ablation_rows(cfg)}  # Fig. 5's further rows: its methods only
+    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_
+            and ((c.model, c.train_set) in main or c.run_id in extra[(c.model, c.train_set)])]
 
 
 def ablation_benchmarks(cfg: dict) -> list[str]:

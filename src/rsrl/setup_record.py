@@ -10,8 +10,8 @@ found), ``tag`` and ``config`` (this pipeline's value), ``reason``.
 Tags: [P] the paper, [R] the authors' repository, [F] the paper's figures, [OR] the public reviews quoting the
 paper, [S] a secondary summary of the paper, [C] this pipeline's choice. The rules (:func:`check`):
 
-* every setting of the config's ``training`` and ``evaluation`` blocks and every field of its ``grid`` blocks has a
-  row (the config check fails naming a setting without one), and for the paper config the row's ``config`` equals
+* every setting of the config's ``training`` and ``evaluation`` blocks and every field of its named ``grid`` blocks
+  has a row (the config check fails naming a setting without one; an unnamed block is not the paper's), and for the paper config the row's ``config`` equals
   the config's value (its test);
 * a ``config`` that differs from the evidence's ``value``, or a setting without evidence, is tagged [C] with a
   ``reason``;
@@ -35,6 +35,7 @@ PRIMARY = ("[P]", "[R]", "[F]")
 SECONDARY_SOURCES = ("S1", "S2", "S3")
 CONFIDENCE = ("high", "medium-high", "medium", "low", "none")
 BLOCKS = ("training", "evaluation")
+PER_BENCHMARK = "evaluation.per_benchmark"
 GRID_FIELDS = ("models", "train_sets", "methods", "trainer", "seeds", "enabled", "group_sizes", "total_batch")
 
 
@@ -102,14 +103,17 @@ def _leaves(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def settings(cfg: dict) -> dict[str, Any]:
+def settings(cfg: dict, unnamed_blocks: bool = True) -> dict[str, Any]:
     """Every setting the record must cover: the leaves of ``training`` and ``evaluation`` and the fields of each
-    grid block (by its ``name``; an unnamed block is ``grid[i]``), with their values as the config gives them."""
+    grid block (by its ``name``; an unnamed block is ``grid[i]``, left out without ``unnamed_blocks``), with their
+    values as the config gives them."""
     out: dict[str, Any] = {}
     for block in BLOCKS:
         for k, v in (cfg.get(block) or {}).items():
             out.update(_leaves(f"{block}.{k}", v))
     for i, b in enumerate(cfg.get("grid") or []):
+        if not (b.get("name") or unnamed_blocks):
+            continue
         name = b.get("name") or f"grid[{i}]"
         out.update({f"grid.{name}.{k}": b[k] for k in GRID_FIELDS if k in b})
     return out
@@ -143,13 +147,17 @@ def check(cfg: dict, record: dict[str, dict], defaults: dict | None = None, valu
     check leaves values free, so that a changed config runs; the record's test holds the paper config to it).
 
     ``defaults``: the schema's default of each setting (``grid.*.<field>`` for a grid block's field); a setting
-    left at its default needs no entry (a config with its defaults filled in is checked again by every job)."""
+    left at its default needs no entry (a config with its defaults filled in is checked again by every job).
+    The config check covers the named grid blocks (the paper's, each with its entries); with ``values`` every
+    block must be named."""
     defaults = defaults or {}
     names = [b.get("name") for b in cfg.get("grid") or [] if b.get("name")]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise RecordError(f"config key grid: block name(s) {dup} appear twice; names key the setup record.")
-    for setting, value in settings(cfg).items():
+    for setting, value in settings(cfg, unnamed_blocks=values).items():
+        if not values and (setting.startswith(PER_BENCHMARK) or value == {}):
+            continue  # benchmark-specific: the config check leaves other benchmark sets free
         row = record.get(setting)
         default = defaults.get(setting, defaults.get("grid.*." + setting.rsplit(".", 1)[-1]
                                                      if setting.startswith("grid.") else None, _NONE))
@@ -163,3 +171,15 @@ def check(cfg: dict, record: dict[str, dict], defaults: dict | None = None, valu
             raise RecordError(f"config key {setting}: value {value!r} differs from the setup record's config value "
                               f"{row['config']!r}; update the record (and its tag and reason) with the config.")
         check_row(setting, row)
+
+
+def to_markdown(record: dict[str, dict]) -> str:
+    """The record as a Markdown table (setting, evidence, source, confidence, tag, this pipeline's value, reason):
+    the README's copy, which a test keeps equal to it."""
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|") or "–"
+    lines = ["| setting | evidence | source | confidence | tag | config | reason |", "|---|---|---|---|---|---|---|"]
+    for setting, r in record.items():
+        lines.append("| " + " | ".join(esc(x) for x in (f"`{setting}`", r["value"], r["source"], r["confidence"],
+                                                          r["tag"], r["config"], r["reason"])) + " |")
+    return "\n".join(lines)
