@@ -32,7 +32,8 @@ def test_every_paper_setting_has_an_entry_with_its_value(record):
 
 def test_values_departing_from_the_evidence_are_tagged_choices(record):
     for setting, row in record.items():
-        if row["value"].strip() and sr.normalize(sr.parse_cell(row["value"])) != sr.normalize(sr.parse_cell(row["config"])):
+        evidence, ours = (sr.normalize(sr.parse_cell(row[k])) for k in ("value", "config"))
+        if row["value"].strip() and evidence != ours:
             assert row["tag"] == "[C]" and row["reason"].strip(), setting
     # the group size follows the evidence: N = 16 from two secondary summaries, so tagged [S], not [P]
     n = record["training.n_samples_per_prompt"]

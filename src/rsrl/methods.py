@@ -12,8 +12,8 @@ trip (a string with ``_``, ``/`` or ``.step``) is refused when the id is built. 
 model or a step snapshot ``<run>.step<k>``; the untrained model is ``base`` (on training set ``base``). A *run* is
 the method id, or ``<method>.seed<s>`` for a cell of a grid block that lists ``seeds`` (one run per seed):
 ``grpo.seed1``, ``grpo.seed1.step30``; a cell of a group-size ablation block (``group_sizes``) adds ``.n<N>``
-before the seed: ``grpo.n4``, ``rs_beta2.n32.step100``. Display labels and the sort order of tables and legends are derived here
-too; nothing else parses ids.
+before the seed: ``grpo.n4``, ``rs_beta2.n32.step100``. Display labels and the sort order of tables and legends
+are derived here too; nothing else parses ids.
 """
 
 from __future__ import annotations

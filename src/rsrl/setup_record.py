@@ -11,8 +11,9 @@ Tags: [P] the paper, [R] the authors' repository, [F] the paper's figures, [OR] 
 paper, [S] a secondary summary of the paper, [C] this pipeline's choice. The rules (:func:`check`):
 
 * every setting of the config's ``training`` and ``evaluation`` blocks and every field of its named ``grid`` blocks
-  has a row (the config check fails naming a setting without one; an unnamed block is not the paper's), and for the paper config the row's ``config`` equals
-  the config's value (its test);
+  has a row (the config check fails naming a setting without one; an unnamed block is not the paper's, and
+  ``evaluation.per_benchmark`` is left to the test), and for the paper config the row's ``config`` equals the
+  config's value (its test);
 * a ``config`` that differs from the evidence's ``value``, or a setting without evidence, is tagged [C] with a
   ``reason``;
 * secondary evidence is never [P], [R] or [F]: a row whose sources are only S1/S2/S3 is tagged [S] or [C].
