@@ -27,8 +27,9 @@ STAGES = {
     "data": ["prepare_bench", "prepare_train", "data_manifest"],
     "train": ["build_model", "train_cell", "train_cell_multinode", "export_step"],
     "evaluate": ["sample", "grade", "score", "aggregate_eval"],
-    "report": ["report_table2", "report_fig4", "report_fig4_model", "report_fig5", "report_fig6", "report_fig7",
-               "report_paper_comparison", "report_paired"],
+    "report": ["report_table2", "report_fig4", "report_fig4_model", "report_fig5", "report_fig5_row", "report_fig6",
+               "report_fig7",
+               "report_paper_comparison", "report_paired", "report_fig11"],
 }
 
 
@@ -114,6 +115,8 @@ def build(cfg: dict) -> Plan:
         plan.add(rule)
     if len(models) > 1:
         plan.add("report_fig4_model", len(models))
+    plan.add("report_fig5_row", len(grid.ablation_rows(cfg)))
+    plan.add("report_fig11", int(any(c.group_size is not None for c in cells)))
     plan.add("all")
     plan.jobs = {k: v for k, v in plan.jobs.items() if v}
     plan.blocks = cost.block_costs(cfg, problem_count, sample_job_hours)

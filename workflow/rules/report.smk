@@ -18,6 +18,8 @@ REPORT_PARAMS = {
     "benchmarks": BENCHMARKS,
     "evaluate_base": CFG["evaluation"]["evaluate_base"],
 }
+FIG11 = any(c.group_size is not None for c in grid.cells(CFG))  # the group-size block is switched on
+FIG5_ROWS = [(r["model"], r["train_set"]) for r in grid.ablation_rows(CFG)]  # Fig. 5's further rows
 REPORT_OUTPUTS = (
     [grid.table("table2", "csv"), grid.table("table2", "md")]
     + [grid.figure(f, e) for f in ("fig4_passk", "fig5_beta_ablation", "fig6_baselines", "fig7_diversity",
@@ -27,6 +29,8 @@ REPORT_OUTPUTS = (
        grid.table("bandit_comparison", "csv"), grid.table("paired_diff", "csv"), grid.table("paired_diff", "md")]
     + ([grid.figure(f"fig4_passk_{m}", e) for m in REPORT_MODELS for e in ("png", "svg")]
        if len(REPORT_MODELS) > 1 else [])
+    + [grid.figure(f"fig5_beta_ablation_{m}__{ts}", e) for m, ts in FIG5_ROWS for e in ("png", "svg")]
+    + ([grid.figure("fig11_group_size", e) for e in ("png", "svg")] if FIG11 else [])
 )
 
 
@@ -99,6 +103,43 @@ rule report_fig5:
     shell:
         "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --train-metrics {input.train} "
         "--out {output.png} > {log} 2>&1"
+
+
+rule report_fig5_row:
+    input:
+        passk=grid.PASSK_TABLE,
+        train=lambda w: [grid.train_metrics(w.model, w.train_set, m)
+                         for m in grid.ablation_methods(CFG, (w.model, w.train_set))],
+    output:
+        png=report(grid.figure("fig5_beta_ablation_{model}__{train_set}", "png"), caption="../report/fig5.rst",
+                   category="Figures", subcategory="Fig. 5: beta ablation",
+                   labels={"figure": "Fig. 5", "model": "{model}", "training set": "{train_set}"}),
+        svg=grid.figure("fig5_beta_ablation_{model}__{train_set}", "svg"),
+    params:
+        config=CONFIG_JSON,
+        cfg=REPORT_PARAMS,
+        steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
+    log:
+        "logs/report/fig5_{model}__{train_set}.log",
+    shell:
+        "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --cell {wildcards.model:q} "
+        "{wildcards.train_set:q} --train-metrics {input.train} --out {output.png} > {log} 2>&1"
+
+
+rule report_fig11:
+    input:
+        passk=grid.PASSK_TABLE,
+    output:
+        png=report(grid.figure("fig11_group_size", "png"), caption="../report/fig11.rst", category="Figures",
+                   subcategory="Fig. 11: group size", labels={"figure": "Fig. 11"}),
+        svg=grid.figure("fig11_group_size", "svg"),
+    params:
+        config=CONFIG_JSON,
+        cfg=REPORT_PARAMS,
+    log:
+        "logs/report/fig11.log",
+    shell:
+        "python -m rsrl.report fig11 --config {params.config} --passk {input.passk} --out {output.png} > {log} 2>&1"
 
 
 rule report_fig6:

@@ -1,5 +1,5 @@
 """Command line of the report stage:
-``python -m rsrl.report {fig4,table2,fig5,fig6,fig7,paper,paired} --config C --out STEM``.
+``python -m rsrl.report {fig4,table2,fig5,fig6,fig7,paper,paired,fig11} --config C --out STEM``.
 
 ``--out`` is a path stem: figures are written as ``STEM.png`` and ``STEM.svg``, tables (Table 2, the paired
 comparison) as ``STEM.csv`` and ``STEM.md`` (a suffix such as ``.png`` or ``.csv`` is dropped). Every input file
@@ -57,7 +57,21 @@ def cmd_fig5(args, cfg) -> list[Path]:
 
     from rsrl.report.beta_ablation import make_fig5
 
+    if args.cell:  # one of Fig. 5's further rows (report.ablation_rows) drawn as the figure's cell
+        row = next(r for r in cfg["report"]["ablation_rows"] if [r["model"], r["train_set"]] == list(args.cell))
+        cfg = {**cfg, "report": {**cfg["report"], "ablation": row}}
     fig = make_fig5(cfg, _passk(args), args.train_metrics)
+    paths = save_figure(fig, _stem(args.out))
+    plt.close(fig)
+    return paths
+
+
+def cmd_fig11(args, cfg) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from rsrl.report.group_size import make_fig11
+
+    fig = make_fig11(cfg, _passk(args))
     paths = save_figure(fig, _stem(args.out))
     plt.close(fig)
     return paths
@@ -114,7 +128,7 @@ def cmd_paired(args, cfg) -> list[Path]:
 
 
 COMMANDS = {"fig4": cmd_fig4, "table2": cmd_table2, "fig5": cmd_fig5, "fig6": cmd_fig6, "fig7": cmd_fig7,
-            "paper": cmd_paper, "paired": cmd_paired}
+            "paper": cmd_paper, "paired": cmd_paired, "fig11": cmd_fig11}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
              "fig5": "Fig. 5: β ablation over training", "fig6": "Fig. 6: pass@k training methods over training",
              "fig7": "Fig. 7: answer diversity",
              "paper": "the reproduction beside the paper's Table 2 and bandit",
-             "paired": "paired differences with the reference method (CSV and Markdown)"}
+             "paired": "paired differences with the reference method (CSV and Markdown)",
+             "fig11": "Fig. 11: group size N at a fixed total batch"}
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", required=True, help="validated config as JSON (written by common.smk)")
@@ -136,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "fig4":
             p.add_argument("--model", default=None, help="draw only this model's rows")
         if name == "fig5":
+            p.add_argument("--cell", nargs=2, default=None, metavar=("MODEL", "TRAIN_SET"),
+                           help="draw this row of report.ablation_rows instead of report.ablation")
             p.add_argument("--train-metrics", nargs="+", required=True,
                            help="metrics.csv of each method of the focus cell, in display order")
         if name == "paper":
