@@ -40,13 +40,13 @@ def test_trl_config_gets_the_clip_bounds(repo, tmp_path):
 def test_trl_drops_the_all_equal_groups_from_the_loss(tmp_path):
     """Dynamic sampling on TRL: the loss mask is zero exactly on the samples of groups whose rewards are all equal,
     and the loss's token count is that of the kept samples."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from datasets import Dataset
+    from test_train_trl import _cfg, _tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rsrl import estimators
     from rsrl.train import trl_trainer
-    from test_train_trl import _cfg, _tiny
 
     df, path = _tiny(tmp_path)
     args, steps_per_rollout, _ = trl_trainer.grpo_config(_cfg(), tmp_path / "work", use_cpu=True)

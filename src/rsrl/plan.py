@@ -156,8 +156,8 @@ def render(cfg: dict, plan: Plan) -> str:
     for c in cells:
         lines.append(f"  {c.key:60s} {c.trainer:8s} {rsrc.train(cfg, c)['nodes']} node(s)")
     df = table(plan)
-    lines += ["", "Jobs and GPU-hours per stage: expected (tokens / throughput, rsrl.cost) and upper bound (Slurm time "
-              "limits; node-hours likewise):"]
+    lines += ["", ("Jobs and GPU-hours per stage: expected (tokens / throughput, rsrl.cost) and upper bound (Slurm "
+                   "time limits; node-hours likewise):")]
     by_stage = df.groupby("stage", sort=False)[["jobs", "gpu_hours", "node_hours"]].sum()
     lines.append(f"  {'stage':10s} {'jobs':>8s} {'expected GPU-h':>15s} {'upper GPU-h':>12s} {'upper node-h':>13s}")
     for stage, r in by_stage.iterrows():
@@ -166,8 +166,8 @@ def render(cfg: dict, plan: Plan) -> str:
     total = None if None in plan.expected.values() else sum(plan.expected.values())
     lines.append(f"  {'total':10s} {int(df.jobs.sum()):8d} {_hours(total):>15s} {df.gpu_hours.sum():12,.0f} "
                  f"{df.node_hours.sum():13,.0f}")
-    lines += ["", "GPU-hours per grid block (training its runs, evaluating their final models and figure snapshots; "
-              "base models and shared runs not split):"]
+    lines += ["", ("GPU-hours per grid block (training its runs, evaluating their final models and figure snapshots; "
+                   "base models and shared runs not split):")]
     lines.append(f"  {'block':32s} {'runs':>5s} {'expected GPU-h':>15s} {'upper GPU-h':>12s}")
     for on in (True, False):
         if not on and any(not b.enabled for b in plan.blocks):
