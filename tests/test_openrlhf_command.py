@@ -198,3 +198,19 @@ def test_prompt_file_uses_the_models_own_template(tmp_path):
     assert llama.loc["a", "prompt"] == build_prompt("1+1?", "plain")
     assert qwen.loc["a", "prompt"] == df.loc[0, "prompt"]
     assert list(llama.columns) == ["prompt", "answer"]
+
+
+def test_group_size_ablation_cells_keep_the_total_batch(cfg):
+    """Fig. 11's cells (switched on): N samples of total_batch / N prompts per rollout, one update per rollout."""
+    import copy
+
+    on = copy.deepcopy(cfg)
+    block = next(b for b in on["grid"] if b.get("group_sizes"))
+    block["enabled"] = True
+    for n in block["group_sizes"]:
+        cell = grid.cell(on, "Qwen2.5-Math-7B", "dapo17k", f"rs_beta2.n{n}")
+        f = _flags(command.openrlhf_args(on, cell, command.default_paths(on, cell, "/R"), 2, 8, 4096))
+        assert f["rollout.n_samples_per_prompt"] == [str(n)]
+        assert f["rollout.batch_size"] == [str(block["total_batch"] // n)]
+        assert f["train.batch_size"] == [str(block["total_batch"])]
+        assert f["ckpt.path"][0].endswith(f"/rs_beta2.n{n}/ckpt")
