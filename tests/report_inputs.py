@@ -42,6 +42,7 @@ def seeded_config(paper_config: dict) -> dict:
     import copy
 
     cfg = copy.deepcopy(paper_config)
+    cfg.pop("setup_record")  # a synthetic grid: not the paper's setup
     cfg["grid"] = [{"models": [MODEL], "train_sets": [TS], "seeds": [1, 2, 3],
                     "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 4}}]},
                    {"models": [MODEL], "train_sets": [TS], "methods": [{"estimator": "rs", "params": {"beta": 0}}]}]

@@ -14,18 +14,25 @@ from rsrl import grid
 def test_paper_config_is_valid_and_expands_the_grid(paper_config):
     cfg = rcfg.validate(paper_config)
     cells = grid.cells(cfg)
-    # The paper's 21 runs (its results table), the beta ablation's three more betas and RiskPO.
-    assert len(cells) == 21 + 3 + 1
+    # The paper's 21 runs (its results table), Fig. 5's betas 4 and 8 on both rows, Fig. 4's beta = 8 on the five
+    # other Table 2 cells, and RiskPO; Fig. 11's 6 runs (N in {4, 8, 32}) only when switched on.
+    assert len(cells) == 21 + 2 * 2 + 5 + 1
+    fig11 = [c for c in grid.cells(cfg, include_disabled=True) if c.group_size is not None]
+    assert sorted(c.run_id for c in fig11) == sorted(f"{m}.n{n}" for m in ("drgrpo", "rs_beta2") for n in (4, 8, 32))
+    for c in fig11:
+        t = grid.for_cell(cfg, c)["training"]
+        assert t["n_samples_per_prompt"] * t["rollout_batch_size"] == t["train_batch_size"] == 2048
     by_row: dict = {}
     for c in cells:
         by_row.setdefault((c.model, c.train_set), []).append(c.method_id)
     assert sorted(by_row[("Qwen2.5-Math-1.5B", "deepmath103k")]) == sorted(
-        ["grpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta0", "rs_beta4", "rs_beta8",
-         "riskpo_B4"])
-    for ts in ("deepmath103k", "dapo17k"):
-        assert by_row[("Qwen2.5-Math-7B", ts)] == ["grpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2"]
+        ["drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta4", "rs_beta8", "riskpo_B4"])
+    assert by_row[("Qwen2.5-Math-7B", "deepmath103k")] == ["drgrpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2",
+                                                            "rs_beta4", "rs_beta8"]
+    assert by_row[("Qwen2.5-Math-7B", "dapo17k")] == ["drgrpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2",
+                                                       "rs_beta8"]
     for m in ("Qwen2.5-Math-7B", "Qwen2.5-7B", "Qwen3-4B-Base", "Llama-3.1-8B-Instruct"):
-        assert by_row[(m, "math12k")] == ["grpo", "rs_beta2"]
+        assert by_row[(m, "math12k")] == ["drgrpo", "rs_beta2", "rs_beta8"]
     # every row of the paper's table is a configured cell, through report.paper_methods
     from rsrl.report.paper_comparison import method_map, read_reference
 
@@ -35,9 +42,10 @@ def test_paper_config_is_valid_and_expands_the_grid(paper_config):
         if r.method != "base":
             assert ids[r.method] in by_row[(r.model, r.train_set)], r
     assert len(set(cells)) == len(cells)
-    # base models are evaluated with the same rules; snapshots only on the Fig. 5 / Fig. 6 cell
+    # base models are evaluated with the same rules; snapshots only on Fig. 5's two rows (one also Fig. 6's cell)
     assert len([c for c in grid.checkpoints(cfg) if c.is_base]) == 5
-    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {("Qwen2.5-Math-1.5B", "deepmath103k")}
+    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {("Qwen2.5-Math-1.5B", "deepmath103k"),
+                                                                         ("Qwen2.5-Math-7B", "deepmath103k")}
 
 
 def test_defaults_are_filled(paper_config):
@@ -61,6 +69,7 @@ def test_defaults_live_in_the_schema(paper_config):
 
 def test_grid_is_a_union_of_blocks(paper_config):
     cfg = copy.deepcopy(paper_config)
+    cfg.pop("setup_record")  # unnamed blocks: not the paper's setup
     cfg["grid"] = [
         {"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"],
          "methods": [{"estimator": "rs", "params": {"beta": [2]}}]},
@@ -135,10 +144,18 @@ BAD = [
     ("wrong type", lambda c: _set(c, "training/max_steps", "many"), ["training.max_steps", "integer"]),
     ("eval step beyond max_steps", lambda c: _set(c, "training/eval_steps", [100, 600]),
      ["training.eval_steps", "600", "max_steps"]),
-    ("k beyond the group size", lambda c: _set(c, "grid/0/methods/1/params", {"k": 16}),
-     ["grid[0].methods[1].params", "k = 16", "group size N = 8"]),
-    ("RiskPO bundle that does not divide the batch", lambda c: _set(c, "grid/4/methods/0/params", {"B": 5}),
-     ["grid[4].methods[0].params", "5", "128"]),
+    ("k beyond the group size", lambda c: _set(c, "grid/0/methods/1/params", {"k": 17}),
+     ["grid[0].methods[1].params", "k = 17", "group size N = 16"]),
+    ("RiskPO bundle that does not divide the batch", lambda c: _set(c, "grid/8/methods/0/params", {"B": 5}),
+     ["grid[8].methods[0].params", "5", "128"]),
+    ("clip bounds with high below low", lambda c: _set(c, "training/eps_clip_high", 0.1),
+     ["training.eps_clip_high", "0.1"]),
+    ("dynamic sampling with an empty reward range", lambda c: _set(c, "training/dynamic_sampling/reward_range", [1, 0]),
+     ["training.dynamic_sampling.reward_range"]),
+    ("group-size ablation whose total batch does not divide", lambda c: _set(c, "grid/7/total_batch", 2000),
+     ["grid[7].total_batch", "2000", "[32]"]),
+    ("setting without a setup record entry", lambda c: _set(c, "evaluation/n", 4),
+     ["evaluation.n", "setup record"]),
     ("OpenRLHF eval step not at a checkpoint", lambda c: _set(c, "training/eval_steps", [100, 125]),
      ["training.eval_steps", "125", "save_steps"]),
     ("OpenRLHF batch sizes that do not divide", lambda c: _set(c, "training/micro_train_batch_size", 3),

@@ -198,3 +198,23 @@ def test_report_max_errors():
     print({k: f"{v:.1e}" for k, v in MAX_ERR.items()})
     assert set(MAX_ERR) <= {"pkpo", "passk_chen", "passk_mahdavi"}
     assert all(0.0 <= v <= MAX_ERR_BOUND for v in MAX_ERR.values()), MAX_ERR
+
+
+def test_passk_mahdavi_reproduces_the_forks_worked_example():
+    """smahdavi4/verl core_algos.py (commit ce94939), worked by hand for k = 2 on three groups of N = 4:
+    [1,0,0,0]: p̂ = 1/4, std = 1/2, GRPO advantages 3/2 and -1/2, coefficient 2 (3/4) = 3/2 -> 9/4, -3/4;
+    [1,1,0,0]: p̂ = 1/2, std = 1/sqrt(3), GRPO ±sqrt(3)/2, coefficient 1 -> ±sqrt(3)/2;
+    [1,1,1,1]: inactive, advantage 0.
+    normalize_star: 8 active samples, coefficients summing to 4 (3/2) + 4 (1) = 10, so every active coefficient is
+    scaled by 8/10."""
+    x = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
+    h = math.sqrt(3) / 2
+    eps_free = np.array([[9 / 4, -3 / 4, -3 / 4, -3 / 4], [h, h, -h, -h], [0, 0, 0, 0]])
+    got = estimators.get("passk_mahdavi", k=2)(x)
+    np.testing.assert_allclose(got, eps_free, rtol=1e-5, atol=0)  # the fork's 1e-6 in the std denominator
+    got = estimators.get("passk_mahdavi", k=2, normalize_star=True)(x)
+    np.testing.assert_allclose(got, eps_free * np.array([[0.8], [0.8], [1.0]]), rtol=1e-5, atol=0)
+    # k = 1: every coefficient is 1, normalised or not (the fork applies neither)
+    np.testing.assert_allclose(estimators.get("passk_mahdavi", k=1, normalize_star=True)(x), estimators.get("grpo")(x),
+                               atol=1e-15)
+    assert estimators.spec("passk_mahdavi").param("normalize_star").default is False

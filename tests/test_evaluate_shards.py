@@ -63,6 +63,6 @@ def test_bad_shards_and_ids():
 def test_eval_settings_from_paper_config(paper_config):
     cfg = validate(paper_config)
     st = sh.eval_settings(cfg, "aime24")
-    assert st["n"] == 1024 and st["temperature"] == 0.6 and st["top_p"] == 0.95 and st["max_tokens"] == 3000
+    assert st["n"] == 1024 and st["temperature"] == 1.0 and st["top_p"] == 0.7 and st["max_tokens"] == 3000
     assert sh.shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"]) == [(0, 0), (0, 1), (0, 2), (0, 3)]
     assert sh.eval_settings(cfg, "math500")["n"] == 32

@@ -16,12 +16,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: pure science and facts < config < grid and layout < grading < stages < report and theory < commands
 LAYERS: list[tuple[str, ...]] = [
     ("rsrl", "rsrl.passk", "rsrl.estimators", "rsrl.methods", "rsrl.prompts"),
-    ("rsrl.config", "rsrl.io"),
+    ("rsrl.config", "rsrl.io", "rsrl.dapo", "rsrl.setup_record"),
     ("rsrl.grid", "rsrl.layout", "rsrl.resources", "rsrl.stops"),
     ("rsrl.grading", "rsrl.grader"),
     ("rsrl.data", "rsrl.models", "rsrl.train", "rsrl.evaluate"),
     ("rsrl.report", "rsrl.theory"),
-    ("rsrl.plan", "rsrl.cli"),
+    ("rsrl.plan", "rsrl.cost", "rsrl.cli"),
 ]
 
 

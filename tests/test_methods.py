@@ -163,7 +163,8 @@ def test_snapshots_only_for_the_focus_cell(repo, paper_config):
     cfg = rcfg.validate(paper_config)
     fc = grid.focus_cell(cfg)
     assert fc == (cfg["report"]["ablation"]["model"], cfg["report"]["ablation"]["train_set"])
-    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {fc}
+    rows = {(r["model"], r["train_set"]) for r in cfg["report"]["ablation_rows"]}  # Fig. 5's further rows
+    assert rows and {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {fc} | rows
     assert all(s < cfg["training"]["max_steps"] for s in grid.snapshot_steps(cfg))
 
 
@@ -188,3 +189,15 @@ def test_sampling_batches_cover_every_shard_once_per_run(repo):
         grid.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed9")
     cfg["evaluation"]["sample_jobs"] = "shard"
     assert grid.sample_batches(cfg) == []
+
+
+def test_group_size_runs_name_their_n():
+    """A group-size ablation run ``<method>.n<N>``: parsed, labelled and ordered by N, seeds and steps as before."""
+    assert mth.run_id("rs_beta2", None, 4) == "rs_beta2.n4" and mth.run_id("grpo", 1, 8) == "grpo.n8.seed1"
+    assert mth.split_group("rs_beta2.n32") == ("rs_beta2", 32)
+    assert mth.split_group("grpo.n8.seed1") == ("grpo.seed1", 8)
+    assert mth.split_group("rs_beta0.5") == ("rs_beta0.5", None)
+    assert mth.parts("rs_beta2.n32.step100") == ("rs_beta2", None, 100)
+    assert mth.label("rs_beta2.n4") == "RS-GRPO (β=2), N=4"
+    runs = ["grpo.n32", "grpo", "grpo.n4", "grpo.n8.seed1"]
+    assert sorted(runs, key=mth.sort_key) == ["grpo", "grpo.n4", "grpo.n8.seed1", "grpo.n32"]

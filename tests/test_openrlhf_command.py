@@ -86,13 +86,17 @@ def test_every_training_value_reaches_the_command(cfg):
         "rollout.max_new_tokens": t["max_new_tokens"], "rollout.temperature": t["temperature"],
         "rollout.top_p": t["top_p"], "algo.kl.init_coef": t["init_kl_coef"], "actor.entropy_coef": t["entropy_coef"],
         "actor.eps_clip": t["eps_clip"], "train.num_episodes": t["num_episodes"], "ckpt.save_steps": t["save_steps"],
-        "train.seed": t["seed"], "data.max_samples": t["max_steps"] * t["rollout_batch_size"],
+        "train.seed": t["seed"],
+        "data.max_samples": int(t["max_steps"] * t["rollout_batch_size"] * t["dynamic_sampling"]["prompt_factor"]),
         "data.max_len": min(4096, t["max_prompt_len"] + t["max_new_tokens"]),
         "algo.advantage.estimator": "dr_grpo",
     }
     for k, v in expect.items():
         assert f[k] == [str(v)], k
     assert ("algo.kl.use_loss" in f) == t["use_kl_loss"]
+    assert f["actor.eps_clip_low_high"] == [str(t["eps_clip"]), str(t["eps_clip_high"])]
+    assert ("algo.dynamic_filtering_enable" in f) == t["dynamic_sampling"]["enable"]
+    assert f["algo.dynamic_filtering_range"] == [str(float(v)) for v in t["dynamic_sampling"]["reward_range"]]
     assert f["actor.model_name_or_path"] == ["Qwen/Qwen2.5-Math-1.5B"]
     assert f["ckpt.path"][0].startswith("/ROOT/work/train/Qwen2.5-Math-1.5B/deepmath103k/rs_beta2")
     assert "ckpt.load_enable" in f and "ckpt.save_hf" in f
@@ -105,6 +109,36 @@ def test_inconsistent_batches_and_snapshot_steps_are_rejected(cfg):
     t = dict(cfg["training"], train_batch_size=1000)
     with pytest.raises(ValueError, match="train_batch_size"):
         check_openrlhf_training(t)
+
+
+def test_paper_defaults_follow_the_evidence(cfg):
+    """N = 16, DAPO's clip-higher 0.2 / 0.28 and dynamic sampling over (0, 1), one update per rollout."""
+    t = cfg["training"]
+    assert t["n_samples_per_prompt"] == 16
+    assert (t["eps_clip"], t["eps_clip_high"]) == (0.2, 0.28)
+    assert t["dynamic_sampling"]["enable"] and list(t["dynamic_sampling"]["reward_range"]) == [0.0, 1.0]
+    assert t["train_batch_size"] == t["rollout_batch_size"] * t["n_samples_per_prompt"]
+    assert (cfg["evaluation"]["temperature"], cfg["evaluation"]["top_p"]) == (1.0, 0.7)
+
+
+def test_without_the_dapo_settings_no_dapo_flags(cfg):
+    t = {k: v for k, v in cfg["training"].items() if k not in ("eps_clip_high", "dynamic_sampling")}
+    cell = grid.cell(cfg, *CELL)
+    f = _flags(command.openrlhf_args({**cfg, "training": t}, cell, command.default_paths(cfg, cell, "/R"), 1, 8))
+    assert "actor.eps_clip_low_high" not in f and "algo.dynamic_filtering_enable" not in f
+    assert f["data.max_samples"] == [str(t["max_steps"] * t["rollout_batch_size"])]
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"eps_clip_high": 0.1}, "training.eps_clip_high"),
+    ({"dynamic_sampling": {"enable": True, "reward_range": [1.0, 0.0]}}, "training.dynamic_sampling.reward_range"),
+    ({"n_samples_per_prompt": 1, "dynamic_sampling": {"enable": True}}, "training.dynamic_sampling.enable"),
+])
+def test_bad_dapo_settings_fail_naming_the_key(cfg, change, key):
+    from rsrl import dapo
+
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        dapo.check({**cfg["training"], **change})
 
 
 def test_prompt_file_has_exactly_max_steps_rollouts(tmp_path):
@@ -165,3 +199,19 @@ def test_prompt_file_uses_the_models_own_template(tmp_path):
     assert llama.loc["a", "prompt"] == build_prompt("1+1?", "plain")
     assert qwen.loc["a", "prompt"] == df.loc[0, "prompt"]
     assert list(llama.columns) == ["prompt", "answer"]
+
+
+def test_group_size_ablation_cells_keep_the_total_batch(cfg):
+    """Fig. 11's cells (switched on): N samples of total_batch / N prompts per rollout, one update per rollout."""
+    import copy
+
+    on = copy.deepcopy(cfg)
+    block = next(b for b in on["grid"] if b.get("group_sizes"))
+    block["enabled"] = True
+    for n in block["group_sizes"]:
+        cell = grid.cell(on, "Qwen2.5-Math-7B", "dapo17k", f"rs_beta2.n{n}")
+        f = _flags(command.openrlhf_args(on, cell, command.default_paths(on, cell, "/R"), 2, 8, 4096))
+        assert f["rollout.n_samples_per_prompt"] == [str(n)]
+        assert f["rollout.batch_size"] == [str(block["total_batch"] // n)]
+        assert f["train.batch_size"] == [str(block["total_batch"])]
+        assert f["ckpt.path"][0].endswith(f"/rs_beta2.n{n}/ckpt")

@@ -47,6 +47,7 @@ def test_reference_rows_agree_with_their_average_column():
 
 def _cfg(paper_config) -> dict:
     cfg = copy.deepcopy(paper_config)
+    cfg.pop("setup_record")  # a synthetic grid: not the paper's setup
     cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["deepmath103k"],
                     "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}]}]
     cfg["report"] = {"paper_methods": {"grpo": {"estimator": "grpo"},
@@ -268,3 +269,14 @@ def test_paper_command_on_a_synthetic_seeded_grid(tmp_path, paper_config):
         assert csv[(csv["method"] == label) & (csv["benchmark"] == "math500") & (csv["k"] == 32)]["ours"].isna().all()
     md = (out / "paper_comparison.md").read_text()
     assert "| Qwen2.5-Math-1.5B | math12k | grpo | aime24 | 32 | 20.0 | " in md and " [" in md
+
+
+def test_summary_says_which_grpo_the_paper_row_is(paper_config):
+    """The paper config compares the paper's GRPO with the authors' mean-baseline form; a config choosing the
+    std-normalised one says so instead."""
+    paper = rcfg.validate(paper_config)
+    assert pc.method_map(paper)["grpo"] == "drgrpo"
+    table = pc.compare(paper, REFERENCE, _passk([]))
+    assert "mean baseline r − mean" in pc.summary(paper, table)
+    cfg = _cfg(paper_config)  # report.paper_methods.grpo: {estimator: grpo}
+    assert "std-normalised" in pc.summary(cfg, pc.compare(cfg, REFERENCE, _passk([])))

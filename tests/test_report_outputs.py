@@ -296,11 +296,14 @@ def test_checkpoint_missing_from_passk_leaves_a_note(synthetic):
 def test_ablation_checkpoints_of_the_paper_grid(paper_config):
     cfg = rcfg.validate(paper_config)
     got = grid.snapshot_checkpoints(cfg)
-    # the one cell of Fig. 5 and Fig. 6, in config order: the paper's block, the ablation, the extension
-    methods = ["grpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta0", "rs_beta4", "rs_beta8",
-               "riskpo_B4"]
-    assert [(c.model, c.train_set, c.id) for c in got] == [("Qwen2.5-Math-1.5B", "deepmath103k", f"{m}.step{s}")
-                                                           for m in methods for s in (100, 200, 300, 400)]
+    # the cell of Fig. 5's top row and Fig. 6 (every method) and Fig. 5's bottom row (GRPO and RS-GRPO only), in
+    # config order: the paper's blocks, the ablation blocks, the extension
+    small, medium = ("Qwen2.5-Math-1.5B", "deepmath103k"), ("Qwen2.5-Math-7B", "deepmath103k")
+    runs = ([(small, m) for m in ("drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2")]
+            + [(medium, m) for m in ("drgrpo", "rs_beta2")] + [(small, "rs_beta4"), (small, "rs_beta8")]
+            + [(medium, "rs_beta4"), (medium, "rs_beta8"), (small, "riskpo_B4")])
+    assert [(c.model, c.train_set, c.id) for c in got] == [(*row, f"{m}.step{s}") for row, m in runs
+                                                           for s in (100, 200, 300, 400)]
 
 
 def test_focus_cell_default_and_errors(paper_config):

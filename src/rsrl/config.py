@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
-from rsrl import estimators
+from rsrl import dapo, estimators, setup_record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.json"
@@ -135,6 +135,10 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
                                             where=f"{where}.params")
                 except estimators.EstimatorError as exc:
                     raise ConfigError(str(exc)) from None
+    try:
+        dapo.check(cfg["training"], group_sizes=[n for b in cfg["grid"] for n in b.get("group_sizes") or []])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     for b in cfg["evaluation"].get("per_benchmark", {}):
         if b not in cfg["benchmarks"]:
             raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
@@ -183,6 +187,10 @@ def check_openrlhf_training(training: dict, where: str = "training") -> None:
     when its command line is built."""
     t = training
     n, rbs = t["n_samples_per_prompt"], t["rollout_batch_size"]
+    try:
+        dapo.check(t, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if t["train_batch_size"] % t["micro_train_batch_size"]:
         raise ConfigError(f"config keys {where}.train_batch_size ({t['train_batch_size']}) must be a multiple of "
                           f"{where}.micro_train_batch_size ({t['micro_train_batch_size']}).")
@@ -216,6 +224,15 @@ def validate(cfg: dict) -> dict:
     _fill_defaults(cfg, schema, schema)
     _check_references(cfg, explicit_k_table)
     check_training_steps(cfg["training"])
+    if cfg.get("setup_record"):
+        empty = {b: {} for b in setup_record.BLOCKS}
+        _fill_defaults(empty, {**schema, "required": []}, schema)
+        block = schema["properties"]["grid"]["items"]["properties"]
+        defaults = setup_record.schema_defaults(empty, {k: v["default"] for k, v in block.items() if "default" in v})
+        try:
+            setup_record.check(cfg, setup_record.read(resolve(cfg["setup_record"])), defaults)
+        except setup_record.RecordError as exc:
+            raise ConfigError(str(exc)) from None
     return cfg
 
 
@@ -300,6 +317,12 @@ def write_config_snapshot(cfg: dict, directory: str | Path) -> Path:
     if not path.exists():
         write_config_json(cfg, path)
     return path
+
+
+def resolve(rel: str | Path) -> Path:
+    """A path of the config (``setup_record``) relative to the repository root (absolute paths are kept)."""
+    p = Path(rel)
+    return p if p.is_absolute() else REPO_ROOT / p
 
 
 def data_path(cfg: dict, rel: str) -> Path:

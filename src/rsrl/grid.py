@@ -37,6 +37,7 @@ def validate(cfg: dict) -> dict:
     cfg = rcfg.validate(cfg)
     try:
         all_cells = cells(cfg)
+        cells(cfg, include_disabled=True)  # a switched-off block is still checked (and priced)
         focus_cell(cfg)
         comparison_cell(cfg)
     except GridError as exc:
@@ -72,6 +73,8 @@ class Cell:
     method: Method
     trainer: str = "openrlhf"
     seed: int | None = None
+    group_size: int | None = None  # a group-size ablation cell (block ``group_sizes``): its N
+    total_batch: int | None = None  # ... and the block's samples per rollout (prompts x N)
 
     @property
     def method_id(self) -> str:
@@ -80,7 +83,7 @@ class Cell:
     @property
     def run_id(self) -> str:
         """The cell's name in paths and tables: the method id, with ``.seed<s>`` for a seeded cell."""
-        return run_id(self.method.id, self.seed)
+        return run_id(self.method.id, self.seed, self.group_size)
 
     def train_seed(self, cfg: dict) -> int:
         """The seed training starts from (model initialisation aside: data order, sampling, dropout)."""
@@ -121,19 +124,36 @@ def expand_methods(methods: list[dict], where: str = "methods") -> list[Method]:
     return out
 
 
-def cells(cfg: dict) -> list[Cell]:
+def cells(cfg: dict, include_disabled: bool = False) -> list[Cell]:
     """All training cells of the grid (a union of product blocks), in config order; a block's ``seeds`` give one
-    cell per seed."""
+    cell per seed, its ``group_sizes`` one cell per group size N. Blocks with ``enabled: false`` are left out
+    unless ``include_disabled`` (the cost plan prices them separately)."""
     result = []
     for i, block in enumerate(cfg["grid"]):
-        trainer = block.get("trainer", cfg["training"]["trainer"])
-        methods = expand_methods(block["methods"], where=f"config key grid[{i}].methods")
-        seeds = block.get("seeds") or [None]
-        for model in block["models"]:
-            for ts in block["train_sets"]:
-                for m in methods:
-                    result += [Cell(model, ts, m, trainer, None if s is None else int(s)) for s in seeds]
+        if block.get("enabled", True) or include_disabled:
+            result += block_cells(cfg, i)
     return result
+
+
+def block_cells(cfg: dict, i: int) -> list[Cell]:
+    """The cells of grid block ``i`` (enabled or not)."""
+    block = cfg["grid"][i]
+    trainer = block.get("trainer", cfg["training"]["trainer"])
+    methods = expand_methods(block["methods"], where=f"config key grid[{i}].methods")
+    seeds = block.get("seeds") or [None]
+    sizes, total = block.get("group_sizes") or [None], block.get("total_batch")
+    if block.get("group_sizes"):
+        bad = [n for n in sizes if total is None or total % n]
+        if bad:
+            raise GridError(f"config key grid[{i}].total_batch: a group-size ablation keeps prompts x N fixed, so "
+                            f"every N in grid[{i}].group_sizes must divide total_batch ({total}); {bad} do not.")
+    return [Cell(model, ts, m, trainer, None if s is None else int(s), n, total if n else None)
+            for model in block["models"] for ts in block["train_sets"] for m in methods for n in sizes for s in seeds]
+
+
+def block_name(cfg: dict, i: int) -> str:
+    """A grid block's name: its ``name``, else ``grid[i]``."""
+    return cfg["grid"][i].get("name") or f"grid[{i}]"
 
 
 def cell(cfg: dict, model: str, train_set: str, run: str) -> Cell:
@@ -161,8 +181,13 @@ def methods_of(cfg: dict, model: str, train_set: str) -> list[str]:
 
 
 def for_cell(cfg: dict, cell: Cell) -> dict:
-    """The config as one cell's training sees it: ``training.seed`` is the cell's seed."""
-    return {**cfg, "training": {**cfg["training"], "seed": cell.train_seed(cfg)}}
+    """The config as one cell's training sees it: ``training.seed`` is the cell's seed; a group-size ablation cell
+    samples N per prompt from ``total_batch / N`` prompts per rollout, one update per rollout."""
+    training = {**cfg["training"], "seed": cell.train_seed(cfg)}
+    if cell.group_size is not None:
+        training.update(n_samples_per_prompt=cell.group_size, rollout_batch_size=cell.total_batch // cell.group_size,
+                        train_batch_size=cell.total_batch)
+    return {**cfg, "training": training}
 
 
 def sample_seed(cfg: dict, ckpt: Checkpoint) -> int:
@@ -224,14 +249,15 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
     return next((r for r in candidates if _n_method(cfg, r) >= 2), candidates[0])
 
 
-def ablation_methods(cfg: dict) -> list[str]:
-    """Run ids of Fig. 5: the focus cell's runs of the reference and of the method under study (every value of
-    its swept parameter; :func:`roles`), in display order."""
-    fc = focus_cell(cfg)
+def ablation_methods(cfg: dict, row: tuple[str, str] | None = None) -> list[str]:
+    """Run ids of Fig. 5: the focus cell's (or ``row``'s) runs of the reference and of the method under study
+    (every value of its swept parameter; :func:`roles`) at the grid's group size, in display order."""
+    fc = row or focus_cell(cfg)
     if fc is None:
         return []
     r = roles(cfg)
-    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in (r.reference, r.method)}
+    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in (r.reference, r.method)
+            and c.group_size is None}
     return [m for m in methods_of(cfg, *fc) if m in keep]
 
 
@@ -263,16 +289,29 @@ def comparison_cell(cfg: dict) -> tuple[str, str] | None:
 def _figure_rows(cfg: dict) -> dict[tuple[str, str], list[str]]:
     """(model, train_set) -> benchmarks its step snapshots are evaluated on (Fig. 5's and Fig. 6's cells)."""
     out: dict[tuple[str, str], list[str]] = {}
-    for row, bench in ((focus_cell(cfg), ablation_benchmarks(cfg)), (comparison_cell(cfg), comparison_benchmarks(cfg))):
+    extra = [((r["model"], r["train_set"]), [b for b in cfg["benchmarks"] if b in (r.get("benchmarks") or [b])])
+             for r in ablation_rows(cfg)]
+    for row, bench in ((focus_cell(cfg), ablation_benchmarks(cfg)), (comparison_cell(cfg), comparison_benchmarks(cfg)),
+                       *extra):
         if row is not None:
             out[row] = [b for b in cfg["benchmarks"] if b in bench or b in out.get(row, [])]
     return out
 
 
+def ablation_rows(cfg: dict) -> list[dict]:
+    """Further rows of Fig. 5 (``report.ablation_rows``) that have trained cells: ``{model, train_set, ...}``."""
+    trained = set(rows(cfg))
+    return [r for r in (cfg.get("report") or {}).get("ablation_rows") or [] if (r["model"], r["train_set"]) in trained]
+
+
 def snapshot_cells(cfg: dict) -> list[Cell]:
     """Cells whose step snapshots are exported and evaluated: the methods of Fig. 5's and Fig. 6's cells."""
     rows_ = _figure_rows(cfg)
-    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_]
+    main = {focus_cell(cfg), comparison_cell(cfg)}
+    extra = {(r["model"], r["train_set"]): set(ablation_methods(cfg, (r["model"], r["train_set"])))
+             for r in ablation_rows(cfg)}  # Fig. 5's further rows: its methods only
+    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_
+            and ((c.model, c.train_set) in main or c.run_id in extra[(c.model, c.train_set)])]
 
 
 def ablation_benchmarks(cfg: dict) -> list[str]:

@@ -11,8 +11,9 @@ Numbers are written in Python's shortest round-tripping form (integral floats wi
 trip (a string with ``_``, ``/`` or ``.step``) is refused when the id is built. A *checkpoint* of a cell is its final
 model or a step snapshot ``<run>.step<k>``; the untrained model is ``base`` (on training set ``base``). A *run* is
 the method id, or ``<method>.seed<s>`` for a cell of a grid block that lists ``seeds`` (one run per seed):
-``grpo.seed1``, ``grpo.seed1.step30``. Display labels and the sort order of tables and legends are derived here
-too; nothing else parses ids.
+``grpo.seed1``, ``grpo.seed1.step30``; a cell of a group-size ablation block (``group_sizes``) adds ``.n<N>``
+before the seed: ``grpo.n4``, ``rs_beta2.n32.step100``. Display labels and the sort order of tables and legends
+are derived here too; nothing else parses ids.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rsrl import estimators
 BASE = "base"  # method id and training set name of an untrained model
 _STEP = ".step"
 _SEED = ".seed"
+_GROUP = re.compile(r"(.+)\.n([0-9]+)")
 _SAFE_STR = re.compile(r"[A-Za-z0-9.+-]+")
 
 
@@ -173,9 +175,20 @@ class Checkpoint:
         return label(self.id)
 
 
-def run_id(method_id: str, seed: int | None) -> str:
-    """``grpo`` with seed None -> ``grpo``; with seed 1 -> ``grpo.seed1``."""
-    return method_id if seed is None else f"{method_id}{_SEED}{int(seed)}"
+def run_id(method_id: str, seed: int | None, group_size: int | None = None) -> str:
+    """``grpo`` with seed None -> ``grpo``; with seed 1 -> ``grpo.seed1``; with group size 4 -> ``grpo.n4``."""
+    run = method_id if group_size is None else f"{method_id}.n{int(group_size)}"
+    return run if seed is None else f"{run}{_SEED}{int(seed)}"
+
+
+def split_group(run: str) -> tuple[str, int | None]:
+    """``grpo.n4`` -> (``grpo``, 4); ``grpo.n4.seed1`` -> (``grpo.seed1``, 4); ``grpo`` -> (``grpo``, None)."""
+    head, suffix = run, ""
+    if _SEED in run:
+        head, seed = run.rsplit(_SEED, 1)
+        suffix = _SEED + seed
+    m = _GROUP.fullmatch(head)
+    return (run, None) if m is None else (m.group(1) + suffix, int(m.group(2)))
 
 
 def snapshot_id(run: str, step: int) -> str:
@@ -193,7 +206,8 @@ def split_checkpoint(checkpoint_id: str) -> tuple[str, int | None]:
 
 
 def split_run(run: str) -> tuple[str, int | None]:
-    """``grpo.seed1`` -> (``grpo``, 1); ``grpo`` -> (``grpo``, None)."""
+    """``grpo.seed1`` -> (``grpo``, 1); ``grpo`` -> (``grpo``, None); a group size ``.n<N>`` is dropped."""
+    run = split_group(run)[0]
     if _SEED in run:
         base, seed = run.rsplit(_SEED, 1)
         if seed.isdigit():
@@ -219,6 +233,9 @@ def label(checkpoint_id: str) -> str:
     """Display name: ``Base model``, ``GRPO``, ``RS-GRPO (β=4)``, ``GRPO, seed 1, step 20``."""
     base, seed, step = parts(checkpoint_id)
     text = "Base model" if base == BASE else parse(base).label
+    n = split_group(split_checkpoint(checkpoint_id)[0])[1]
+    if n is not None:
+        text += f", N={n}"
     if seed is not None:
         text += f", seed {seed}"
     return f"{text}, step {step}" if step is not None else text
@@ -231,4 +248,6 @@ def sort_key(checkpoint_id: str) -> tuple:
         return (-1, (), -1, step or 0)
     m = parse(base)
     values = tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for _, v in m.params)
-    return (estimators.spec(m.estimator).order, values, -1 if seed is None else seed, -1 if step is None else step)
+    n = split_group(split_checkpoint(checkpoint_id)[0])[1]
+    return (estimators.spec(m.estimator).order, values, -1 if n is None else n, -1 if seed is None else seed,
+            -1 if step is None else step)

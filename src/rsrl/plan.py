@@ -5,7 +5,9 @@ Everything is derived from the same modules the workflow builds its DAG from (:m
 :mod:`rsrl.resources` for what each job requests, :mod:`rsrl.evaluate.shards` for the sampling shards), so the job
 counts are those of ``snakemake -n all`` on a fresh results directory (a test checks this). Hours are *requested*
 hours (the jobs' Slurm time limits), an upper bound of what the cluster is asked for; tokens are bounded by
-``max_tokens`` per sample.
+``max_tokens`` per sample. Beside them, the *expected* GPU-hours from the tokens each job generates or trains on
+and the config's throughput table (:mod:`rsrl.cost`), per stage and per grid block; blocks switched off
+(``enabled: false``) are priced separately and left out of the totals.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from rsrl import cost
 from rsrl import grid
 from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
 from rsrl.report.command import commands as report_commands
+from rsrl.report.command import rule_jobs
 from rsrl.theory import RULES as THEORY_RULES
 
 #: Each report product's rule (and its per-model rule), from the products themselves.
-REPORT_RULES = [r for c in report_commands().values() for r in (c.rule, c.per_model_rule) if r]
+REPORT_RULES = [r.name for c in report_commands().values() for r in c.rules]
 
 STAGES = {
     "theory": list(THEORY_RULES),
@@ -41,11 +45,17 @@ class Plan:
     samples: dict[str, int] = field(default_factory=dict)  # per benchmark
     max_tokens: dict[str, int] = field(default_factory=dict)  # upper bound of generated tokens per benchmark
     problems_unknown: list[str] = field(default_factory=list)
+    expected: dict[str, float | None] = field(default_factory=dict)  # expected GPU-hours per stage (None: unknown)
+    blocks: list[cost.BlockCost] = field(default_factory=list)
 
     def add(self, rule: str, count: int = 1, gpu_h: float = 0.0, node_h: float = 0.0) -> None:
         self.jobs[rule] = self.jobs.get(rule, 0) + count
         self.gpu_hours[rule] = self.gpu_hours.get(rule, 0.0) + gpu_h
         self.node_hours[rule] = self.node_hours.get(rule, 0.0) + node_h
+
+    def expect(self, stage: str, gpu_h: float | None) -> None:
+        have = self.expected.get(stage, 0.0)
+        self.expected[stage] = None if have is None or gpu_h is None else have + gpu_h
 
 
 def problem_count(cfg: dict, benchmark: str) -> int | None:
@@ -78,6 +88,7 @@ def build(cfg: dict) -> Plan:
         hours = r["runtime"] / 60
         rule = "train_cell_multinode" if rsrc.is_multinode(cfg, c.model) else "train_cell"
         plan.add(rule, 1, gpu_h=r["gpus"] * hours, node_h=r["nodes"] * hours)
+        plan.expect("train", cost.train_hours(cfg, c))
     n_snap = len(grid.snapshot_cells(cfg)) * len(grid.snapshot_steps(cfg))
     plan.add("export_step", n_snap, node_h=n_snap * rsrc.SHORT_RUNTIME_MIN / 60)
     targets = grid.eval_targets(cfg)
@@ -93,6 +104,7 @@ def build(cfg: dict) -> Plan:
             plan.add("sample", len(ids), gpu_h=len(ids) * gpu_h, node_h=len(ids) * node_h)
         plan.add("grade", len(ids))
         problems = problem_count(cfg, bench)
+        plan.expect("evaluate", cost.eval_hours(cfg, ckpt.model, bench, problems))
         if problems is None:
             if bench not in plan.problems_unknown:
                 plan.problems_unknown.append(bench)
@@ -101,14 +113,16 @@ def build(cfg: dict) -> Plan:
             plan.max_tokens[bench] = plan.max_tokens.get(bench, 0) + problems * st["n"] * st["max_tokens"]
     plan.add("score", len(targets))
     plan.add("aggregate_eval")
-    models = grid.models(cfg)
-    for c in report_commands().values():
-        plan.add(c.rule)
-        if c.per_model_rule and len(models) > 1:
-            plan.add(c.per_model_rule, len(models))
+    for rule, jobs in rule_jobs(cfg).items():
+        plan.add(rule, len(jobs))
     plan.add("all")
     plan.jobs = {k: v for k, v in plan.jobs.items() if v}
+    plan.blocks = cost.block_costs(cfg, problem_count, sample_job_hours)
     return plan
+
+
+def _hours(h: float | None) -> str:
+    return "unknown" if h is None else f"{h:,.0f}"
 
 
 def sample_job_hours(cfg: dict, model: str) -> tuple[float, float]:
@@ -140,12 +154,24 @@ def render(cfg: dict, plan: Plan) -> str:
     for c in cells:
         lines.append(f"  {c.key:60s} {c.trainer:8s} {rsrc.train(cfg, c)['nodes']} node(s)")
     df = table(plan)
-    lines += ["", "Jobs and requested hours per stage (hours are Slurm time limits: an upper bound):"]
+    lines += ["", ("Jobs and GPU-hours per stage: expected (tokens / throughput, rsrl.cost) and upper bound (Slurm "
+                   "time limits; node-hours likewise):")]
     by_stage = df.groupby("stage", sort=False)[["jobs", "gpu_hours", "node_hours"]].sum()
-    lines.append(f"  {'stage':10s} {'jobs':>8s} {'GPU-hours':>12s} {'node-hours':>12s}")
+    lines.append(f"  {'stage':10s} {'jobs':>8s} {'expected GPU-h':>15s} {'upper GPU-h':>12s} {'upper node-h':>13s}")
     for stage, r in by_stage.iterrows():
-        lines.append(f"  {stage:10s} {int(r.jobs):8d} {r.gpu_hours:12,.0f} {r.node_hours:12,.0f}")
-    lines.append(f"  {'total':10s} {int(df.jobs.sum()):8d} {df.gpu_hours.sum():12,.0f} {df.node_hours.sum():12,.0f}")
+        lines.append(f"  {stage:10s} {int(r.jobs):8d} {_hours(plan.expected.get(stage, 0.0)):>15s} "
+                     f"{r.gpu_hours:12,.0f} {r.node_hours:13,.0f}")
+    total = None if None in plan.expected.values() else sum(plan.expected.values())
+    lines.append(f"  {'total':10s} {int(df.jobs.sum()):8d} {_hours(total):>15s} {df.gpu_hours.sum():12,.0f} "
+                 f"{df.node_hours.sum():13,.0f}")
+    lines += ["", ("GPU-hours per grid block (training its runs, evaluating their final models and figure snapshots; "
+                   "base models and shared runs not split):")]
+    lines.append(f"  {'block':32s} {'runs':>5s} {'expected GPU-h':>15s} {'upper GPU-h':>12s}")
+    for on in (True, False):
+        if not on and any(not b.enabled for b in plan.blocks):
+            lines.append("  switched off (enabled: false; not in the totals above):")
+        for b in (b for b in plan.blocks if b.enabled == on):
+            lines.append(f"  {b.name:32s} {b.runs:5d} {_hours(b.expected):>15s} {b.upper:12,.0f}")
     lines += ["", "Jobs per rule:"] + [f"  {r.rule:26s} {r.jobs:8d}" for r in df.itertuples()]
     lines += ["", "Evaluation samples (problems x n, summed over checkpoints) and generated tokens (at most "
               "max_tokens each):"]

@@ -245,3 +245,15 @@ def stage_outputs(prefix, **wildcards):
         else:
             out += list(r.output)
     return out
+
+
+def report_outputs():
+    """The outputs of every job of every report rule: the rules and their jobs come from the report's products
+    (rsrl.report.command), the same source the cost plan counts."""
+    from rsrl.report.command import rule_jobs
+
+    out = []
+    for name, jobs in rule_jobs(CFG).items():
+        patterns = [strip_wildcard_constraints(str(f)) for f in getattr(rules, name).output]
+        out += [p.format(**wc) for wc in jobs for p in patterns]
+    return out

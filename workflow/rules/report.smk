@@ -95,6 +95,45 @@ rule report_fig5:
         "--out {output.png} > {log} 2>&1"
 
 
+rule report_fig5_row:
+    input:
+        passk=grid.PASSK_TABLE,
+        train=lambda w: [grid.train_metrics(w.model, w.train_set, m)
+                         for m in grid.ablation_methods(CFG, (w.model, w.train_set))],
+    output:
+        png=report(grid.figure("fig5_beta_ablation_{model}__{train_set}", "png"), caption="../report/fig5.rst",
+                   category="Figures", subcategory="Fig. 5: beta ablation",
+                   labels={"figure": "Fig. 5", "model": "{model}", "training set": "{train_set}"}),
+        svg=grid.figure("fig5_beta_ablation_{model}__{train_set}", "svg"),
+    params:
+        cfg=REPORT_PARAMS,
+        steps={"max_steps": CFG["training"]["max_steps"], "eval_steps": CFG["training"]["eval_steps"]},
+    log:
+        "logs/report/fig5_{model}__{train_set}.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report fig5 --config $RSRL_CONFIG --passk {input.passk} --cell {wildcards.model:q} "
+        "{wildcards.train_set:q} --train-metrics {input.train} --out {output.png} > {log} 2>&1"
+
+
+rule report_fig11:
+    input:
+        passk=grid.PASSK_TABLE,
+    output:
+        png=report(grid.figure("fig11_group_size", "png"), caption="../report/fig11.rst", category="Figures",
+                   subcategory="Fig. 11: group size", labels={"figure": "Fig. 11"}),
+        svg=grid.figure("fig11_group_size", "svg"),
+    params:
+        cfg=REPORT_PARAMS,
+    log:
+        "logs/report/fig11.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report fig11 --config $RSRL_CONFIG --passk {input.passk} --out {output.png} > {log} 2>&1"
+
+
 rule report_fig6:
     input:
         passk=grid.PASSK_TABLE,
@@ -223,4 +262,4 @@ rule report_paired:
 
 rule report:
     input:
-        stage_outputs("report_", model=REPORT_MODELS if len(REPORT_MODELS) > 1 else []),
+        report_outputs(),

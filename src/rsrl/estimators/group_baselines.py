@@ -2,7 +2,10 @@
 
 ``grpo``    ``(r_i - mean) / (std + eps)``; ``std`` is the unbiased (N - 1) group standard deviation by default,
             as in OpenRLHF and TRL (``unbiased=False`` for the population one). Shao et al., DeepSeekMath (2024).
-``drgrpo``  ``r_i - mean`` (Dr. GRPO, Liu et al. 2025: no std division).
+``drgrpo``  ``r_i - mean``: GRPO with a mean baseline and no std division (Dr. GRPO, Liu et al. 2025). It is also the
+            RS-GRPO authors' own "GRPO": the ``beta == 0`` branch of ``compute_rs_grpo_advantage`` in
+            ``codes/risk_sensitive_adv.py`` (Jackory/RS-GRPO, commit 5c476b5) computes ``r - mean``, the limit of
+            ``rs`` as beta -> 0, and the paper labels GRPO "beta = 0" in its ablations.
 ``rloo``    ``r_i - mean of the other N - 1 rewards`` = ``N / (N - 1) * (r_i - mean)`` (Ahmadian et al. 2024).
 
 A group whose rewards are all equal gets exactly zero advantage.
@@ -37,9 +40,9 @@ def grpo(rewards, eps: float = 1e-6, unbiased: bool = True):
     return back(c / (std + eps))
 
 
-@register("drgrpo", label="Dr. GRPO")
+@register("drgrpo", label="GRPO (mean baseline)")
 def drgrpo(rewards):
-    """Dr. GRPO: rewards minus the group mean."""
+    """GRPO with a mean baseline (Dr. GRPO; the RS-GRPO code's beta = 0): rewards minus the group mean."""
     x, back = to_work(rewards)
     check_group(x, "drgrpo")
     return back(centered(x))

@@ -32,11 +32,14 @@ Credit from a paper back to each of its responses ``r`` (question ``q``, with th
 Parameters: ``alpha`` < ``beta`` in (0, 1) (the official scripts use 0.2 with 0.9 or 0.8), ``w`` the CVaR weight
 (1.5), ``B`` questions per bundle (5), ``credit`` (``std``). The defaults are the official GSM8K/MATH script's.
 
-Difference from the official training code: it tracks 19 quantile levels (0.05..0.95) across training steps with a
-stochastic-approximation update (learning rate 0.1, started from the first batch's quantiles) and uses the tracked
-``q_α``, ``q_β`` (``use_q_track_mode='track'``). This function is stateless and uses the current bundle's quantiles,
-which is the official code's ``use_q_track_mode='batch'``. The official code also divides by ``β - α + 1e-6`` and
-``α + 1e-6``; here the levels are exact (a relative difference of about 1e-6).
+Quantiles, as the official code runs: it has a tracker of 19 quantile levels (0.05..0.95, stochastic-approximation
+update, learning rate 0.1; option ``use_q_track_mode``, which its scripts set to ``'track'``), but in its
+``ray_trainer.py`` the tracked quantiles are attached to the batch only after the advantage has been computed, on a
+batch rebuilt every step, so the advantage function never receives them and falls back to the bundle's batch
+quantiles (RTkenny/RiskPO at commit 8dce3fa, ``verl/trainer/ppo/ray_trainer.py``; a reading of the code, not a
+run). This function uses the current bundle's quantiles, which is therefore what their runs computed. The official
+code also divides by ``β - α + 1e-6`` and ``α + 1e-6``; here the levels are exact (a relative difference of about
+1e-6).
 
 A bundle whose paper scores are all equal gets zero advantage (then ``q_α = q_β = X``). A question whose responses
 all have the same reward still gets the advantages of its papers when the other questions of its bundle vary

@@ -122,6 +122,6 @@ def _run(args, cfg: dict) -> list:
     return write_tables(args.out, *make_advantage(cfg, args.train_metrics))
 
 
-COMMAND = Command("advantage", "report_advantage", "mean |advantage| per step of every trained cell (CSV and Markdown)",
+COMMAND = Command("advantage", "mean |advantage| per step of every trained cell (CSV and Markdown)",
                   _run, (Arg(("--train-metrics",), {"nargs": "*", "default": [],
                                                     "help": "metrics.csv of every trained cell (rsrl.grid.cells)"}),))

@@ -55,4 +55,4 @@ def _run(args, cfg: dict) -> list:
     return write_figure(make_fig6(cfg, read_passk(args.passk)), args.out)
 
 
-COMMAND = Command("fig6", "report_fig6", "Fig. 6: pass@k training methods over training", _run, (PASSK,))
+COMMAND = Command("fig6", "Fig. 6: pass@k training methods over training", _run, (PASSK,))

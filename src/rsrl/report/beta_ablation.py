@@ -22,7 +22,7 @@ from rsrl.report.inputs import k_table, read_train_metrics
 from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.seeds import group_runs, summarize
 from rsrl.report.style import apply_style, method_beta, method_color, method_linestyle, note
-from rsrl.report.command import Arg, Command, PASSK, write_figure
+from rsrl.report.command import PASSK, Arg, Command, Rule, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,20 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
 def _run(args, cfg: dict) -> list:
     from rsrl.report.inputs import read_passk
 
+    if args.cell:  # one of Fig. 5's further rows (report.ablation_rows) drawn as the figure's cell
+        row = next(r for r in cfg["report"]["ablation_rows"] if [r["model"], r["train_set"]] == list(args.cell))
+        cfg = {**cfg, "report": {**cfg["report"], "ablation": row}}
     return write_figure(make_fig5(cfg, read_passk(args.passk), args.train_metrics), args.out)
 
 
-COMMAND = Command("fig5", "report_fig5", "Fig. 5: β ablation over training", _run,
-                  (PASSK, Arg(("--train-metrics",), {"nargs": "+", "required": True,
-                                                     "help": "metrics.csv of each method of the focus cell"})))
+def _further_rows(cfg: dict) -> list[dict]:
+    """One figure per further row of Fig. 5 (``report.ablation_rows``) with trained cells."""
+    return [{"model": r["model"], "train_set": r["train_set"]} for r in grid.ablation_rows(cfg)]
+
+
+COMMAND = Command("fig5", "Fig. 5: β ablation over training", _run, (
+    PASSK,
+    Arg(("--train-metrics",), {"nargs": "+", "required": True, "help": "metrics.csv of each method of the cell"}),
+    Arg(("--cell",), {"nargs": 2, "metavar": ("MODEL", "TRAIN_SET"), "default": None,
+                      "help": "draw this row of report.ablation_rows instead of report.ablation"}),
+), rules=(Rule("report_fig5"), Rule("report_fig5_row", _further_rows)))

@@ -2,7 +2,8 @@
 as ``COMMANDS``), and ``python -m rsrl.report`` and the cost plan find them all (:func:`commands`).
 
 A new figure or table therefore costs one module (its function and its ``COMMAND``), one workflow rule named
-``Command.rule`` (the aggregate ``report`` target collects every ``report_*`` rule's outputs), and one caption.
+``report_<name>`` (the aggregate ``report`` target and the cost plan take its jobs from the ``COMMAND``), and one
+caption.
 """
 
 from __future__ import annotations
@@ -31,18 +32,34 @@ class Arg:
 PASSK = Arg(("--passk",), {"required": True, "help": "the aggregated pass@k table (results/tables/passk.csv)"})
 
 
+def one_job(cfg: dict) -> list[dict]:
+    return [{}]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A workflow rule that runs a product's command: ``jobs(cfg)`` gives the wildcard values of each of its jobs
+    for a config (one job without wildcards by default; none when the config has nothing for it to draw)."""
+
+    name: str
+    jobs: Callable[[dict], list[dict]] = one_job
+
+
 @dataclass(frozen=True)
 class Command:
     """A report product: subcommand ``name`` runs ``run(args, cfg)``, which writes the outputs and returns their
-    paths; the workflow rule that makes it is ``rule`` (and ``per_model_rule``, one job per trained model, when the
-    grid trains several)."""
+    paths; ``rules`` are the workflow rules that run it (the first one named ``report_<name>``, usually alone).
+    The aggregate ``report`` target and the cost plan read both from here."""
 
     name: str
-    rule: str
     help: str
     run: Callable[[argparse.Namespace, dict], list[Path]]
     arguments: tuple[Arg, ...] = ()
-    per_model_rule: str | None = None
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self):
+        if not self.rules:
+            object.__setattr__(self, "rules", (Rule(f"report_{self.name}"),))
 
 
 def stem(out: str | Path) -> Path:
@@ -84,3 +101,8 @@ def commands() -> dict[str, Command]:
                                    f"({found[cmd.name].run.__module__} and {info.name})")
             found[cmd.name] = cmd
     return found
+
+
+def rule_jobs(cfg: dict) -> dict[str, list[dict]]:
+    """Every report rule and the wildcard values of each of its jobs for ``cfg``."""
+    return {r.name: r.jobs(cfg) for c in commands().values() for r in c.rules}

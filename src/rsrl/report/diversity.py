@@ -204,8 +204,8 @@ def _run_fig7b(args, cfg: dict) -> list:
 
 
 COMMANDS = (
-    Command("fig7", "report_fig7", "Fig. 7: answer diversity", _run_fig7, (_PROBLEMS, _BETA)),
-    Command("fig7b", "report_fig7b", "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
+    Command("fig7", "Fig. 7: answer diversity", _run_fig7, (_PROBLEMS, _BETA)),
+    Command("fig7b", "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
             _run_fig7b, (_PROBLEMS, _BETA,
                          Arg(("--figure",), {"required": True, "help": "figure path stem"}),
                          Arg(("--matrix-out",), {"required": True,

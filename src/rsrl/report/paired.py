@@ -191,6 +191,6 @@ def _run(args, cfg: dict) -> list:
     return write_tables(args.out, *make_paired(cfg, args.problems))
 
 
-COMMAND = Command("paired", "report_paired", "paired differences with the reference method (CSV and Markdown)", _run,
+COMMAND = Command("paired", "paired differences with the reference method (CSV and Markdown)", _run,
                   (Arg(("--problems",), {"nargs": "*", "default": [],
                                          "help": "problems.parquet of each rsrl.report.paired.targets entry"}),))

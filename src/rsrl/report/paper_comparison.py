@@ -36,9 +36,18 @@ from rsrl.theory.bandit import RS as BANDIT_SWEEP
 from rsrl.methods import BASE, parts
 from rsrl.report.seeds import series_label, summarize
 from rsrl.report.style import apply_style, method_color, method_label, note
-from rsrl.report.command import Arg, Command, PASSK, write_figure, write_tables
+from rsrl.report.command import Arg, Command, Rule, PASSK, write_figure, write_tables
 
 log = logging.getLogger(__name__)
+
+#: What the paper's "GRPO" row is compared with, by the method ``report.paper_methods.grpo`` names, and why.
+GRPO_VARIANTS = {
+    "drgrpo": "GRPO is compared as the authors' code runs it: the mean baseline r − mean without std division "
+              "(the β = 0 branch of codes/risk_sensitive_adv.py in Jackory/RS-GRPO; the paper labels GRPO "
+              "\"β = 0\"). Whether Table 2's GRPO runs used it or verl's std-normalised default is not stated.",
+    "grpo": "GRPO is compared in its std-normalised form (r − mean)/std; the authors' code computes their β = 0 "
+            "\"GRPO\" as r − mean without std division (codes/risk_sensitive_adv.py in Jackory/RS-GRPO).",
+}
 
 COLUMNS = ["model", "train_set", "method", "benchmark", "k", "paper", "ours", "ours_ci_low", "ours_ci_high",
            "delta", "within_ci", "n_seeds", "ours_seed_ci_low", "ours_seed_ci_high"]
@@ -161,6 +170,9 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
             "is the mean over seeds of each seed's interval over problems (the one `within_ci` refers to).")
     lines += ["", "Paper labels map to this pipeline's methods as: "
               + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items()) + ".", ""]
+    grpo = method_map(cfg).get("grpo")
+    if grpo in GRPO_VARIANTS:
+        lines[-1:-1] = [GRPO_VARIANTS[grpo] + " (config key `report.paper_methods.grpo`.)"]
     if not matched.empty:
         seeds_col = not pooled.empty
         lines += ["| model | training set | method | benchmark | k | paper | ours (95 % CI) |"
@@ -257,7 +269,7 @@ def _run(args, cfg: dict) -> list:
     return [*paths, Path(args.bandit_out)]
 
 
-COMMAND = Command("paper", "report_paper_comparison", "the reproduction beside the paper's Table 2 and bandit", _run, (
+COMMAND = Command("paper", "the reproduction beside the paper's Table 2 and bandit", _run, rules=(Rule("report_paper_comparison"),), arguments=(
     PASSK,
     Arg(("--reference",), {"required": True, "help": "the paper's Table 2 (reference/rs_grpo_table2.csv)"}),
     Arg(("--bandit-reference",), {"required": True, "help": "the authors' bandit rewards"}),

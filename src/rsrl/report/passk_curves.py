@@ -20,7 +20,7 @@ from rsrl.methods import BASE
 from rsrl.report.seeds import Series, group_runs, summarize
 from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
                                method_sort_key, note)
-from rsrl.report.command import Arg, Command, PASSK, write_figure
+from rsrl.report.command import Arg, Command, Rule, PASSK, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,12 @@ def _run(args, cfg: dict) -> list:
     return write_figure(make_fig4(cfg, read_passk(args.passk), model=args.model), args.out)
 
 
-COMMAND = Command("fig4", "report_fig4", "Fig. 4: pass@k curves", _run,
+def _per_model(cfg: dict) -> list[dict]:
+    """One Fig. 4 per trained model, when the grid trains several."""
+    models = grid.models(cfg)
+    return [{"model": m} for m in models] if len(models) > 1 else []
+
+
+COMMAND = Command("fig4", "Fig. 4: pass@k curves", _run,
                   (PASSK, Arg(("--model",), {"default": None, "help": "draw only this model's rows"})),
-                  per_model_rule="report_fig4_model")
+                  rules=(Rule("report_fig4"), Rule("report_fig4_model", _per_model)))

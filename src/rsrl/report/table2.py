@@ -238,4 +238,4 @@ def _run(args, cfg: dict) -> list:
     return write_tables(args.out, *make_table2(cfg, read_passk(args.passk)))
 
 
-COMMAND = Command("table2", "report_table2", "Table 2: pass@k table (CSV and Markdown)", _run, (PASSK,))
+COMMAND = Command("table2", "Table 2: pass@k table (CSV and Markdown)", _run, (PASSK,))

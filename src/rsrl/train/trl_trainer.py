@@ -7,6 +7,11 @@ processes), and after TRL returns it overwrites ``advantages`` with the registry
 grouped ``[prompts, num_generations]`` as TRL groups them (each prompt's generations are consecutive), and sliced to
 this process as TRL slices them. The policy loss (``_compute_loss``) then reads exactly the registry's values.
 
+DAPO's parts (:mod:`rsrl.dapo`): clip-higher is TRL's own ``epsilon_high``. Dynamic sampling cannot refill in
+TRL (the generation batch is drawn before the rewards are known); with ``training.dynamic_sampling.enable`` the
+groups whose mean reward lies outside the range are dropped from the loss instead (a zero loss mask, TRL's
+``tool_mask`` input of ``_compute_loss``; ``num_items_in_batch`` recounted), so an update has fewer samples.
+
 :data:`TRL_VERSION` and :data:`PINNED_SOURCE_SHA256` (of the two overridden methods) guard the override: a
 different TRL fails at start-up (and in the drift test).
 
@@ -35,6 +40,7 @@ from rsrl import estimators
 from rsrl import stops as rstops
 from rsrl import prompts as templates
 from rsrl.io import atomic_path, write_table
+from rsrl import dapo
 from rsrl.train import progress as tm
 from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported
 
@@ -92,8 +98,10 @@ def _trainer_class():
     class RegistryGRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose advantages come from ``rsrl.estimators`` (see the module docstring)."""
 
-        def __init__(self, *args, estimator, record_path=None, steps_per_rollout: int = 1, **kwargs):
+        def __init__(self, *args, estimator, record_path=None, steps_per_rollout: int = 1, keep_range=None,
+                     **kwargs):
             super().__init__(*args, **kwargs)
+            self.rsrl_keep_range = keep_range  # dynamic sampling: (min, max) of a kept group's mean reward
             self.rsrl_estimator = estimator
             self.rsrl_record_path = record_path
             self.rsrl_steps_per_rollout = steps_per_rollout
@@ -119,9 +127,19 @@ def _trainer_class():
             n_local = len(inputs)
             start = self.accelerator.process_index * n_local
             output["advantages"] = adv[start:start + n_local].to(output["advantages"].dtype)
+            if self.rsrl_keep_range is not None:
+                self._rsrl_filter(output, grouped, start, n_local)
             if self.accelerator.is_main_process:
                 self._rsrl_record(inputs, grouped, float(adv.double().abs().mean()))
             return output
+
+        def _rsrl_filter(self, output, grouped, start, n_local):
+            """Dynamic sampling without refills: the dropped groups' samples leave the loss (see the module doc)."""
+            keep = dapo.kept_groups(grouped, self.rsrl_keep_range).repeat_interleave(self.num_generations)
+            keep = keep[start:start + n_local].to(output["completion_mask"].dtype).unsqueeze(1)
+            loss_mask = output.get("tool_mask", torch.ones_like(output["completion_mask"])) * keep
+            output["tool_mask"] = loss_mask
+            output["num_items_in_batch"] = self.accelerator.gather((output["completion_mask"] * loss_mask).sum()).sum()
 
         def _rsrl_record(self, inputs, grouped, advantage_abs_mean: float):
             if not self.rsrl_record_path:
@@ -213,7 +231,8 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         lr_scheduler_type="constant",
         warmup_steps=0,
         beta=t.get("init_kl_coef", 0.0) if t.get("use_kl_loss") else 0.0,
-        epsilon=t.get("eps_clip", 0.2),
+        epsilon=dapo.clip_bounds(t)[0],
+        epsilon_high=dapo.clip_bounds(t)[1],
         max_steps=t["max_steps"] * steps_per_rollout,
         save_steps=t.get("save_steps", t["max_steps"]) * steps_per_rollout,
         save_total_limit=2,
@@ -280,6 +299,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     policy.generation_config.eos_token_id = stop_ids  # TRL generates with, and cuts completions at, these ids
     cls = _trainer_class()
+    dynamic = dapo.dynamic_sampling(cfg["training"])
     trainer = cls(
         model=policy,
         reward_funcs=[reward_function(grader["boxed_only"], grader["timeout_s"])],
@@ -290,6 +310,7 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
         estimator=estimator,
         record_path=str(work / "rollouts.jsonl"),
         steps_per_rollout=steps_per_rollout,
+        keep_range=dynamic["reward_range"] if dynamic["enable"] else None,
     )
     log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.key, cell.estimator,
              cell.params, cfg["training"]["max_steps"], resume)

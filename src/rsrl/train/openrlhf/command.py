@@ -8,7 +8,10 @@ constants below. Stop sequences have no flag in 0.11.2; they travel in the job's
 
 OpenRLHF has no step limit: a run makes one rollout per ``rollout.batch_size`` prompts of its prompt file. The
 launcher therefore writes a prompt file of exactly ``max_steps / num_episodes * rollout_batch_size`` prompts
-(:func:`prompt_rows`), so the run makes ``max_steps`` rollouts.
+(:func:`prompt_rows`), so the run makes ``max_steps`` rollouts. With dynamic sampling (:mod:`rsrl.dapo`)
+OpenRLHF replaces each filtered prompt by the next one of the file, so the file holds ``prompt_factor`` times as
+many prompts and the number of rollouts depends on the filter's pass rate: about ``max_steps`` when the pass rate
+is ``1 / prompt_factor``, fewer when it is lower (the run ends when its prompts are used up), more when higher.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from rsrl import grid
 from rsrl.config import check_openrlhf_training
 from rsrl import stops as rstops
+from rsrl import dapo
 from rsrl.train.openrlhf.patch import CARRIER_ESTIMATOR
 
 #: Reward clip range: wide enough never to bind, so OpenRLHF does not clamp the registry's advantages.
@@ -61,8 +65,11 @@ def steps_per_episode(training: dict) -> int:
 
 
 def prompt_rows(training: dict) -> int:
-    """Prompts in the run's prompt file: ``max_steps`` rollouts of ``rollout_batch_size`` prompts over the episodes."""
-    return steps_per_episode(training) * training["rollout_batch_size"]
+    """Prompts in the run's prompt file: ``max_steps`` rollouts of ``rollout_batch_size`` prompts over the episodes,
+    times ``dynamic_sampling.prompt_factor`` when dynamic sampling draws refills from the file."""
+    rows = steps_per_episode(training) * training["rollout_batch_size"]
+    ds = dapo.dynamic_sampling(training)
+    return math.ceil(rows * ds["prompt_factor"]) if ds["enable"] else rows
 
 
 def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: int, max_context: int | None = None,
@@ -104,11 +111,17 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     flag("train.seed", t["seed"])
     flag("actor.adam.lr", t["learning_rate"])
     flag("actor.eps_clip", t["eps_clip"])
+    if t.get("eps_clip_high") is not None:  # clip-higher (DAPO): ratio clipped to [1 - low, 1 + high]
+        flag("actor.eps_clip_low_high", *dapo.clip_bounds(t))
     flag("actor.entropy_coef", t["entropy_coef"])  # set (even 0) so OpenRLHF logs the policy entropy
     # Advantages: the carrier estimator; rsrl.train.openrlhf.patch substitutes the registry's (see there).
     flag("algo.advantage.estimator", CARRIER_ESTIMATOR)
     flag("algo.advantage.gamma", 1.0)
     flag("algo.kl.init_coef", t["init_kl_coef"])
+    ds = dapo.dynamic_sampling(t)
+    if ds["enable"]:  # groups with mean reward outside the open range are dropped and refilled
+        a.append("--algo.dynamic_filtering_enable")
+        flag("algo.dynamic_filtering_range", *ds["reward_range"])
     if t["use_kl_loss"]:
         a.append("--algo.kl.use_loss")
         flag("algo.kl.estimator", "k3")
