@@ -16,10 +16,11 @@ from rsrl.report.style import method_beta, method_color, method_linestyle
 def _cfg(paper_config: dict, **roles) -> dict:
     cfg = copy.deepcopy(paper_config)
     cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"],
-                    "methods": [{"estimator": "grpo"}, {"estimator": "rloo"},
+                    "methods": [{"estimator": "drgrpo"}, {"estimator": "grpo"}, {"estimator": "rloo"},
                                 {"estimator": "rs", "params": {"beta": [2, 8]}},
                                 {"estimator": "pkpo", "params": {"k": [2, 4]}}]}]
-    cfg["report"] = {k: v for k, v in cfg["report"].items() if k not in ("ablation", "comparison")}
+    cfg["report"] = {k: v for k, v in cfg["report"].items() if k not in ("ablation", "ablation_rows", "comparison",
+                                                                          "paired")}
     cfg["report"]["paper_methods"]["rloo"] = {"estimator": "rloo"}
     if roles:
         cfg["report"]["roles"] = roles
@@ -29,9 +30,9 @@ def _cfg(paper_config: dict, **roles) -> dict:
 def test_default_roles_are_the_papers(paper_config):
     cfg = _cfg(paper_config)
     r = grid.roles(cfg)
-    assert (r.method, r.reference) == ("rs", "grpo")
-    assert grid.ablation_methods(cfg) == ["grpo", "rs_beta2", "rs_beta8"]
-    assert paired.reference_method(cfg) == "grpo"
+    assert (r.method, r.reference) == ("rs", "drgrpo")  # the paper's GRPO: the authors' mean baseline
+    assert grid.ablation_methods(cfg) == ["drgrpo", "rs_beta2", "rs_beta8"]
+    assert paired.reference_method(cfg) == "drgrpo"
 
 
 def test_one_line_changes_the_method_and_the_reference(paper_config):
