@@ -20,7 +20,8 @@ alike (:func:`rsrl.grading.normalize.prepare`); each applies only when the whole
   the values decide (``1000_2`` = 8, ``1000_2`` ≠ 1000, ``204_{10}`` ≠ ``204_5``); a plain numeral against a
   gold with a base is compared digit by digit (the question named the base: ``204`` = ``204_5``).
 * **Answer choices** (:func:`choice`, :func:`gold_letter`): a box holding ``\\textbf{(C)}\\ 12`` (``\\text``,
-  ``\\mathrm``, bare ``(C)``; letters A–E) is the letter C against a letter gold, and 12 against any other gold.
+  ``\\mathrm``, bare ``(C)``; letters A–E; the value after a space, not an operator: ``\\text{(C)}+1`` is no
+  choice) is the letter C against a letter gold, and 12 against any other gold.
 * **Several values** (:func:`gold_values`): a gold answer's values separated by top-level commas, for the
   multi-answer policy.
 """
@@ -41,7 +42,7 @@ _DEGREE = re.compile(r"(\d)\s*(?:°|\\degree(?![A-Za-z])|\^\s*°|\^\s*\{\s*°\s*
 _INFINITY = re.compile(r"([+-]?)\s*\\(?:text|mathrm|textrm)\s*\{\s*(?:infinity|infinite|inf)\s*\}", re.IGNORECASE)
 
 _CHOICE = re.compile(r"\s*(?:\\(?:text|textbf|mathbf|mathrm|textrm)\s*\{\s*\(([A-E])\)\s*\}|\(([A-E])\))"
-                     r"(?:\s|\\[ ,;:!]|~|\\q?quad)*(.*)", re.DOTALL)
+                     r"(?:(?:\s|\\[ ,;:!]|~|\\q?quad)+([^+\-*/^=<>!\s].*?))?\s*", re.DOTALL)
 _GOLD_LETTER = re.compile(r"\s*(?:\\(?:text|textbf|mathbf|mathrm)\s*\{\s*)?\(?([A-E])\)?\s*\}?\s*")
 _NUMERAL = re.compile(r"\s*([0-9A-Z]+)\s*(?:_\s*\{?\s*\(?\s*(\d+)\s*\)?\s*\}?)?\s*")
 _GROUPED = re.compile(r"\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*")  # 1,000: one number
@@ -122,7 +123,7 @@ def numeral_verdict(gold: str, answer: str | None) -> bool | None:
 def choice(content: str) -> tuple[str, str] | None:
     """(letter, what follows it) of an answer-choice box ``\\textbf{(C)}\\ 12``, else None."""
     m = _CHOICE.fullmatch(content)
-    return (m.group(1) or m.group(2), m.group(3).strip()) if m else None
+    return (m.group(1) or m.group(2), (m.group(3) or "").strip()) if m else None
 
 
 def gold_letter(gold: str) -> str | None:

@@ -30,7 +30,7 @@ import pickle
 from typing import Sequence
 
 from rsrl.grading import forms
-from rsrl.grading.normalize import Prepared, gold_latex, prepare, prepare_full
+from rsrl.grading.normalize import MAX_BOXES, Prepared, gold_latex, prepare, prepare_full
 from rsrl.grading.numeric import policy
 from rsrl.grading.settings import DEFAULTS
 
@@ -158,15 +158,23 @@ def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_
     return out
 
 
-def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"]) -> bytes:
+def boxes_read(gold: str) -> int:
+    """How many of a completion's last box contents :func:`judge` reads against `gold`: k for a gold listing
+    2 ≤ k ≤ ``MAX_BOXES`` values (the multi-answer policy), else 1."""
+    k = len(forms.gold_values(gold))
+    return k if 2 <= k <= MAX_BOXES else 1
+
+
+def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"], reads: int = 1) -> bytes:
     """Digest of everything math-verify's ``parse`` sees of ``prepare(text)``: equal keys give equal parses.
 
     Mirrors ``math_verify.parser.extract_target_from_pred``: the patterns of every extraction target, grouped by
     priority; within a group the matches ordered rightmost end first (ties: leftmost start, then pattern
     order, as its stable sort); each match reduced to (target, pattern, named groups that matched) — the only
     things ``extract_latex``/``extract_expr`` read. No match at all (and no box) gives the key of the empty list.
-    The box contents that :func:`judge`'s gold-aware rules read (``prepare_full(text).boxes`` and ``run``) are part
-    of the key.
+    What :func:`judge`'s gold-aware rules read of the text against a gold with ``reads = boxes_read(gold)`` is part
+    of the key: the last `reads` box contents, and the final run's length when ``reads > 1``. Keys are compared
+    only among completions of one gold answer.
     """
     from math_verify.parser import get_extraction_regexes
 
@@ -183,11 +191,12 @@ def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"]) -> byte
         parts.append(tuple(m[2:] for m in matches))
     if not any(parts) and not p.boxes:
         return b""
-    return hashlib.blake2b(pickle.dumps((parts, p.boxes, p.run), protocol=5), digest_size=16).digest()
+    read = (p.boxes[-reads:], p.run if reads > 1 else None)
+    return hashlib.blake2b(pickle.dumps((parts, read), protocol=5), digest_size=16).digest()
 
 
-def extraction_keys(texts: Sequence[str], boxed_only: bool) -> list[bytes]:
-    return [extraction_key(t, boxed_only) for t in texts]
+def extraction_keys(texts: Sequence[str], boxed_only: bool, reads: Sequence[int] | None = None) -> list[bytes]:
+    return [extraction_key(t, boxed_only, 1 if reads is None else r) for t, r in zip(texts, reads or texts)]
 
 
 class _TimeoutCounter(logging.Handler):
