@@ -11,8 +11,8 @@ from sympy import Float, Integer, Rational, sqrt
 
 from rsrl import grader as gr
 from rsrl.grading import forms
-from rsrl.grading.numeric import REL_TOL, close
 from rsrl.grading.normalize import prepare_full
+from rsrl.grading.numeric import REL_TOL, close
 from rsrl.grading.verify import boxes_read, extraction_key
 
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)
@@ -30,7 +30,8 @@ RULES = {
     "thousands_space": [("1000", f"{R}$\\boxed{{1\\,000}}$", True), ("1000", f"{R}$\\boxed{{1 000}}$", True),
                         ("1234567", f"{R}$\\boxed{{1\\,234\\,567}}$", True),
                         ("1000", f"{R}$\\boxed{{10 00}}$", False), ("1", f"{R}$\\boxed{{1 000}}$", False)],
-    "scientific": [("1500", f"{R}$\\boxed{{1.5e3}}$", True), ("123000000", f"{R}$\\boxed{{1.23 \\times 10^{{8}}}}$", True),
+    "scientific": [("1500", f"{R}$\\boxed{{1.5e3}}$", True),
+                   ("123000000", f"{R}$\\boxed{{1.23 \\times 10^{{8}}}}$", True),
                    ("123456789", f"{R}$\\boxed{{1.23456789 \\times 10^{{8}}}}$", True),
                    ("1501", f"{R}$\\boxed{{1.5e3}}$", False),
                    ("123456789", f"{R}$\\boxed{{1.23 \\times 10^{{8}}}}$", False)],
@@ -38,7 +39,8 @@ RULES = {
                     ("\\infty", f"{R}$\\boxed{{\\text{{infinity}}}}$", True),
                     ("12", f"{R}$\\boxed{{\\text{{12 apples and 3 pears}}}}$", False),
                     ("60", f"{R}$\\boxed{{30°}}$", False), ("-\\infty", f"{R}$\\boxed{{\\text{{infinity}}}}$", False)],
-    "answer_choice": [("C", f"{R}$\\boxed{{\\textbf{{(C)}}\\ 12}}$", True), ("\\text{(C)}", f"{R}$\\boxed{{(C)\\ 12}}$", True),
+    "answer_choice": [("C", f"{R}$\\boxed{{\\textbf{{(C)}}\\ 12}}$", True),
+                      ("\\text{(C)}", f"{R}$\\boxed{{(C)\\ 12}}$", True),
                       ("12", f"{R}$\\boxed{{\\textbf{{(C)}}\\ 12}}$", True),
                       ("D", f"{R}$\\boxed{{\\textbf{{(C)}}\\ 12}}$", False),
                       ("13", f"{R}$\\boxed{{\\textbf{{(C)}}\\ 12}}$", False)],
@@ -48,7 +50,7 @@ RULES = {
                      ("204_5", f"{R}$\\boxed{{54}}$", False), ("x_2", f"{R}$\\boxed{{x_2}}$", True)],
     "multi_answer": [("3, 5", f"{R}Part (a): $\\boxed{{3}}$. Then part (b) gives $\\boxed{{5}}$.", True),
                      ("3, 5", f"{R}First $\\boxed{{5}}$, and for the other case we get $\\boxed{{3}}$.", True),
-                     ("(3, 3), (1, 1)", f"$\\boxed{{(3, 3)}} \\text{{ for part (a) and }} \\boxed{{(1, 1)}}$", True),
+                     ("(3, 3), (1, 1)", "$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$", True),
                      ("3, 5", f"{R}Part (a): $\\boxed{{3}}$. Part (b): $\\boxed{{3}}$.", False),
                      ("3, 5", f"{R}So $\\boxed{{5}}$.", False),
                      ("3, 5", f"{R}$\\boxed{{1}}, \\boxed{{3}}, \\boxed{{5}}$", False)],

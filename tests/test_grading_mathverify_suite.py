@@ -49,7 +49,8 @@ DISAGREEMENTS: dict[str, str] = {
     "test_all.py::test_complex_math_expressions[13]": "float_rounding=4 in the suite (2.6667 = 8/3); the grader's "
                                                       "relative tolerance of 1e-8 rejects it",
     "test_all.py::test_set_rel_assymetry[3]": "the suite turns off set-relation comparison; the grader always "
-                                              "compares an inequality with the set it describes (-2 <= x <= 7 = [-2, 7])",
+                                              "compares an inequality with the set it describes "
+                                              "(-2 <= x <= 7 is [-2, 7])",
     "test_strict.py::test_strict_variable_comparison[1]": "the suite's strict=False equates f(x) and f(y); the "
                                                           "grader compares variables strictly",
     "test_yujianll.py::test_string_extraction[9]": "math-verify reads both '1 - 1/\\mathrm{e}' and "

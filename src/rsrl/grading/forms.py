@@ -36,8 +36,10 @@ _END_PUNCT = re.compile(r"(?<![.,\s])\s*[.,]\s*$")
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:(?:\\,|\\thinspace\s*|\\ |~| )\d{3})+(?:\.\d+)?")
 _SEP = re.compile(r"\\,|\\thinspace\s*|\\ |~| ")
-_SCIENTIFIC = re.compile(rf"({_NUMBER})\s*(?:[eE]\s*([+-]?\d+)|(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{{?\s*([+-]?\d+)\s*\}}?)")
-_WORDY = re.compile(r"\\(?:text|textbf|mathrm|textrm|mbox)\s*\{\s*(-?\d+(?:\.\d+)?(?:/\d+)?)\s*([A-Za-z][A-Za-z .'-]*)\}")
+_SCIENTIFIC = re.compile(rf"({_NUMBER})\s*(?:[eE]\s*([+-]?\d+)"
+                         r"|(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)")
+_WORDY = re.compile(r"\\(?:text|textbf|mathrm|textrm|mbox)\s*\{\s*(-?\d+(?:\.\d+)?(?:/\d+)?)"
+                    r"\s*([A-Za-z][A-Za-z .'-]*)\}")
 _DEGREE = re.compile(r"(\d)\s*(?:°|\\degree(?![A-Za-z])|\^\s*°|\^\s*\{\s*°\s*\})")
 _INFINITY = re.compile(r"([+-]?)\s*\\(?:text|mathrm|textrm)\s*\{\s*(?:infinity|infinite|inf)\s*\}", re.IGNORECASE)
 

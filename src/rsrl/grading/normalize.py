@@ -28,9 +28,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Sequence
 
-from rsrl.prompts import END_OF_TURN_MARKERS
 from rsrl.grading.boxes import boxes, brace_pairs
 from rsrl.grading.forms import rewrite
+from rsrl.prompts import END_OF_TURN_MARKERS
+
 
 def cut_at_end_of_turn(text: str, markers: Sequence[str] = END_OF_TURN_MARKERS) -> tuple[str, bool]:
     """(`text` up to its first end-of-turn marker, whether anything was cut)."""

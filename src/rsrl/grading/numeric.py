@@ -23,7 +23,7 @@ math-verify called directly keeps its own behaviour.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 #: Relative tolerance between two numbers of which one is a float (module docstring).
 REL_TOL = 1e-8
