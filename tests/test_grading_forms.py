@@ -96,6 +96,7 @@ def test_extraction_keys_cover_the_boxes_the_rules_read():
 def test_rewrite_scopes():
     assert forms.rewrite("0.333...") == "0.333..."
     assert forms.rewrite("1, 2, \\ldots") == "1, 2, \\ldots"
+    assert forms.rewrite("5\\,") == "5\\,"
     assert forms.rewrite("1.5E+3") == "1500"
     assert forms.rewrite("1.5e-3") == "0.0015"
     assert forms.rewrite("12 345") == "12345"

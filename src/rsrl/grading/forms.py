@@ -32,7 +32,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-_END_PUNCT = re.compile(r"(?<![.,\s])\s*[.,]\s*$")
+_END_PUNCT = re.compile(r"(?<![.,\s\\])\s*[.,]\s*$")  # not after \\ (a thin space) or a dot
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:(?:\\,|\\thinspace\s*|\\ |~| )\d{3})+(?:\.\d+)?")
 _SEP = re.compile(r"\\,|\\thinspace\s*|\\ |~| ")
