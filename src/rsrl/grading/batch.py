@@ -1,7 +1,7 @@
 """Batch grading (:class:`Grader`): many completions graded fast, on a process pool that cannot hang.
 
-* **Deduplication.** Per gold answer, each distinct extraction key (:func:`rsrl.grading.verify.extraction_key`) is
-  parsed and verified once.
+* **Deduplication.** Per gold answer, each distinct extraction key (:func:`rsrl.grading.verify.extraction_key`,
+  covering the box contents the gold-aware rules read against that gold) is parsed and verified once.
 * **A process pool with deadlines** (:class:`rsrl.grading.pool.WorkerPool`): keys and verdicts are computed in
   worker subprocesses, where math-verify's ``signal.alarm`` timeouts (``timeout_s`` per call) work; a task that
   outlives ``deadline_s`` (big-integer arithmetic in C, catastrophic regex backtracking) has its worker killed and
@@ -26,6 +26,7 @@ import numpy as np
 from rsrl.grading.normalize import cut_at_end_of_turn
 from rsrl.grading.pool import WorkerPool
 from rsrl.grading.settings import CLASS_CAP, DEFAULTS
+from rsrl.grading.verify import boxes_read
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,12 @@ class Grader:
     def __exit__(self, *exc):
         self.close()
 
-    def _keys(self, texts: list[str], progress: bool) -> list[bytes | None]:
-        """Extraction key per text; None where even a lone key computation outlived the deadline."""
+    def _keys(self, texts: list[str], reads: list[int], progress: bool) -> list[bytes | None]:
+        """Extraction key per text (`reads`: :func:`~rsrl.grading.verify.boxes_read` of its gold); None where even
+        a lone key computation outlived the deadline."""
         chunks = [list(range(i, min(i + self.chunk_size, len(texts)))) for i in range(0, len(texts), self.chunk_size)]
-        res = self.pool.map("rsrl.grading.verify:extraction_keys", [([texts[j] for j in c], self.boxed_only) for c in chunks],
+        res = self.pool.map("rsrl.grading.verify:extraction_keys",
+                            [([texts[j] for j in c], self.boxed_only, [reads[j] for j in c]) for c in chunks],
                             deadline=self.deadline_s, progress="extract" if progress else None)
         keys: list[bytes | None] = [None] * len(texts)
         retry = []
@@ -107,8 +110,8 @@ class Grader:
             else:
                 retry += c  # find the culprit: one item per task
         if retry:
-            res = self.pool.map("rsrl.grading.verify:extraction_keys", [([texts[j]], self.boxed_only) for j in retry],
-                                deadline=self.deadline_s)
+            res = self.pool.map("rsrl.grading.verify:extraction_keys",
+                                [([texts[j]], self.boxed_only, [reads[j]]) for j in retry], deadline=self.deadline_s)
             for j, (ok, val) in zip(retry, res):
                 if ok:
                     keys[j] = val[0]
@@ -128,7 +131,8 @@ class Grader:
             text, cut[i] = cut_at_end_of_turn("" if c is None else str(c))
             texts.append(text)
         killed0 = self.pool.killed + self.pool.crashed
-        keys = self._keys(texts, progress)
+        read_of = {g: boxes_read(g) for g in set(golds)}
+        keys = self._keys(texts, [read_of[g] for g in golds], progress)
         correct = np.zeros(len(texts), dtype=bool)
         timeout = np.zeros(len(texts), dtype=bool)
         extracted: list[str | None] = [None] * len(texts)

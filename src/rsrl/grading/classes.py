@@ -64,8 +64,9 @@ def cannot_verify(a: list, b: list) -> bool:
 
     * a parse without a sympy object and no equal string in the other;
     * two plain expressions whose fingerprints (:func:`_value`) are further apart than its rounding (math-verify
-      compares expressions by structure, numerically to 6 decimals, or by simplifying their difference to zero;
-      all need equal values at every point, while this needs a relative gap of 1e-4 at one point);
+      compares expressions by structure, numerically (:mod:`rsrl.grading.numeric`), or by simplifying their
+      difference to zero; all need equal values at every point, while this needs a relative gap of 1e-4 at one
+      point);
     * a plain expression and an interval (or a union of them), a matrix, or a set or tuple of two or more
       elements (compared as sets of different sizes, or not at all).
     """

@@ -14,6 +14,11 @@
 * **Plus-minus.** A box holding one expression with a single ``\\pm`` (``\\mp``) and no top-level list becomes
   the list of its two values (math-verify reads ``a \\pm b`` only at the top level, not inside ``\\frac``).
 * **Underline.** ``\\underline{x}`` becomes ``x`` (math-verify cannot parse ``\\boxed{\\underline{3375}}``).
+* **Box forms.** ``\\fbox{x}`` and the brace-less ``\\boxed 7`` (up to ``$`` or the line's end) are boxes like
+  ``\\boxed{x}``: the final ones are written ``\\boxed{...}``, the only form math-verify reads.
+* **Answer forms.** The content of every final box is rewritten by :func:`rsrl.grading.forms.rewrite`
+  (sentence-final punctuation, thousands separators, scientific forms, numbers in words or units, degrees,
+  infinity); the box contents are kept for the gold-aware rules (:func:`prepare_full`).
 
 Boxes are found by :mod:`rsrl.grading.boxes`, the pipeline's one box reader.
 """
@@ -21,10 +26,12 @@ Boxes are found by :mod:`rsrl.grading.boxes`, the pipeline's one box reader.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
+from rsrl.grading.boxes import boxes, brace_pairs
+from rsrl.grading.forms import rewrite
 from rsrl.prompts import END_OF_TURN_MARKERS
-from rsrl.grading.boxes import BOX_CMD, boxes, brace_pairs
+
 
 def cut_at_end_of_turn(text: str, markers: Sequence[str] = END_OF_TURN_MARKERS) -> tuple[str, bool]:
     """(`text` up to its first end-of-turn marker, whether anything was cut)."""
@@ -87,27 +94,51 @@ def gold_latex(answer: str) -> str:
     return f"\\boxed{{{answer}}}"
 
 
+class Prepared(NamedTuple):
+    """A prepared text and what the gold-aware rules read of it: the (rewritten) contents of its boxes, earlier
+    to last (at most :data:`MAX_BOXES`, the last ones), and how many boxes form its final run."""
+
+    text: str
+    boxes: tuple[str, ...]
+    run: int
+
+
+#: Most box contents kept per completion for the gold-aware rules (the multi-answer rule's largest gold list).
+MAX_BOXES = 8
+
+
 def prepare(text: str) -> str:
     """The text math-verify extracts the answer from (see the module docstring)."""
+    return prepare_full(text).text
+
+
+def prepare_full(text: str) -> Prepared:
+    """:func:`prepare`'s text with the box contents the gold-aware rules read (:class:`Prepared`)."""
     text, _ = cut_at_end_of_turn(text)
     if "\\underline" in text:
         text = _unwrap(text, _UNDERLINE)
-    n_cmd = len(BOX_CMD.findall(text))
-    if not n_cmd or (n_cmd == 1 and "\\pm" not in text and "\\mp" not in text):
-        return text
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return Prepared(text, (), 0)
     pairs = brace_pairs(text)
     found, open_last = boxes(text, pairs)
-    found = [b for b in found if b.braced]
     if open_last or not found:
-        return text  # the last box never closes (a truncated completion): leave it to math-verify
+        return Prepared(text, (), 0)  # the last box never closes (a truncated completion): leave it to math-verify
     run = len(found) - 1  # first box of the final list
-    while run > 0 and _LIST_JOIN.fullmatch(_DELIMS.sub("", text[found[run - 1].close + 1:found[run].start])):
+    while run > 0 and _LIST_JOIN.fullmatch(_DELIMS.sub("", text[found[run - 1].close + int(found[run - 1].braced):
+                                                                     found[run].start])):
         run -= 1
-    out, pos = [], 0
+    out, pos, contents = [], 0, []
     for i, b in enumerate(found):
-        content = text[b.open + 1:b.close]
+        content = b.content(text)
         out.append(text[pos:b.start])
-        out.append(_unwrap(content, _BOX_OPEN) if i < run else f"{text[b.start:b.open + 1]}{_expand_pm(content)}}}")
-        pos = b.close + 1
+        if i < run:
+            out.append(_unwrap(content, _BOX_OPEN) if b.braced else content)
+            content = rewrite(content)
+        else:
+            content = rewrite(content)
+            out.append(f"\\boxed{{{_expand_pm(content)}}}")
+        if i >= len(found) - MAX_BOXES:
+            contents.append(content.strip())
+        pos = b.close + int(b.braced)
     out.append(text[pos:])
-    return "".join(out)
+    return Prepared("".join(out), tuple(contents), len(found) - run)

@@ -3,16 +3,17 @@
 
 A verdict is that of the plain loop :func:`grade_sequential`::
 
-    text = prepare(completion)
-    verify(parse(prepare(gold_latex(gold))), parse(text, extraction_config=CFG), allow_set_relation_comp=True,
-           timeout_seconds=T)
+    p = prepare_full(completion)
+    judge(gold, parse(prepare(gold_latex(gold))), p, parse(p.text, extraction_config=CFG), T)
 
 with ``CFG`` boxed-only by default (``LatexExtractionConfig(boxed_match_priority=0,
 try_extract_without_anchor=False)``: a ``\\boxed{}`` answer, or a math environment anchored by "final answer" or
 "answer:"; never a bare number in the text). ``boxed_only=False`` uses math-verify's default extraction
 (LaTeX and plain expressions anywhere), which credits answers a truncated completion merely mentions.
 :func:`verify` compares an inequality in one variable with a set as the set it describes
-(math-verify's ``allow_set_relation_comp``: ``2 \\le x < 5`` equals ``[2, 5)``).
+(math-verify's ``allow_set_relation_comp``: ``2 \\le x < 5`` equals ``[2, 5)``) and numbers under the numeric
+policy of :mod:`rsrl.grading.numeric`; :func:`judge` adds the gold-aware rules (numerals with a base, answer
+choices, several values).
 
 *Extraction keys* (:func:`extraction_key`): ``parse`` looks at a completion only through the regex matches of
 math-verify's extraction patterns; the key is exactly that ordered list of matches without their positions, so
@@ -28,7 +29,9 @@ import math
 import pickle
 from typing import Sequence
 
-from rsrl.grading.normalize import gold_latex, prepare
+from rsrl.grading import forms
+from rsrl.grading.normalize import MAX_BOXES, Prepared, gold_latex, prepare, prepare_full
+from rsrl.grading.numeric import policy
 from rsrl.grading.settings import DEFAULTS
 
 
@@ -83,10 +86,58 @@ def _answer_latex(answer: str) -> str:
 
 
 def verify(gold: list, pred: list, t: int) -> bool:
-    """math-verify's verdict on parsed answers, inequalities in one variable compared as the sets they describe."""
+    """math-verify's verdict on parsed answers, inequalities in one variable compared as the sets they describe,
+    numbers under the grader's numeric policy (:mod:`rsrl.grading.numeric`)."""
     from math_verify import verify as mv_verify
 
-    return bool(mv_verify(gold, pred, allow_set_relation_comp=True, timeout_seconds=t))
+    with policy():
+        return bool(mv_verify(gold, pred, allow_set_relation_comp=True, timeout_seconds=t))
+
+
+def judge(gold: str, g: list, p: Prepared, pred: list, t: int) -> bool:
+    """The verdict on a prepared completion `p` (parsed: `pred`) against the gold answer `gold` (parsed: `g`).
+
+    math-verify's verdict (:func:`verify`), with the gold-aware rules of :mod:`rsrl.grading.forms` around it:
+
+    * a numeral with a base on either side: the values decide (:func:`rsrl.grading.forms.numeral_verdict`);
+    * a final box ``\\textbf{(C)}\\ 12``: its letter against a letter gold, else its value;
+    * **multi-answer policy**: a gold listing k ≥ 2 values (top-level commas, k ≤ ``MAX_BOXES``) is matched by
+      the completion's last k boxes, as a set (order-free, each value matched by one box), when its final run
+      of boxes holds at most k. A self-correction against a one-value gold stays last-run-only.
+
+    Reads only ``p`` (its text through `pred`, its box contents), so equal extraction keys give equal verdicts.
+    """
+    last = p.boxes[-1] if p.boxes else None
+    based = forms.numeral_verdict(gold, last)
+    if based is not None:
+        return based
+    if verify(g, pred, t):
+        return True
+    if last is None:
+        return False
+    picked = forms.choice(last)
+    if picked is not None:
+        letter = forms.gold_letter(gold)
+        if letter is not None:
+            return picked[0] == letter
+        if picked[1] and verify(g, parse_answer(picked[1], t), t):
+            return True
+    values = forms.gold_values(gold)
+    k = len(values)
+    if 2 <= k <= len(p.boxes) and p.run <= k:
+        return _match_sets([parse_answer(v, t) for v in values], [parse_answer(b, t) for b in p.boxes[-k:]], t)
+    return False
+
+
+def _match_sets(golds: list[list], preds: list[list], t: int) -> bool:
+    """Whether every gold value verifies against a different one of `preds` (as many as `golds`)."""
+    ok = [[verify(gv, pv, t) for pv in preds] for gv in golds]
+
+    def assign(i: int, used: frozenset) -> bool:
+        return i == len(golds) or any(ok[i][j] and j not in used and assign(i + 1, used | {j})
+                                      for j in range(len(preds)))
+
+    return assign(0, frozenset())
 
 
 def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_only: bool = DEFAULTS["boxed_only"],
@@ -99,22 +150,36 @@ def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_
 
     t = alarm_seconds(timeout_s)
     cfg = list(config_of(boxed_only))
-    return [verify(parse(_answer_latex(gold), parsing_timeout=t),
-                   parse(prepare(text), extraction_config=cfg, parsing_timeout=t), t)
-            for text, gold in zip(completions, golds, strict=True)]
+    out = []
+    for text, gold in zip(completions, golds, strict=True):
+        p = prepare_full(text)
+        out.append(judge(gold, parse(_answer_latex(gold), parsing_timeout=t),
+                         p, parse(p.text, extraction_config=cfg, parsing_timeout=t), t))
+    return out
 
 
-def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"]) -> bytes:
+def boxes_read(gold: str) -> int:
+    """How many of a completion's last box contents :func:`judge` reads against `gold`: k for a gold listing
+    2 ≤ k ≤ ``MAX_BOXES`` values (the multi-answer policy), else 1."""
+    k = len(forms.gold_values(gold))
+    return k if 2 <= k <= MAX_BOXES else 1
+
+
+def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"], reads: int = 1) -> bytes:
     """Digest of everything math-verify's ``parse`` sees of ``prepare(text)``: equal keys give equal parses.
 
     Mirrors ``math_verify.parser.extract_target_from_pred``: the patterns of every extraction target, grouped by
     priority; within a group the matches ordered rightmost end first (ties: leftmost start, then pattern
     order, as its stable sort); each match reduced to (target, pattern, named groups that matched) — the only
-    things ``extract_latex``/``extract_expr`` read. No match at all gives the key of the empty list.
+    things ``extract_latex``/``extract_expr`` read. No match at all (and no box) gives the key of the empty list.
+    What :func:`judge`'s gold-aware rules read of the text against a gold with ``reads = boxes_read(gold)`` is part
+    of the key: the last `reads` box contents, and the final run's length when ``reads > 1``. Keys are compared
+    only among completions of one gold answer.
     """
     from math_verify.parser import get_extraction_regexes
 
-    text = prepare(text)
+    p = prepare_full(text)
+    text = p.text
     target_res = get_extraction_regexes(config_of(boxed_only))
     patterns = [(pat, ti, pi, prio) for ti, (pats, _) in enumerate(target_res) for pi, (pat, prio) in enumerate(pats)]
     patterns.sort(key=lambda x: x[3])
@@ -124,13 +189,14 @@ def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"]) -> byte
                    for pat, ti, pi, _ in group for m in pat.finditer(text)]
         matches.sort(key=lambda x: (x[0], x[1]), reverse=True)
         parts.append(tuple(m[2:] for m in matches))
-    if not any(parts):
+    if not any(parts) and not p.boxes:
         return b""
-    return hashlib.blake2b(pickle.dumps(parts, protocol=5), digest_size=16).digest()
+    read = (p.boxes[-reads:], p.run if reads > 1 else None)
+    return hashlib.blake2b(pickle.dumps((parts, read), protocol=5), digest_size=16).digest()
 
 
-def extraction_keys(texts: Sequence[str], boxed_only: bool) -> list[bytes]:
-    return [extraction_key(t, boxed_only) for t in texts]
+def extraction_keys(texts: Sequence[str], boxed_only: bool, reads: Sequence[int] | None = None) -> list[bytes]:
+    return [extraction_key(t, boxed_only, 1 if reads is None else r) for t, r in zip(texts, reads or texts)]
 
 
 class _TimeoutCounter(logging.Handler):
@@ -178,8 +244,9 @@ def grade_one(text: str, gold: str, boxed_only: bool,
     counter = timeout_counter()
     before = counter.count
     g = parse_answer(gold, t)
-    pred = parse(prepare(text), extraction_config=list(config_of(boxed_only)), parsing_timeout=t)
-    correct = verify(g, pred, t)
+    p = prepare_full(text)
+    pred = parse(p.text, extraction_config=list(config_of(boxed_only)), parsing_timeout=t)
+    correct = judge(gold, g, p, pred, t)
     extracted = next((p for p in reversed(pred) if isinstance(p, str)), None)
     if extracted is None and pred:
         extracted = str(pred[0])
