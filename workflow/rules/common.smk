@@ -252,8 +252,12 @@ def report_outputs():
     (rsrl.report.command), the same source the cost plan counts."""
     from rsrl.report.command import rule_jobs
 
+    jobs = rule_jobs(CFG)
     out = []
-    for name, jobs in rule_jobs(CFG).items():
-        patterns = [strip_wildcard_constraints(str(f)) for f in getattr(rules, name).output]
-        out += [p.format(**wc) for wc in jobs for p in patterns]
+    for r in workflow.rules:  # in the order the rules are written
+        patterns = [strip_wildcard_constraints(str(f)) for f in r.output]
+        out += [p.format(**wc) for wc in jobs.get(r.name, []) for p in patterns]
+    missing = sorted(set(jobs) - {r.name for r in workflow.rules})
+    if missing:
+        raise WorkflowError(f"report products without a rule: {missing} (add them to workflow/rules/report.smk)")
     return out
