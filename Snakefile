@@ -3,6 +3,11 @@
 #   snakemake --profile slurm all                      # Slurm cluster
 #   snakemake all --profile local --configfile config/demo.yaml   # embedded CPU default
 # Stages, in data-flow order: theory, data, train, evaluate, report.
+from snakemake.utils import min_version
+
+# envs/cpu.txt pins snakemake>=9.20.
+min_version("9.20")
+
 
 # The paper config is the default; `--configfile FILE` replaces it (it is not merged into it).
 if not workflow.overwrite_configfiles:
