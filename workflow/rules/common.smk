@@ -13,6 +13,7 @@ from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from snakemake.io import strip_wildcard_constraints  # noqa: E402
 from rsrl import grid  # noqa: E402
 from rsrl import resources as rsrc  # noqa: E402
+from rsrl import tracking  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
@@ -20,6 +21,8 @@ try:
     for _path in workflow.configfiles:
         rcfg.read_yaml(_path)
     CFG = grid.validate(dict(config))
+    # A tracking backend must be installed and, online, have its credentials in the environment.
+    tracking.check_environment(CFG)
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
 

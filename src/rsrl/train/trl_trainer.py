@@ -34,6 +34,7 @@ from rsrl import resources as rsrc
 from rsrl import estimators
 from rsrl import stops as rstops
 from rsrl import prompts as templates
+from rsrl import tracking
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
 from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported
@@ -120,10 +121,10 @@ def _trainer_class():
             start = self.accelerator.process_index * n_local
             output["advantages"] = adv[start:start + n_local].to(output["advantages"].dtype)
             if self.accelerator.is_main_process:
-                self._rsrl_record(inputs, grouped)
+                self._rsrl_record(inputs, grouped, float(adv.abs().float().mean()))
             return output
 
-        def _rsrl_record(self, inputs, grouped):
+        def _rsrl_record(self, inputs, grouped, adv_abs_mean: float):
             if not self.rsrl_record_path:
                 return
             step = self.state.global_step // self.rsrl_steps_per_rollout + 1
@@ -131,7 +132,7 @@ def _trainer_class():
             prompts = [x["prompt"] for x in inputs]
             groups = [(tm.prompt_key(prompts[g * n]), int((grouped[g] >= 0.5).sum()), n)
                       for g in range(grouped.shape[0])]
-            tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()))
+            tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()), adv_abs_mean)
 
     return RegistryGRPOTrainer
 
@@ -219,7 +220,7 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         save_total_limit=2,
         logging_steps=1,
         seed=t["seed"],
-        report_to=[],
+        report_to=tracking.report_to(cfg),  # the config's tracking block (rsrl.tracking); none by default
         use_cpu=use_cpu,
         bf16=not use_cpu,  # mixed precision on a GPU; fp32 weights and optimizer state either way
         scale_rewards="none",  # replaced by the registry's advantages anyway
@@ -279,6 +280,9 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     # resumed from its final checkpoint would run one optimizer step more.
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     policy.generation_config.eos_token_id = stop_ids  # TRL generates with, and cuts completions at, these ids
+    run = _open_tracking(cfg, cell)
+    if run is not None:
+        args.run_name = tracking.run_name(model, train_set, cell.run_id)
     cls = _trainer_class()
     trainer = cls(
         model=policy,
@@ -307,4 +311,28 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(tmp)
     mark_exported(work, trainer.state.global_step)
+    if run is not None:
+        run.finish()
     log.info("saved %s", out / "model")
+
+
+def _open_tracking(cfg: dict, cell):
+    """Point TRL's tracker integration at the cell's run (environment variables, no credentials) and open the run
+    with the cell's config, which TRL's callback then reuses; None when tracking is off."""
+    if not tracking.enabled(cfg):
+        return None
+    name = tracking.run_name(cell.model, cell.train_set, cell.run_id)
+    os.environ.update(tracking.env(cfg, name))
+    config = tracking.run_config(cfg, cell.model, cell.train_set, cell.run_id, cell.estimator, cell.params)
+    run = tracking.open_run(cfg, name, config, group=f"{cell.model}.{cell.train_set}")
+    if tracking.settings(cfg)["backend"] == "wandb":
+        return run
+    run.finish()  # the config is recorded; TRL's callback writes the scalars
+    return _Finished()
+
+
+class _Finished:
+    """The handle of a run that the trainer's own integration opens and closes."""
+
+    def finish(self) -> None:
+        pass
