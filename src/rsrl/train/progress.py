@@ -2,11 +2,11 @@
 
 Both trainers append one JSON line per rollout to ``work/train/{cell}/rollouts.jsonl``::
 
-    {"step": 3, "reward_mean": 0.12, "groups": [["<prompt key>", correct, samples], ...]}
+    {"step": 3, "reward_mean": 0.12, "adv_abs_mean": 0.3, "groups": [["<prompt key>", correct, samples], ...]}
 
 (the OpenRLHF seam in its trainer actor, the TRL trainer in-process). After a resume a step may be recorded twice;
-the last record of a step wins. Solve rates come from these records; reward, entropy, response length and KL from
-the trainer's own logs.
+the last record of a step wins. Solve rates and the mean |advantage| (of the registry's advantages the policy
+loss received) come from these records; reward, entropy, response length and KL from the trainer's own logs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 from typing import Iterable
 
-COLUMNS = ["step", "reward_mean", "solve_rate", "cumulative_solve_rate", "entropy", "response_length", "kl"]
+COLUMNS = ["step", "reward_mean", "solve_rate", "cumulative_solve_rate", "entropy", "response_length", "kl",
+           "adv_abs_mean"]
 
 #: Where each metric is found in the trainers' logs, in order of preference.
 OPENRLHF_SCALARS = {
@@ -38,10 +39,13 @@ def prompt_key(prompt: str) -> str:
     return hashlib.sha1(prompt.encode()).hexdigest()[:16]
 
 
-def append_record(path: str | Path, step: int, groups: Iterable[tuple[str, int, int]], reward_mean: float) -> None:
+def append_record(path: str | Path, step: int, groups: Iterable[tuple[str, int, int]], reward_mean: float,
+                  adv_abs_mean: float | None = None) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"step": int(step), "reward_mean": float(reward_mean), "groups": [[k, int(c), int(n)] for k, c, n in groups]}
+    if adv_abs_mean is not None:
+        line["adv_abs_mean"] = float(adv_abs_mean)
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -75,7 +79,8 @@ def solve_rates(records: dict[int, dict]) -> list[dict]:
         rows.append({"step": step,
                      "solve_rate": sum(c > 0 for _, c, _ in groups) / len(groups) if groups else math.nan,
                      "cumulative_solve_rate": len(solved) / len(seen) if seen else math.nan,
-                     "reward_mean": rec.get("reward_mean", math.nan)})
+                     "reward_mean": rec.get("reward_mean", math.nan),
+                     "adv_abs_mean": rec.get("adv_abs_mean", math.nan)})
     return rows
 
 
@@ -89,7 +94,8 @@ def metrics_table(records: dict[int, dict], scalars: dict[int, dict], sources: d
     for s in steps:
         row = {"step": s, **{c: math.nan for c in COLUMNS[1:]}}
         rec = by_step.get(s, {})
-        row.update({k: rec[k] for k in ("solve_rate", "cumulative_solve_rate", "reward_mean") if k in rec})
+        row.update({k: rec[k] for k in ("solve_rate", "cumulative_solve_rate", "reward_mean", "adv_abs_mean")
+                    if k in rec})
         logged = scalars.get(s, {})
         for col, keys in sources.items():
             for k in keys:

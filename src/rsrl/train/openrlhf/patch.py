@@ -271,7 +271,7 @@ class _Recorder:
             pass
         return 0
 
-    def record(self, experiences: list, raw_rewards: list, args: Any) -> None:
+    def record(self, experiences: list, raw_rewards: list, args: Any, advantages: Any = None) -> None:
         from rsrl.train.progress import append_record, prompt_key
 
         if self.step is None:
@@ -286,7 +286,8 @@ class _Recorder:
         # A reward of at least 0.5 counts as solved (the reward is 1 for a correct answer, 0 otherwise).
         groups = [(prompt_key(prompts[g * n]), int((rewards[g] >= 0.5).sum().item()), n)
                   for g in range(rewards.shape[0])]
-        append_record(self.path, self.step, groups, float(rewards.float().mean().item()))
+        adv_abs = None if advantages is None else float(advantages.double().abs().mean().item())
+        append_record(self.path, self.step, groups, float(rewards.float().mean().item()), adv_abs)
 
 
 def make_seam(original: Callable, estimator: Callable, record: str | Path | None = None,
@@ -297,10 +298,10 @@ def make_seam(original: Callable, estimator: Callable, record: str | Path | None
     def apply_length_penalties_then_registry_advantages(experiences, args):
         raw = [e.rewards.detach().clone() for e in experiences]
         out = original(experiences, args)
-        apply_registry_advantages(experiences, args, estimator, pending)
+        adv = apply_registry_advantages(experiences, args, estimator, pending)
         if recorder is not None:
             try:
-                recorder.record(experiences, raw, args)
+                recorder.record(experiences, raw, args, adv)
             except Exception:  # bookkeeping must never stop training
                 log.exception("could not record rollout outcomes to %s", recorder.path)
         return out
