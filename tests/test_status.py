@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_snakemake
-from test_train_snakemake import DEMO
 
+from conftest import run_snakemake
 from rsrl import cli, grid, status
+from test_train_snakemake import DEMO
 
 REPO = Path(__file__).resolve().parents[1]
 
