@@ -171,5 +171,6 @@ def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 20
         cum = 0.5 + (0.3 + 0.01 * beta) * (1 - np.exp(-steps / (0.4 * max_steps)))
         df = pd.DataFrame({"step": steps, "reward_mean": reward,
                            "solve_rate": np.clip(reward + 0.2, 0, 1), "cumulative_solve_rate": cum,
-                           "entropy": 0.8 * np.exp(-steps / max_steps), "response_length": 600.0, "kl": 0.0})
+                           "entropy": 0.8 * np.exp(-steps / max_steps), "response_length": 600.0, "kl": 0.0,
+                           "adv_abs_mean": 0.4 * np.exp(-steps / max_steps) + 0.01 * beta})
         write_table(under(root, grid.train_metrics(c.model, c.train_set, c.run_id)), df)

@@ -10,6 +10,7 @@ from rsrl.report import paired as paired_report  # noqa: E402
 REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
 FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
+ALL_TRAIN_METRICS = [grid.train_metrics(c.model, c.train_set, c.run_id) for c in CELLS]
 DIVERSITY_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(CFG)]
 PAIRED_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in paired_report.targets(CFG)]
 REPORT_PARAMS = {
@@ -96,6 +97,25 @@ rule report_fig5:
     shell:
         "python -m rsrl.report fig5 --config {params.config} --passk {input.passk} --train-metrics {input.train} "
         "--out {output.png} > {log} 2>&1"
+
+
+rule report_training_curves:
+    input:
+        train=ALL_TRAIN_METRICS,
+    output:
+        png=report(grid.figure("training_curves", "png"), caption="../report/training_curves.rst",
+                   category="Figures", subcategory="Training curves", labels={"figure": "training curves"}),
+        svg=grid.figure("training_curves", "svg"),
+        csv=grid.table("training_curves", "csv"),
+    params:
+        config=CONFIG_JSON,
+    log:
+        "logs/report/training_curves.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report training_curves --config {params.config} --train-metrics {input.train} "
+        "--out {output.png} --table {output.csv} > {log} 2>&1"
 
 
 rule report_fig6:
