@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = plan.build(cfg)
     print(plan.render(cfg, p), end="")
+    print("\n" + plan.render_smoke(cfg), end="")
     if a.csv:
         from rsrl.io import write_table
 

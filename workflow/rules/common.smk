@@ -238,3 +238,14 @@ def stage_outputs(prefix, **wildcards):
         else:
             out += list(r.output)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Smoke run
+
+
+def smoke_profile(wildcards):
+    """The profile of the smoke run (workflow/rules/smoke.smk): Slurm when this run submits to Slurm."""
+    plugin = workflow.executor_plugin
+    name = "slurm" if plugin is not None and plugin.name.endswith("slurm") else "local"
+    return os.environ.get("RSRL_SMOKE_PROFILE") or str(rcfg.REPO_ROOT / name)
