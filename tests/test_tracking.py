@@ -104,6 +104,12 @@ def test_a_backend_that_is_not_installed_names_its_package(backend):
         tracking.check_environment(_cfg(backend=backend), online_env={})
 
 
+def test_a_backend_openrlhf_cannot_log_to_is_refused_for_its_cells():
+    cfg = _cfg("config/config.yaml", backend="mlflow")
+    with pytest.raises(rcfg.ConfigError, match="OpenRLHF"):
+        tracking.check_environment(cfg, online_env={})
+
+
 def test_an_unknown_backend_is_a_config_error():
     with pytest.raises(rcfg.ConfigError, match="tracking.backend"):
         _cfg(backend="neptune")

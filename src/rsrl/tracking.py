@@ -61,6 +61,15 @@ def check_environment(cfg: dict, online_env: dict | None = None) -> None:
     backend = t.get("backend", "none")
     if backend == "none":
         return
+    if backend in ("mlflow", "trackio"):
+        from rsrl import grid
+
+        if any(c.trainer == "openrlhf" for c in grid.cells(cfg)):
+            raise ConfigError(
+                f"config key tracking.backend: {backend!r} reaches TRL cells only; OpenRLHF 0.11.2 "
+                "logs to W&B and TensorBoard alone. Use wandb or tensorboard for a grid with "
+                "OpenRLHF cells."
+            )
     package = PACKAGES[backend]
     if importlib.util.find_spec(package) is None:
         raise ConfigError(
