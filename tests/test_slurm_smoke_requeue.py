@@ -15,7 +15,9 @@ import yaml
 
 from test_slurm import (  # noqa: F401  (slurm_cluster is a fixture)
     DEMO_CONFIG,
+    FAST_STATUS,
     REPO,
+    cluster_caps,
     copy_repo,
     job_env,
     slurm_cluster,
@@ -40,9 +42,22 @@ def test_smoke_target_runs_every_engine_path_through_slurm(slurm_cluster, tmp_pa
 
     wd = copy_repo(tmp_path / "repo")
     (wd / "config/smoke-test.yaml").write_text(yaml.safe_dump(_demo()))
+    # The nested run's profile (RSRL_SMOKE_PROFILE): the slurm profile, with the test cluster's settings that
+    # snakemake_args gives the outer run (quick status checks, threads capped at the node's CPUs).
+    profile = yaml.safe_load((wd / "slurm/config.yaml").read_text())
+    caps = cluster_caps()
+    profile.update(
+        {
+            "slurm-init-seconds-before-status-checks": int(FAST_STATUS[1]),
+            **({"max-threads": int(caps[1])} if caps else {}),
+        }
+    )
+    (wd / "slurm-test").mkdir()
+    (wd / "slurm-test/config.yaml").write_text(yaml.safe_dump(profile))
     args = snakemake_args(["smoke"], configfile="config/smoke-test.yaml")
     t0 = time.monotonic()
-    proc = subprocess.run(args, cwd=wd, env=job_env(wd), capture_output=True, text=True, timeout=3000)
+    env = job_env(wd, {"RSRL_SMOKE_PROFILE": str(wd / "slurm-test")})
+    proc = subprocess.run(args, cwd=wd, env=env, capture_output=True, text=True, timeout=3000)
     seconds = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     log = (wd / "logs/smoke/run.log").read_text() if (wd / "logs/smoke/run.log").exists() else ""

@@ -320,6 +320,8 @@ def test_trl_training_scalars_reach_wandb_offline(tmp_path, monkeypatch):
     rewards = {h["train/global_step"]: h["train/reward"] for h in history if "train/reward" in h}
     assert rewards == pytest.approx(dict(zip(metrics["step"], metrics["reward_mean"])))
     assert config["estimator"] == "rs" and config["params"] == {"beta": 2}
+    # The mean |advantage| the loss received is logged per step beside TRL's own scalars.
+    assert metrics["adv_abs_mean"].notna().all() and (metrics["adv_abs_mean"] >= 0).all()
 
 
 @pytest.mark.slow
