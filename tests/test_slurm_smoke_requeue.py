@@ -79,6 +79,14 @@ def test_smoke_target_runs_every_engine_path_through_slurm(slurm_cluster, tmp_pa
     for fig in ("table2.md", "training_curves.csv"):
         assert (run / grid.TABLES / fig).stat().st_size > 0
     assert "has been submitted with SLURM jobid" in log  # the nested run submitted its jobs to Slurm
+    # The report's training curves hold every smoke cell; `rsrl status` on the finished run: every stage done.
+    curves = pd.read_csv(run / grid.TABLES / "training_curves.csv")
+    assert set(curves["method"]) == {c.run_id for c in cells}
+    from rsrl import status
+
+    rows = status.run(scfg, run, wd / "Snakefile", [str(run / "config.yaml")])
+    assert rows and {r.state for r in rows} == {"done"}, status.render(rows, run)
+    assert all(r.seconds is not None and r.seconds > 0 for r in rows if r.stage == "train")
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@
 One row per (checkpoint, stage): ``train`` for every trained cell, ``export step<k>`` for every evaluated snapshot,
 ``evaluate <benchmark>`` for every checkpoint and benchmark (sampling, grading and scoring). A stage is
 
-- ``done``: its output exists (with the time its jobs took, from Snakemake's metadata: ``.snakemake/metadata/``);
+- ``done``: its output exists, with the time its jobs took: from start (or submission to the cluster) to the end
+  Snakemake saw, from its logs (``.snakemake/log/``), else its metadata (``.snakemake/metadata/``);
 - ``stale``: done, but Snakemake would rerun it (``snakemake --summary``: changed code, params, inputs);
 - ``running``: Snakemake marked its output incomplete and holds its lock (``.snakemake/incomplete/``, ``locks/``);
 - ``failed``: its output is missing (or marked incomplete with no Snakemake running) and its log exists (the path
@@ -20,8 +21,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,14 +118,48 @@ def _duration(record: Path) -> tuple[float, float] | None:
     return (float(start), float(end)) if start is not None and end is not None else None
 
 
-def stage_seconds(stage: Stage, metadata: dict[str, Path]) -> float | None:
-    """Wall time of the stage's jobs (each job counted once: outputs of one job share its start and end)."""
-    if stage.jobs_under:
-        paths = [p for p in metadata if p == stage.jobs_under or p.startswith(stage.jobs_under + "/")]
-    else:
-        paths = [stage.output] if stage.output in metadata else []
-    spans = {d for p in paths if (d := _duration(metadata[p])) is not None}
-    return sum(end - start for start, end in spans) if spans else None
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) \S+:$")
+
+
+def log_spans(root: Path) -> dict[str, tuple[float, float]]:
+    """(start, end) of the job that last wrote each output, from Snakemake's own logs (``.snakemake/log/``): the
+    time a job was started or submitted to the cluster, and the time Snakemake saw it finish. (On a cluster the
+    metadata records no start: the submit host only sees the end.)"""
+    out: dict[str, tuple[float, float]] = {}
+    logs = sorted((root / ".snakemake" / "log").glob("*.snakemake.log"))
+    for log in logs:
+        stamp, block, starts = None, None, {}
+        for line in log.read_text(errors="replace").splitlines():
+            m = _STAMP.match(line)
+            if m:
+                stamp = time.mktime(time.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y"))
+            elif _JOB.match(line):
+                block = {"start": stamp, "outputs": []}
+            elif block is not None and line.startswith("    output: "):
+                block["outputs"] = [p.strip().rstrip("/") for p in line[len("    output: ") :].split(",")]
+            elif block is not None and line.startswith("    jobid: "):
+                starts[line.split()[-1]] = block
+                block = None
+            elif line.startswith("Finished jobid: ") and stamp is not None:
+                job = starts.get(line.split()[2])
+                if job and job["start"] is not None:
+                    out.update({p: (job["start"], stamp) for p in job["outputs"]})
+    return out
+
+
+def stage_seconds(stage: Stage, metadata: dict[str, Path], spans: dict | None = None) -> float | None:
+    """Wall time of the stage's jobs (each job counted once: outputs of one job share its start and end), from
+    Snakemake's logs (`spans`, :func:`log_spans`) where they have the job, else its metadata."""
+    spans = spans or {}
+    under = stage.jobs_under
+
+    def mine(p: str) -> bool:
+        return p == under or p.startswith(under + "/") if under else p == stage.output
+
+    found = {spans[p] for p in spans if mine(p)}
+    found |= {d for p in metadata if mine(p) and p not in spans and (d := _duration(metadata[p])) is not None}
+    return sum(end - start for start, end in found) if found else None
 
 
 def _latest_log(root: Path, logs: tuple[str, ...]) -> str | None:
@@ -180,6 +217,7 @@ def collect(cfg: dict, root: str | Path = ".", pending: set[str] | None = None) 
     """The status of every stage under ``root`` (`pending`: outputs Snakemake would rebuild, when known)."""
     root = Path(root)
     metadata = read_records(root, "metadata")
+    spans = log_spans(root)
     incomplete = read_records(root, "incomplete")
     running = snakemake_running(root)
     rows = []
@@ -191,7 +229,7 @@ def collect(cfg: dict, root: str | Path = ".", pending: set[str] | None = None) 
             state = "running" if running else "failed"
         elif exists:
             state = "stale" if pending is not None and st.output in pending else "done"
-            seconds = stage_seconds(st, metadata)
+            seconds = stage_seconds(st, metadata, spans)
         elif log is not None:
             state = "failed"
         else:
