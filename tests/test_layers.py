@@ -17,11 +17,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, ...]] = [
     ("rsrl", "rsrl.passk", "rsrl.estimators", "rsrl.methods", "rsrl.prompts"),
     ("rsrl.config", "rsrl.io", "rsrl.dapo", "rsrl.setup_record"),
-    ("rsrl.grid", "rsrl.layout", "rsrl.resources", "rsrl.stops"),
+    ("rsrl.grid", "rsrl.layout", "rsrl.resources", "rsrl.stops", "rsrl.tracking", "rsrl.smoke"),
     ("rsrl.grading", "rsrl.grader"),
     ("rsrl.data", "rsrl.models", "rsrl.train", "rsrl.evaluate"),
     ("rsrl.report", "rsrl.theory"),
-    ("rsrl.plan", "rsrl.cost", "rsrl.cli"),
+    ("rsrl.plan", "rsrl.cost", "rsrl.cli", "rsrl.status"),
 ]
 
 

@@ -104,6 +104,8 @@ def test_recorder_counts_solved_prompts_and_resumes_from_the_checkpoint_step(tmp
     lines = [json.loads(x) for x in rec.read_text().splitlines()]
     assert [x["step"] for x in lines] == [8, 9]
     assert sorted(c for _, c, _ in lines[0]["groups"]) == [0, 1]
+    # Dr. GRPO: [-1/3, 2/3, -1/3] for the solved group, zeros for the other: mean |advantage| (4/3) / 6.
+    assert lines[0]["advantage_abs_mean"] == pytest.approx(2 / 9)
 
 
 def test_runtime_env_names_the_hook_and_estimator():

@@ -82,6 +82,7 @@ def test_slurm_profile_keys():
     # Works without job accounting: squeue for status, no account guessing, first check < MinJobAge / 3.
     assert p["slurm-status-command"] == "squeue"
     assert p["slurm-no-account"] is True
+    assert p["slurm-requeue"] is True, "preempted or requeued jobs go back to the queue (sbatch --requeue)"
     assert 3 * int(p["slurm-init-seconds-before-status-checks"]) < 300
     res = p["default-resources"]
     for key in ("slurm_partition", "runtime", "mem_mb", "cpus_per_task"):

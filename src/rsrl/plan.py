@@ -184,3 +184,19 @@ def render(cfg: dict, plan: Plan) -> str:
     lines.append(f"  {'total':16s} {sum(plan.samples.values()):14,d} samples  <= "
                  f"{sum(plan.max_tokens.values()):18,d} tokens")
     return "\n".join(lines) + "\n"
+
+
+def render_smoke(cfg: dict) -> str:
+    """What `snakemake smoke` runs and requests (:mod:`rsrl.smoke`): its cells, jobs and hours."""
+    from rsrl import smoke
+
+    scfg = smoke.smoke_config(cfg)
+    df = table(build(scfg))
+    df = df[df["stage"] != "theory"]  # the smoke run builds train, evaluate and report
+    lines = [f"Smoke run (`snakemake smoke`, in {smoke.SMOKE_DIR}/; run it before `all`): "
+             f"{len(grid.cells(scfg))} cells on {smoke.smallest_model(cfg)}, "
+             f"{scfg['training']['max_steps']} steps each, {scfg['smoke']['problems']} problems x "
+             f"{scfg['smoke']['samples']} samples per benchmark:",
+             f"  {int(df.jobs.sum())} jobs, {df.gpu_hours.sum():,.1f} GPU-hours, {df.node_hours.sum():,.1f} "
+             "node-hours requested (time limits: an upper bound)"]
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from snakemake.io import strip_wildcard_constraints  # noqa: E402
 from rsrl import grid  # noqa: E402
 from rsrl import resources as rsrc  # noqa: E402
+from rsrl import tracking  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
 
 try:
@@ -20,6 +21,8 @@ try:
     for _path in workflow.configfiles:
         rcfg.read_yaml(_path)
     CFG = grid.validate(dict(config))
+    # A tracking backend must be installed and, online, have its credentials in the environment.
+    tracking.check_environment(CFG)
 except rcfg.ConfigError as exc:
     raise WorkflowError(f"Invalid configuration: {exc}")
 
@@ -261,3 +264,14 @@ def report_outputs():
     if missing:
         raise WorkflowError(f"report products without a rule: {missing} (add them to workflow/rules/report.smk)")
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Smoke run
+
+
+def smoke_profile(wildcards):
+    """The profile of the smoke run (workflow/rules/smoke.smk): Slurm when this run submits to Slurm."""
+    plugin = workflow.executor_plugin
+    name = "slurm" if plugin is not None and plugin.name.endswith("slurm") else "local"
+    return os.environ.get("RSRL_SMOKE_PROFILE") or str(rcfg.REPO_ROOT / name)

@@ -10,6 +10,7 @@ from rsrl.report import paired as paired_report  # noqa: E402
 REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
 FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
+ALL_TRAIN_METRICS = [grid.train_metrics(c.model, c.train_set, c.run_id) for c in CELLS]
 DIVERSITY_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in grid.diversity_targets(CFG)]
 TRAIN_METRICS_ALL = [grid.train_metrics(c.model, c.train_set, c.run_id) for c in grid.cells(CFG)]
 PAIRED_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in paired_report.targets(CFG)]
@@ -132,6 +133,23 @@ rule report_fig11:
         SOFTWARE_ENV
     shell:
         "python -m rsrl.report fig11 --config $RSRL_CONFIG --passk {input.passk} --out {output.png} > {log} 2>&1"
+
+
+rule report_training_curves:
+    input:
+        train=ALL_TRAIN_METRICS,
+    output:
+        png=report(grid.figure("training_curves", "png"), caption="../report/training_curves.rst",
+                   category="Figures", subcategory="Training curves", labels={"figure": "training curves"}),
+        svg=grid.figure("training_curves", "svg"),
+        csv=grid.table("training_curves", "csv"),
+    log:
+        "logs/report/training_curves.log",
+    conda:
+        SOFTWARE_ENV
+    shell:
+        "python -m rsrl.report training_curves --config $RSRL_CONFIG --train-metrics {input.train} "
+        "--out {output.png} --table {output.csv} > {log} 2>&1"
 
 
 rule report_fig6:

@@ -87,4 +87,7 @@ def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], pa
             summary_df[col] = summary_df[col].astype("Int64")
     write_table(passk_out, passk_df)
     write_table(summary_out, summary_df)
+    from rsrl import tracking
+
+    tracking.log_passk(cfg, passk_df)  # nothing unless the config's tracking block names a backend
     return passk_df, summary_df

@@ -39,6 +39,7 @@ from rsrl import resources as rsrc
 from rsrl import estimators
 from rsrl import stops as rstops
 from rsrl import prompts as templates
+from rsrl import tracking
 from rsrl.io import atomic_path, write_table
 from rsrl import dapo
 from rsrl.train import progress as tm
@@ -238,7 +239,7 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         save_total_limit=2,
         logging_steps=1,
         seed=t["seed"],
-        report_to=[],
+        report_to=tracking.report_to(cfg),  # the config's tracking block (rsrl.tracking); none by default
         use_cpu=use_cpu,
         bf16=not use_cpu,  # mixed precision on a GPU; fp32 weights and optimizer state either way
         scale_rewards="none",  # replaced by the registry's advantages anyway
@@ -298,6 +299,9 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     # resumed from its final checkpoint would run one optimizer step more.
     policy = AutoModelForCausalLM.from_pretrained(resume if finished else source, dtype=torch.float32)
     policy.generation_config.eos_token_id = stop_ids  # TRL generates with, and cuts completions at, these ids
+    run = _open_tracking(cfg, cell)
+    if run is not None:
+        args.run_name = tracking.run_name(model, train_set, cell.run_id)
     cls = _trainer_class()
     dynamic = dapo.dynamic_sampling(cfg["training"])
     trainer = cls(
@@ -328,4 +332,28 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(tmp)
     mark_exported(work, trainer.state.global_step)
+    if run is not None:
+        run.finish()
     log.info("saved %s", out / "model")
+
+
+def _open_tracking(cfg: dict, cell):
+    """Point TRL's tracker integration at the cell's run (environment variables, no credentials) and open the run
+    with the cell's config, which TRL's callback then reuses; None when tracking is off."""
+    if not tracking.enabled(cfg):
+        return None
+    name = tracking.run_name(cell.model, cell.train_set, cell.run_id)
+    os.environ.update(tracking.env(cfg, name))
+    config = tracking.run_config(cfg, cell.model, cell.train_set, cell.run_id, cell.estimator, cell.params)
+    run = tracking.open_run(cfg, name, config, group=f"{cell.model}.{cell.train_set}")
+    if tracking.settings(cfg)["backend"] == "wandb":
+        return run
+    run.finish()  # the config is recorded; TRL's callback writes the scalars
+    return _Finished()
+
+
+class _Finished:
+    """The handle of a run that the trainer's own integration opens and closes."""
+
+    def finish(self) -> None:
+        pass

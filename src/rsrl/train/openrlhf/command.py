@@ -25,6 +25,7 @@ from rsrl import grid
 from rsrl.config import check_openrlhf_training
 from rsrl import stops as rstops
 from rsrl import dapo
+from rsrl import tracking
 from rsrl.train.openrlhf.patch import CARRIER_ESTIMATOR
 
 #: Reward clip range: wide enough never to bind, so OpenRLHF does not clamp the registry's advantages.
@@ -148,6 +149,9 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     flag("logger.logging_steps", 1)
     flag("logger.tensorboard_dir", paths.tensorboard)
     flag("logger.wandb.run_name", cell.run_id)
+    # The config's tracking block (off by default): W&B or TensorBoard flags for the cell's run, last flag wins.
+    a += tracking.openrlhf_flags(cfg, tracking.run_name(cell.model, cell.train_set, cell.run_id),
+                                 f"{cell.model}.{cell.train_set}")
     return a
 
 

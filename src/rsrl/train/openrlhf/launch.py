@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rsrl import grid
+from rsrl import tracking
 from rsrl import resources as rsrc
 from rsrl import prompts as templates
 from rsrl.io import atomic_path, write_table
@@ -81,7 +82,7 @@ def collect_snapshots(paths: command.RunPaths, eval_steps: list[int]) -> None:
             shutil.rmtree(d)
 
 
-def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int]) -> None:
+def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int], tensorboard: str | None = None) -> None:
     out = Path(out)
     collect_snapshots(paths, eval_steps)
     final = Path(paths.final)
@@ -91,7 +92,8 @@ def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int]) -> N
     with atomic_path(out / "model") as tmp:
         shutil.copytree(final, tmp)
     records = tm.read_records(paths.rollouts)
-    scalars = tm.read_tensorboard(paths.tensorboard) if Path(paths.tensorboard).exists() else {}
+    tensorboard = tensorboard or paths.tensorboard  # the tracking block's TensorBoard run, when it has one
+    scalars = tm.read_tensorboard(tensorboard) if Path(tensorboard).exists() else {}
     write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.OPENRLHF_SCALARS))
 
 
@@ -137,6 +139,7 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     }
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    tensorboard = _open_tracking(cfg, cell, env)
     runtime_env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, env,
                                     stops=command.rollout_stops(cfg, model, paths))
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), runtime_env=runtime_env)
@@ -145,8 +148,26 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
         runpy.run_module("openrlhf.cli.train_ppo_ray", run_name="__main__", alter_sys=True)
     finally:
         ray.shutdown()
-    export(paths, out, t["eval_steps"])
+    export(paths, out, t["eval_steps"], tensorboard)
     log.info("exported %s", out)
+
+
+def _open_tracking(cfg: dict, cell, env: dict) -> str | None:
+    """Point OpenRLHF's logger at the cell's run: its environment (no credentials: WANDB_API_KEY reaches the
+    actors from the job's environment) and, for W&B, the run opened once here with the cell's config. Returns the
+    TensorBoard run's directory when the tracking backend is TensorBoard."""
+    if not tracking.enabled(cfg):
+        return None
+    name = tracking.run_name(cell.model, cell.train_set, cell.run_id)
+    env.update(tracking.env(cfg, name))
+    os.environ.update(tracking.env(cfg, name))
+    run = tracking.open_run(cfg, name, tracking.run_config(cfg, cell.model, cell.train_set, cell.run_id,
+                                                           cell.estimator, cell.params),
+                            group=f"{cell.model}.{cell.train_set}")
+    run.finish()
+    if tracking.settings(cfg)["backend"] == "tensorboard":
+        return str(tracking.tensorboard_dir(cfg, name).resolve())
+    return None
 
 
 def dump_command(cfg: dict, model: str, train_set: str, method: str, nodes: int, gpus_per_node: int,
