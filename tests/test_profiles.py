@@ -180,7 +180,7 @@ def _size_class(cfg: dict, model: str) -> dict:
 
 
 def test_training_jobs_request_their_size_class(full_workflow, paper_config):
-    cells = {"small": ("Qwen2.5-Math-1.5B", "deepmath103k", "grpo"), "medium": ("Qwen2.5-Math-7B", "dapo17k", "rs_beta2")}
+    cells = {"small": ("Qwen2.5-Math-1.5B", "deepmath103k", "drgrpo"), "medium": ("Qwen2.5-Math-7B", "dapo17k", "rs_beta2")}
     targets = [f"results/train/{m}/{s}/{meth}/metrics.csv" for m, s, meth in cells.values()]
     out = dry_run(["--profile", "slurm", "--printshellcmds", *targets], REPO)
     jobs = planned_jobs(out)
