@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from rsrl.grading.normalize import gold_latex  # noqa: E402
 from rsrl.grader import Grader, extraction_config, grade_sequential  # noqa: E402
+from rsrl.grading.normalize import gold_latex  # noqa: E402
 
 FILLER = ("We expand the expression and collect like terms. Substituting $x = {a}$ gives ${b}$, and checking the "
           "boundary case $n = {c}$ we find the constraint holds. ")

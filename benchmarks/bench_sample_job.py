@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 def child(mode: str, model_dir: str, prompts: list[str], n: int, max_tokens: int) -> dict:
     """Runs in the child process: start the engine, sample, report times and a digest of the completions."""
     t0 = time.perf_counter()
+    from bench_vllm import tiny_config
     from vllm import LLM, SamplingParams
 
     from rsrl.evaluate.sample import build_engine, engine_kwargs
-    from bench_vllm import tiny_config
 
     cfg = tiny_config()
     t1 = time.perf_counter()

@@ -35,8 +35,8 @@ def make_workdir(wd: Path, n: int):
 
     from rsrl import config as rcfg
     from rsrl import grid
-    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
+    from rsrl.prompts import build_prompt
 
     syn = {"task": "add", "terms": 2, "min_value": 0, "max_value": 9, "test_fraction": 0.3, "seed": 0}
     cfg = rcfg.validate({

@@ -23,8 +23,8 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def build_model(out: Path, data_dir: Path, max_context: int) -> list[str]:
-    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
+    from rsrl.prompts import build_prompt
 
     rows = [json.loads(line) for line in (data_dir / "eval" / "math500.jsonl").read_text().splitlines() if line]
     prompts = [build_prompt(r["problem"], "qwen_math_boxed") for r in rows]
@@ -97,8 +97,8 @@ def main(argv=None) -> int:
             while n_hf < args.hf_sequences:
                 batch = [reqs[(n_hf + j) % len(reqs)] for j in range(args.hf_batch)]
                 enc = tok(batch, return_tensors="pt", padding=True)
-                out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=args.max_tokens,
-                                     min_new_tokens=args.max_tokens, pad_token_id=tok.pad_token_id)
+                model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=args.max_tokens,
+                               min_new_tokens=args.max_tokens, pad_token_id=tok.pad_token_id)
                 n_hf += len(batch)
         t_hf = time.perf_counter() - t0
         tok_hf = n_hf * args.max_tokens

@@ -10,9 +10,20 @@ import pytest
 from rsrl import estimators
 from rsrl.estimators import Param
 from rsrl.methods import Method
-from rsrl.theory.bandit import (CURVE_COLUMNS, FINAL_COLUMNS, BanditConfig, BanditRun, _sample, arm_rewards,
-                                bandit_runs, binary_table, initial_logits, initial_policy, run_bandit,
-                                run_bandit_single)
+from rsrl.theory.bandit import (
+    CURVE_COLUMNS,
+    FINAL_COLUMNS,
+    BanditConfig,
+    BanditRun,
+    _sample,
+    arm_rewards,
+    bandit_runs,
+    binary_table,
+    initial_logits,
+    initial_policy,
+    run_bandit,
+    run_bandit_single,
+)
 from rsrl.theory.estimator_set import theory_methods
 
 THEORY = {"theory": {"estimators": {"rs": {"beta": [0, 4, 32]}, "pkpo": {"k": 4}, "passk_chen": {"k": 4},

@@ -16,14 +16,14 @@ import pytest
 import yaml
 
 import rsrl.config as rcfg
-from rsrl.grading.gold import is_parseable
 from rsrl.data import loaders
 from rsrl.data.__main__ import main as cli
 from rsrl.data.loaders import dapo
 from rsrl.data.manifest import merge
 from rsrl.data.prepare import build, prepare
-from rsrl.prompts import build_prompt
 from rsrl.data.schema import REQUIRED, DataError
+from rsrl.grading.gold import is_parseable
+from rsrl.prompts import build_prompt
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "tests" / "fixtures" / "data"

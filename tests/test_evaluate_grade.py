@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rsrl.grading.boxes import last_boxed
 from rsrl.evaluate.grade import GRADED_COLUMNS, grade_samples
 from rsrl.grading.batch import Grader
+from rsrl.grading.boxes import last_boxed
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_snakemake
 import yaml
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +56,8 @@ def _job_counts(dry_run_output: str) -> dict[str, int]:
 def workdir(tmp_path_factory):
     if not (DATA / "eval" / f"{BENCH}.jsonl").exists():
         pytest.skip(f"local evaluation data not found at {DATA}")
-    from rsrl.prompts import build_prompt
     from rsrl.models import tiny
+    from rsrl.prompts import build_prompt
 
     wd = tmp_path_factory.mktemp("evaluate_wf")
     rows = [json.loads(line) for line in (DATA / "eval" / f"{BENCH}.jsonl").read_text().splitlines() if line]

@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 
 from rsrl.theory.advantage_shape import advantage_shape
-from rsrl.theory.lemmas import (LEMMA_COLUMNS, LemmaConfig, beta_star, constructed_instance, rs_dpi_opt, rs_pg,
-                                run_lemmas, softmax, std_dpi_opt, std_pg, summary)
+from rsrl.theory.lemmas import (
+    LEMMA_COLUMNS,
+    LemmaConfig,
+    beta_star,
+    constructed_instance,
+    rs_dpi_opt,
+    rs_pg,
+    run_lemmas,
+    softmax,
+    std_dpi_opt,
+    std_pg,
+    summary,
+)
 
 
 def _numeric_dpi(pi, r, grad_fn, opt, h=1e-6):

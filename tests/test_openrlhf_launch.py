@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 
-from rsrl.train.progress import COLUMNS, append_record
 from rsrl.train.openrlhf.command import RunPaths
 from rsrl.train.openrlhf.launch import export
+from rsrl.train.progress import COLUMNS, append_record
 
 
 def test_export_keeps_eval_step_snapshots_and_writes_outputs(tmp_path):

@@ -22,7 +22,7 @@ def _ray_processes(port: str) -> list[str]:
                 cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if f"gcs_server_port={port}" in cmd or f"--gcs-address=" in cmd and f":{port}" in cmd:
+            if f"gcs_server_port={port}" in cmd or "--gcs-address=" in cmd and f":{port}" in cmd:
                 found.append(cmd)
     return found
 

@@ -222,9 +222,9 @@ def test_seeded_runs_are_matched_by_method_id_and_pooled(paper_config):
 
 
 def test_paper_command_on_a_synthetic_seeded_grid(tmp_path, paper_config):
+    from report_inputs import MODEL, TS, passk_file, seeded_config, write_synthetic
     from rsrl.report import __main__ as cli
     from rsrl.report.inputs import read_passk
-    from report_inputs import MODEL, TS, passk_file, seeded_config, write_synthetic
 
     cfg = seeded_config(paper_config)
     cfg["report"]["paper_methods"] = {"grpo": {"estimator": "grpo"},

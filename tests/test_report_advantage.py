@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
+from report_inputs import seeded_config, under, write_synthetic
 from rsrl import estimators, grid
 from rsrl.report import __main__ as cli
 from rsrl.report.advantage import COLUMNS, make_advantage
 from rsrl.train import progress as tm
 from rsrl.train.openrlhf import patch as seam
-from report_inputs import seeded_config, under, write_synthetic
 from test_openrlhf_seam import _args, _experiences
 
 

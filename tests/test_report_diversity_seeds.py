@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
+from report_inputs import MODEL, TS, eval_path, problems_files, seeded_config, unseeded_config, write_synthetic
 from rsrl import grid
 from rsrl.methods import Checkpoint
 from rsrl.report import __main__ as cli
 from rsrl.report.diversity import POOLED_COLUMNS, make_fig7, pool_problems
-from report_inputs import MODEL, TS, eval_path, problems_files, seeded_config, unseeded_config, write_synthetic
 
 # Student-t quantile t_{0.975, 2} in closed form (independent of scipy): (2p − 1) · √(2 / (4 p (1 − p))).
 T975_2 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))

@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from report_inputs import passk_file, problems_files, train_metrics_files, write_synthetic
 from rsrl import config as rcfg
 from rsrl import grid
 from rsrl.methods import Checkpoint
 from rsrl.report import __main__ as cli
 from rsrl.report.beta_ablation import make_fig5
-from rsrl.report.over_training import snapshot_curve
 from rsrl.report.diversity import make_fig7
 from rsrl.report.inputs import MissingInputError, read_passk
+from rsrl.report.over_training import snapshot_curve
 from rsrl.report.passk_curves import make_fig4
 from rsrl.report.style import method_color, method_label, method_sort_key
-from report_inputs import passk_file, problems_files, train_metrics_files, write_synthetic
 from rsrl.report.table2 import make_table2
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

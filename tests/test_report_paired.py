@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from report_inputs import MODEL, TS, eval_path, paired_problems_files, seeded_config, write_synthetic
 from rsrl import config as rcfg
 from rsrl import grid
 from rsrl.report import __main__ as cli
 from rsrl.report.paired import COLUMNS, reference_method, targets
-from report_inputs import MODEL, TS, eval_path, paired_problems_files, seeded_config, write_synthetic
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from report_inputs import MODEL, TS, passk_file, seeded_config, train_metrics_files, write_synthetic
 from rsrl import grid
 from rsrl.report import __main__ as cli
 from rsrl.report.baselines import make_fig6
@@ -18,7 +19,6 @@ from rsrl.report.inputs import read_passk
 from rsrl.report.passk_curves import make_fig4
 from rsrl.report.seeds import group_runs, summarize, t_interval
 from rsrl.report.table2 import make_table2
-from report_inputs import MODEL, TS, passk_file, seeded_config, train_metrics_files, write_synthetic
 
 # Student-t quantiles t_{0.975, df} from printed tables (independent of scipy).
 T975 = {1: 12.706204736174705, 2: 4.302652729911275}
@@ -217,8 +217,8 @@ def test_grid_targets_of_a_seeded_grid(seeded):
 
 def test_one_problem_per_benchmark_draws_every_figure_in_range(tmp_path, paper_config):
     """Bad input: a single problem per benchmark. Every figure is drawn, no band is NaN or outside 0-100 %."""
-    from rsrl.report.diversity import make_fig7
     from report_inputs import problems_files
+    from rsrl.report.diversity import make_fig7
 
     cfg = seeded_config(paper_config)
     results = tmp_path / "results"

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from report_inputs import MODEL, TS, eval_path, problems_files, seeded_config, unseeded_config, write_synthetic
 from rsrl import grid
 from rsrl.methods import Checkpoint
 from rsrl.report import __main__ as cli
 from rsrl.report import transitions as tr
 from rsrl.report.diversity import make_fig7, make_transitions
-from report_inputs import MODEL, TS, eval_path, problems_files, seeded_config, unseeded_config, write_synthetic
 
 BENCH = ("math500", "aime24")
 

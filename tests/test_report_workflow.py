@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_snakemake
 
-from rsrl import config as rcfg
+from conftest import run_snakemake
 from report_inputs import paired_problems_files, seeded_config, write_synthetic
+from rsrl import config as rcfg
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -42,11 +42,11 @@ def test_trl_drops_the_all_equal_groups_from_the_loss(tmp_path):
     and the loss's token count is that of the kept samples."""
     pytest.importorskip("torch")
     from datasets import Dataset
-    from test_train_trl import _cfg, _tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rsrl import estimators
     from rsrl.train import trl_trainer
+    from test_train_trl import _cfg, _tiny
 
     df, path = _tiny(tmp_path)
     args, steps_per_rollout, _ = trl_trainer.grpo_config(_cfg(), tmp_path / "work", use_cpu=True)

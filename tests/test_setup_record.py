@@ -8,8 +8,8 @@ import copy
 import csv
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from rsrl import config as rcfg
 from rsrl import setup_record as sr
 

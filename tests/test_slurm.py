@@ -35,8 +35,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
@@ -150,7 +150,7 @@ class Run:
     def slurm_jobids(self) -> list[int]:
         return [int(j) for j in re.findall(r"has been submitted with SLURM jobid (\d+)", self.output)]
 
-    def check(self) -> "Run":
+    def check(self) -> Run:
         if self.returncode != 0:
             raise AssertionError(f"snakemake {' '.join(self.args)} failed (rc {self.returncode}) after "
                                  f"{self.seconds:.0f} s:\n{self.output[-6000:]}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_snakemake
 import yaml
 
+from conftest import run_snakemake
 from rsrl import grid
 from rsrl.train.progress import COLUMNS
 

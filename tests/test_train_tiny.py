@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from rsrl import config as rcfg
-from rsrl.prompts import build_prompt
 from rsrl.models import tiny
+from rsrl.prompts import build_prompt
 
 
 def _data(n=48, seed=0):

@@ -43,8 +43,8 @@ def test_trl_trainer_imports_without_vllm():
 def _tiny(tmp_path):
     import pandas as pd
 
-    from rsrl.prompts import build_prompt
     from rsrl.models.tiny import TinySpec, build
+    from rsrl.prompts import build_prompt
 
     rng = random.Random(0)
     rows = []

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rsrl import grid
+from rsrl import dapo, grid
 from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
-from rsrl import dapo
 
 
 @dataclass

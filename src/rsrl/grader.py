@@ -1,7 +1,7 @@
 """The grader's public entry points, kept importable from their historical place; the code is
 :mod:`rsrl.grading`."""
 
-from rsrl.grading.batch import GradeStats, Grader
+from rsrl.grading.batch import Grader, GradeStats
 from rsrl.grading.classes import answer_class_ids
 from rsrl.grading.normalize import END_OF_TURN_MARKERS, cut_at_end_of_turn, gold_latex, prepare
 from rsrl.grading.pool import WorkerStartError

@@ -69,7 +69,7 @@ class Method:
     params: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, estimator: str, params: dict | None = None, where: str | None = None) -> "Method":
+    def of(cls, estimator: str, params: dict | None = None, where: str | None = None) -> Method:
         """Validated method; parameters equal to their declared default are dropped (they do not name a method)."""
         checked = estimators.check_params(estimator, dict(params or {}), where=where)
         spec = estimators.spec(estimator)

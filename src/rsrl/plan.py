@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsrl import cost
-from rsrl import grid
+from rsrl import cost, grid
 from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
 from rsrl.report.command import commands as report_commands

@@ -17,12 +17,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rsrl import io as rio
-from rsrl.grading.gold import is_parseable
 from rsrl.data import loaders, sources
 from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import clean_text, problem_keys
-from rsrl.prompts import build_prompt, model_template
 from rsrl.data.schema import DataError, validate
+from rsrl.grading.gold import is_parseable
+from rsrl.prompts import build_prompt, model_template
 
 log = logging.getLogger(__name__)
 

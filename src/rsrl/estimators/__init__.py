@@ -25,8 +25,9 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -313,9 +314,9 @@ def centered(x):
 
 # The estimators. Import order is registration order (the order of tables and legends).
 from rsrl.estimators import group_baselines as _group_baselines  # noqa: E402,F401
-from rsrl.estimators import risk_sensitive as _risk_sensitive  # noqa: E402,F401
-from rsrl.estimators.risk_sensitive import rs_advantage_batch  # noqa: E402
-from rsrl.estimators import pkpo as _pkpo  # noqa: E402,F401
 from rsrl.estimators import passk_chen as _passk_chen  # noqa: E402,F401
 from rsrl.estimators import passk_mahdavi as _passk_mahdavi  # noqa: E402,F401
+from rsrl.estimators import pkpo as _pkpo  # noqa: E402,F401
+from rsrl.estimators import risk_sensitive as _risk_sensitive  # noqa: E402,F401
 from rsrl.estimators import riskpo as _riskpo  # noqa: E402,F401
+from rsrl.estimators.risk_sensitive import rs_advantage_batch  # noqa: E402

@@ -17,7 +17,6 @@ import numpy as np
 
 from rsrl.estimators import Param, centered, check_group, is_torch, register, to_work
 
-
 #: The registry name of GRPO (std-normalised), the engine checks' negative control.
 GRPO = "grpo"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from rsrl.estimators import register
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
+from rsrl.estimators.passk_param import K_EXAMPLES, K, check_k, numpy_group
 from rsrl.passk import pass_at_k
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from rsrl.estimators import Param, register
 from rsrl.estimators.group_baselines import grpo
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
+from rsrl.estimators.passk_param import K_EXAMPLES, K, check_k, numpy_group
 
 NORMALIZE_STAR = Param("normalize_star", bool, default=False,
                        doc="rescale the coefficients to mean 1 over the batch's active samples (fork option)")

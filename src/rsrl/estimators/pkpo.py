@@ -32,14 +32,14 @@ import math
 import numpy as np
 
 from rsrl.estimators import register
-from rsrl.estimators.passk_param import K, K_EXAMPLES, check_k, numpy_group
+from rsrl.estimators.passk_param import K_EXAMPLES, K, check_k, numpy_group
 
 
 @functools.lru_cache(maxsize=256)
 def _rank_weights(n: int, k: int) -> np.ndarray:
     """``C(l - 1, k - 1) / C(n, k)`` for ranks ``l = 1..n`` (exact integers, one correctly rounded division)."""
     total = math.comb(n, k)
-    w = np.array([math.comb(l - 1, k - 1) / total for l in range(1, n + 1)])
+    w = np.array([math.comb(rank - 1, k - 1) / total for rank in range(1, n + 1)])
     w.setflags(write=False)
     return w
 

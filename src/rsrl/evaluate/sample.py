@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rsrl import stops as rstops
 from rsrl import prompts as templates
+from rsrl import stops as rstops
 from rsrl.evaluate import shards as sh
 
 log = logging.getLogger(__name__)

@@ -20,13 +20,11 @@ depend on row order. Seeds fit in 63 bits, the range torch generators accept. vL
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from rsrl.grid import MAX_SAMPLES, eval_settings, n_blocks, shard_ids  # noqa: F401  (re-exported)
-
 
 
 def problem_hash(problem_id: str) -> int:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class Grader:
         self._parses: dict[str, bytes] = {}  # pickled parse of each extracted answer string (the first seen)
 
     @classmethod
-    def from_settings(cls, settings: dict, workers: int | None = None) -> "Grader":
+    def from_settings(cls, settings: dict, workers: int | None = None) -> Grader:
         """A grader with the settings of a validated config's ``evaluation.grader`` (`workers` overrides)."""
         return cls(workers=max(1, int(workers or settings["workers"])), boxed_only=settings["boxed_only"],
                    timeout_s=settings["timeout_s"], deadline_s=settings["deadline_s"])

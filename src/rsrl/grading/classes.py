@@ -13,7 +13,7 @@ import math
 import pickle
 import re
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from rsrl.grading.verify import CACHE_SIZE, alarm_seconds, parse_answer, timeout_counter, verify
 

@@ -26,7 +26,8 @@ Boxes are found by :mod:`rsrl.grading.boxes`, the pipeline's one box reader.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from rsrl.grading.boxes import boxes, brace_pairs
 from rsrl.grading.forms import rewrite

@@ -28,9 +28,10 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 __all__ = ["WorkerPool", "TaskTimeout", "WorkerCrashed", "WorkerStartError", "DEFAULT_MEMORY_MB", "MEMORY_ENV"]
 

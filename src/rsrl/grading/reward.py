@@ -10,7 +10,7 @@ import atexit
 import logging
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from rsrl.grading.pool import TaskTimeout, WorkerCrashed, WorkerPool
 from rsrl.grading.settings import DEFAULTS

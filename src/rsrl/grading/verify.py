@@ -27,7 +27,7 @@ import itertools
 import logging
 import math
 import pickle
-from typing import Sequence
+from collections.abc import Sequence
 
 from rsrl.grading import forms
 from rsrl.grading.normalize import MAX_BOXES, Prepared, gold_latex, prepare, prepare_full

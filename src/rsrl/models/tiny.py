@@ -57,7 +57,7 @@ class TinySpec:
     batch_size: int = 32
 
     @classmethod
-    def from_config(cls, cfg: dict, model: str) -> "TinySpec":
+    def from_config(cls, cfg: dict, model: str) -> TinySpec:
         entry = cfg["models"][model]
         if "build" not in entry:
             raise ValueError(f"config key models.{model}: has no 'build' block; only locally built models "

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from rsrl import grid
-from rsrl.report.command import Arg, Command, write_tables
 from rsrl.methods import label
+from rsrl.report.command import Arg, Command, write_tables
 from rsrl.report.inputs import read_train_metrics
 from rsrl.report.paired import reference_method
 

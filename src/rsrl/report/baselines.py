@@ -13,11 +13,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from rsrl import grid
+from rsrl.report.command import PASSK, Command, write_figure
 from rsrl.report.inputs import k_table
 from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.seeds import group_runs
 from rsrl.report.style import apply_style, note
-from rsrl.report.command import Command, PASSK, write_figure
 
 
 def make_fig6(cfg: dict, passk: pd.DataFrame) -> plt.Figure:

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 
 from rsrl import grid
-from rsrl.methods import BASE
+from rsrl.report.command import PASSK, Arg, Command, Rule, write_figure
 from rsrl.report.inputs import k_table, read_train_metrics
 from rsrl.report.over_training import pass_at_k_panel
 from rsrl.report.seeds import group_runs, summarize
 from rsrl.report.style import apply_style, method_beta, method_color, method_linestyle, note
-from rsrl.report.command import PASSK, Arg, Command, Rule, write_figure
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,6 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
                          f"Fig. 5 draws for {model}/{ts}: {want}")
     train_metrics = [given[w] for w in want]
     betas = sorted({method_beta(m) for m in methods} - {None})
-    max_steps = int(cfg["training"]["max_steps"])
 
     # Training curves (a method's seeds pooled).
     ax_r, ax_s = axes[0, 0], axes[0, 1]

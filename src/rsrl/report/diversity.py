@@ -26,10 +26,10 @@ import pandas as pd
 from rsrl import grid
 from rsrl.methods import BASE, parts
 from rsrl.report import transitions as tr
+from rsrl.report.command import Arg, Command, write_figure, write_tables
 from rsrl.report.inputs import read_problems
 from rsrl.report.paired import reference_method
 from rsrl.report.seeds import Series, group_runs, seed_interval
-from rsrl.report.command import Arg, Command, write_figure, write_tables
 from rsrl.report.style import apply_style, method_beta, method_color, method_label, note
 
 log = logging.getLogger(__name__)

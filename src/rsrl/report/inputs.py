@@ -6,9 +6,8 @@ grid (:mod:`rsrl.grid`), in the order the workflow passes the files.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

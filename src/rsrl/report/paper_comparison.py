@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from rsrl.grid import expand_methods
-from rsrl.theory.bandit import RS as BANDIT_SWEEP
 from rsrl.methods import BASE, parts
+from rsrl.report.command import PASSK, Arg, Command, Rule, write_figure, write_tables
 from rsrl.report.seeds import series_label, summarize
 from rsrl.report.style import apply_style, method_color, method_label, note
-from rsrl.report.command import Arg, Command, Rule, PASSK, write_figure, write_tables
+from rsrl.theory.bandit import RS as BANDIT_SWEEP
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,17 @@ import pandas as pd
 
 from rsrl import grid
 from rsrl.methods import BASE
+from rsrl.report.command import PASSK, Arg, Command, Rule, write_figure
 from rsrl.report.seeds import Series, group_runs, summarize
-from rsrl.report.style import (apply_style, method_color, method_label, method_linestyle, method_marker,
-                               method_sort_key, note)
-from rsrl.report.command import Arg, Command, Rule, PASSK, write_figure
+from rsrl.report.style import (
+    apply_style,
+    method_color,
+    method_label,
+    method_linestyle,
+    method_marker,
+    method_sort_key,
+    note,
+)
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ import pandas as pd
 from rsrl import grid
 from rsrl.evaluate.aggregate import checkpoint_keys
 from rsrl.methods import BASE, Checkpoint
+from rsrl.report.command import PASSK, Command, write_tables
 from rsrl.report.inputs import k_table
 from rsrl.report.seeds import Series, group_runs, series_label, summarize
 from rsrl.report.style import method_label
-from rsrl.report.command import Command, PASSK, write_tables
 
 log = logging.getLogger(__name__)
 

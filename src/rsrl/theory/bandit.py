@@ -92,7 +92,7 @@ class BanditConfig:
     block: int = 1000        # updates per block of pre-drawn uniforms
 
     @classmethod
-    def from_config(cls, cfg: dict, **overrides) -> "BanditConfig":
+    def from_config(cls, cfg: dict, **overrides) -> BanditConfig:
         b = dict((cfg.get("theory") or {}).get("bandit") or {})
         if "rewards" in b:
             b["rewards"] = tuple(b["rewards"])

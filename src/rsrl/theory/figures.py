@@ -7,14 +7,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rsrl.io import save_figure  # noqa: E402
-from rsrl.methods import label as method_label  # noqa: E402
 from rsrl.methods import Method, sort_key  # noqa: E402
+from rsrl.methods import label as method_label  # noqa: E402
 from rsrl.report.style import method_color, rs_color  # noqa: E402
 from rsrl.theory.bandit import ESCAPE_REWARD, RS, arm_rewards, initial_policy  # noqa: E402
 

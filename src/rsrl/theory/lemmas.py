@@ -122,7 +122,7 @@ class LemmaConfig:
     seed: int = 0
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "LemmaConfig":
+    def from_config(cls, cfg: dict) -> LemmaConfig:
         return cls(**cfg.get("theory", {}).get("lemmas", {}))
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 COLUMNS = ["step", "reward_mean", "solve_rate", "cumulative_solve_rate", "entropy", "response_length", "kl",
            "advantage_abs_mean"]

@@ -27,21 +27,16 @@ import hashlib
 import importlib.metadata
 import inspect
 import logging
-import math
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from rsrl import grid
-from rsrl import resources as rsrc
-from rsrl import estimators
-from rsrl import stops as rstops
+from rsrl import dapo, estimators, grid, tracking
 from rsrl import prompts as templates
-from rsrl import tracking
+from rsrl import resources as rsrc
+from rsrl import stops as rstops
 from rsrl.io import atomic_path, write_table
-from rsrl import dapo
 from rsrl.train import progress as tm
 from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported
 

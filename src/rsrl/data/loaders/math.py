@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from rsrl.grading.boxes import last_boxed
 from rsrl.data.loaders import Loaded, extra_metadata, source_label
 from rsrl.data.normalize import as_text, stable_id, unique_ids
 from rsrl.data.sources import Columns
+from rsrl.grading.boxes import last_boxed
 
 COLUMNS = Columns(required={"problem": "problem", "solution": "solution"},
                   optional={"level": ("level",), "subject": ("type", "subject")})

@@ -91,7 +91,6 @@ def _args(n_samples: int, dynamic: bool, micro: int):
 def make_rollout(n_prompts: int, n_samples: int, seed: int, binary: bool = True):
     """vLLM-style responses (prompt-major, as the samples generator returns them) and their rewards [G, N]."""
     import torch
-
     from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
 
     g = torch.Generator().manual_seed(seed)
@@ -126,8 +125,8 @@ def run_case(estimator: str, params: dict, *, patched: bool, dynamic: bool, n_pr
              binary=True, micro=5) -> dict:
     """One rollout through OpenRLHF's code; returns the largest deviation from the registry's advantages."""
     import torch
-
     from openrlhf.trainer.ppo_utils import experience_maker as em
+
     from rsrl import estimators
     from rsrl.train.openrlhf import patch as seam
 

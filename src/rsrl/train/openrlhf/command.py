@@ -21,11 +21,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from rsrl import grid
-from rsrl.config import check_openrlhf_training
+from rsrl import dapo, grid, tracking
 from rsrl import stops as rstops
-from rsrl import dapo
-from rsrl import tracking
+from rsrl.config import check_openrlhf_training
 from rsrl.train.openrlhf.patch import CARRIER_ESTIMATOR
 
 #: Reward clip range: wide enough never to bind, so OpenRLHF does not clamp the registry's advantages.

@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rsrl import grid
-from rsrl import tracking
-from rsrl import resources as rsrc
+from rsrl import grid, tracking
 from rsrl import prompts as templates
+from rsrl import resources as rsrc
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
 from rsrl.train.openrlhf import command, patch

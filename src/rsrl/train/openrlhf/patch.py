@@ -68,9 +68,10 @@ import logging
 import os
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class _Pending:
 
 
 def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
-                              pending: _Pending | None = None) -> "Any":
+                              pending: _Pending | None = None) -> Any:
     """Overwrite each ``experience.rewards`` with the registry advantages of its group; return them [G, N].
 
     The carrier then subtracts each group's mean: nothing for a centred estimator up to float rounding, the group

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import os
 
-from rsrl.grading.settings import DEFAULTS
 from rsrl.grading.reward import reward as _grade
+from rsrl.grading.settings import DEFAULTS
 
 log = logging.getLogger("rsrl.train.reward")
 
