@@ -52,21 +52,33 @@ def worker(kind: str, samples: int, baseline_runs: int) -> None:
         done = min(baseline_runs, len(runs))
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"time": dt, "cpu": cpu, "rss_mb": rss, "runs": done, "finals": finals,
-                      "grid_runs": len(runs) * cfg.seeds}))
+    print(
+        json.dumps(
+            {"time": dt, "cpu": cpu, "rss_mb": rss, "runs": done, "finals": finals, "grid_runs": len(runs) * cfg.seeds}
+        )
+    )
 
 
 def _run(kind: str, samples: int, baseline_runs: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", kind, "--samples", str(samples),
-                          "--baseline-runs", str(baseline_runs)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, "--samples", str(samples), "--baseline-runs", str(baseline_runs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _target() -> float:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "theory", "--cores", "2", "-F", "--configfile",
-                    "config/config.yaml"], check=True, cwd=REPO, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", "theory", "--cores", "2", "-F", "--configfile", "config/config.yaml"],
+        check=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -86,18 +98,28 @@ def main() -> None:
     loop = _run("loop", args.samples, args.baseline_runs)
     per_run = loop["time"] / loop["runs"]
     loop_full = per_run * vec1["grid_runs"]
-    print(f"100-armed bandit, {args.samples:,} samples per run, {vec1['grid_runs']} (run, seed) pairs "
-          f"(every estimator x reward variant x 16 seeds)")
+    print(
+        f"100-armed bandit, {args.samples:,} samples per run, {vec1['grid_runs']} (run, seed) pairs "
+        f"(every estimator x reward variant x 16 seeds)"
+    )
     print(f"{'variant':<44}{'runs':>6}{'wall (s)':>10}{'CPU (s)':>9}{'s / run':>9}{'peak RSS (MB)':>15}")
     for name, v in (("vectorised, 1 process", vec1), ("vectorised, 2 processes", vec2)):
-        print(f"{name:<44}{v['runs']:>6}{v['time']:>10.1f}{v['cpu']:>9.1f}{v['time'] / v['runs']:>9.3f}"
-              f"{v['rss_mb']:>15.0f}")
-    print(f"{'plain loop, seed 0, first runs':<44}{loop['runs']:>6}{loop['time']:>10.1f}{loop['cpu']:>9.1f}"
-          f"{per_run:>9.3f}{loop['rss_mb']:>15.0f}")
-    print(f"{'plain loop, full grid (extrapolated)':<44}{vec1['grid_runs']:>6}{loop_full:>10.0f}{'-':>9}"
-          f"{per_run:>9.3f}{'-':>15}")
-    print(f"speed-up on the full grid: {loop_full / vec1['time']:.0f}x (1 process), "
-          f"{loop_full / vec2['time']:.0f}x (2 processes)")
+        print(
+            f"{name:<44}{v['runs']:>6}{v['time']:>10.1f}{v['cpu']:>9.1f}{v['time'] / v['runs']:>9.3f}"
+            f"{v['rss_mb']:>15.0f}"
+        )
+    print(
+        f"{'plain loop, seed 0, first runs':<44}{loop['runs']:>6}{loop['time']:>10.1f}{loop['cpu']:>9.1f}"
+        f"{per_run:>9.3f}{loop['rss_mb']:>15.0f}"
+    )
+    print(
+        f"{'plain loop, full grid (extrapolated)':<44}{vec1['grid_runs']:>6}{loop_full:>10.0f}{'-':>9}"
+        f"{per_run:>9.3f}{'-':>15}"
+    )
+    print(
+        f"speed-up on the full grid: {loop_full / vec1['time']:.0f}x (1 process), "
+        f"{loop_full / vec2['time']:.0f}x (2 processes)"
+    )
     print("seed-0 final reward (plain loop): " + ", ".join(f"{k}: {v:.3f}" for k, v in loop["finals"].items()))
     print("mean final reward over seeds (vectorised):")
     for k, v in vec1["finals"].items():

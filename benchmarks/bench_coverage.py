@@ -31,13 +31,19 @@ def main() -> None:
     md = to_markdown(table)
     new = table[table["method"].str.endswith("(new)") & (table["printed"] > 0)]
     old = table[table["method"].str.endswith("(old)") & (table["printed"] > 0)]
-    print(f"# Coverage at nominal {100 * LEVEL:.0f} % ({args.reps} replications per shape, {args.boot} bootstrap "
-          f"draws, seed {args.seed})\n")
+    print(
+        f"# Coverage at nominal {100 * LEVEL:.0f} % ({args.reps} replications per shape, {args.boot} bootstrap "
+        f"draws, seed {args.seed})\n"
+    )
     print(md)
-    print(f"old methods: lowest coverage {100 * old['coverage'].min():.1f} %, "
-          f"{int((old['coverage'] < 0.9).sum())} of {len(old)} shapes below 90 %")
-    print(f"new methods: lowest coverage {100 * new['coverage'].min():.1f} %, "
-          f"{int((new['coverage'] < 0.9).sum())} of {len(new)} shapes below 90 %")
+    print(
+        f"old methods: lowest coverage {100 * old['coverage'].min():.1f} %, "
+        f"{int((old['coverage'] < 0.9).sum())} of {len(old)} shapes below 90 %"
+    )
+    print(
+        f"new methods: lowest coverage {100 * new['coverage'].min():.1f} %, "
+        f"{int((new['coverage'] < 0.9).sum())} of {len(new)} shapes below 90 %"
+    )
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.out:
         Path(args.out).write_text(md + "\n")

@@ -29,14 +29,14 @@ def naive_decontaminate(train: list[str], bench: list[str], n: int, overlap: flo
     grams = set()
     for b in bench:
         w = words(b)
-        grams |= {hash(tuple(w[i:i + n])) for i in range(len(w) - n + 1)}
+        grams |= {hash(tuple(w[i : i + n])) for i in range(len(w) - n + 1)}
     out = []
     for t in train:
         if problem_key(t) in keys:
             out.append(True)
             continue
         w = words(t)
-        g = {hash(tuple(w[i:i + n])) for i in range(len(w) - n + 1)}
+        g = {hash(tuple(w[i : i + n])) for i in range(len(w) - n + 1)}
         out.append(bool(g) and len(g & grams) / len(g) >= overlap)
     return out
 
@@ -75,15 +75,19 @@ def main() -> None:
     assert sum(fast) >= 20
     rows.append(("decontaminate", f"{args.train} x {args.bench} problems", t_index + t_fast, t_slow))
 
-    content = [dapo.PREFIX + f"Problem number {i}: find $x$ if $x + {i} = {2 * i}$." + dapo.SUFFIX
-               for i in range(args.dapo_unique)]
+    content = [
+        dapo.PREFIX + f"Problem number {i}: find $x$ if $x + {i} = {2 * i}$." + dapo.SUFFIX
+        for i in range(args.dapo_unique)
+    ]
     order = [i % args.dapo_unique for i in range(args.dapo_unique * args.dapo_copies)]
     rng.shuffle(order)
-    table = pa.table({
-        "prompt": pa.array([[{"content": content[i], "role": "user"}] for i in order]),
-        "reward_model": pa.array([{"ground_truth": str(i), "style": "rule"} for i in order]),
-        "extra_info": pa.array([{"index": f"id-{i}"} for i in order]),
-    })
+    table = pa.table(
+        {
+            "prompt": pa.array([[{"content": content[i], "role": "user"}] for i in order]),
+            "reward_model": pa.array([{"ground_truth": str(i), "style": "rule"} for i in order]),
+            "extra_info": pa.array([{"index": f"id-{i}"} for i in order]),
+        }
+    )
     out, t_loader = timed(lambda: dapo.convert([Part("train", table, "generated")], "dapo17k", {}))
     assert len(out.frame) == args.dapo_unique
 

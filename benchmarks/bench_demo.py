@@ -70,8 +70,10 @@ def table(durations: dict[str, list[float]], wall: float) -> str:
     for rule, ds in rows:
         out.append(f"{rule:<26}{len(ds):>6}{sum(ds):>10.0f}{sum(ds) / len(ds):>9.1f}{100 * sum(ds) / total:>7.1f}%")
     out.append(f"{'all jobs':<26}{sum(len(v) for v in durations.values()):>6}{total:>10.0f}")
-    out.append(f"wall time {wall:.0f} s ({wall / 60:.1f} min); serial baseline (sum of job times) {total:.0f} s "
-               f"({total / 60:.1f} min); parallelism {total / max(wall, 1):.2f}")
+    out.append(
+        f"wall time {wall:.0f} s ({wall / 60:.1f} min); serial baseline (sum of job times) {total:.0f} s "
+        f"({total / 60:.1f} min); parallelism {total / max(wall, 1):.2f}"
+    )
     return "\n".join(out)
 
 

@@ -31,8 +31,10 @@ sys.path.insert(0, str(REPO / "src"))
 from rsrl.grader import Grader, extraction_config, grade_sequential  # noqa: E402
 from rsrl.grading.normalize import gold_latex  # noqa: E402
 
-FILLER = ("We expand the expression and collect like terms. Substituting $x = {a}$ gives ${b}$, and checking the "
-          "boundary case $n = {c}$ we find the constraint holds. ")
+FILLER = (
+    "We expand the expression and collect like terms. Substituting $x = {a}$ gives ${b}$, and checking the "
+    "boundary case $n = {c}$ we find the constraint holds. "
+)
 
 
 def equivalent_forms(gold: str) -> list[str]:
@@ -75,15 +77,20 @@ def synthesize(data_dir: Path, samples: int, seed: int = 0) -> tuple[list[str], 
         weights = [1 / (i + 1) ** 1.2 for i in range(len(wrong))]  # a few dominant wrong answers
         forms = equivalent_forms(gold)
         for _ in range(samples):
-            text = "".join(FILLER.format(a=rng.randint(0, 99), b=rng.randint(0, 999), c=rng.randint(0, 9))
-                           for _ in range(rng.randint(2, 12)))
+            text = "".join(
+                FILLER.format(a=rng.randint(0, 99), b=rng.randint(0, 999), c=rng.randint(0, 9))
+                for _ in range(rng.randint(2, 12))
+            )
             u = rng.random()
-            ans = rng.choice(forms[:2] if rng.random() < 0.8 else forms) if rng.random() < p_right else \
-                rng.choices(wrong, weights)[0]
+            ans = (
+                rng.choice(forms[:2] if rng.random() < 0.8 else forms)
+                if rng.random() < p_right
+                else rng.choices(wrong, weights)[0]
+            )
             if u < 0.08:
-                text += f"So the result is {ans}."                      # unboxed
+                text += f"So the result is {ans}."  # unboxed
             elif u < 0.13:
-                text += f"Therefore the answer is $\\boxed{{{ans}"      # truncated
+                text += f"Therefore the answer is $\\boxed{{{ans}"  # truncated
             elif u < 0.16:
                 text += f"At first $\\boxed{{{rng.choice(wrong)}}}$, but correcting: $\\boxed{{{ans}}}$."
             else:
@@ -114,8 +121,7 @@ def main(argv=None) -> int:
 
     comps, golds, pids = synthesize(Path(args.data_dir), args.samples, args.seed)
     n = len(comps)
-    print(f"{n} completions, {len(set(golds))} distinct gold answers, mean length "
-          f"{sum(map(len, comps)) / n:.0f} chars")
+    print(f"{n} completions, {len(set(golds))} distinct gold answers, mean length {sum(map(len, comps)) / n:.0f} chars")
 
     with Grader(workers=args.workers) as g:
         g.grade(["\\boxed{1}"] * args.workers, ["1"] * args.workers)  # start the workers
@@ -144,17 +150,25 @@ def main(argv=None) -> int:
     if ref_idx:
         how = "measured" if len(ref_idx) == n else f"extrapolated from {len(ref_idx)}"
         print(f"{'sequential parse+verify':<34}{n:>12}{t_seq:>10.1f}{n / t_seq:>12.0f}{1:>9.1f}   ({how})")
-    print(f"{f'Grader ({args.workers} workers, dedup)':<34}{n:>12}{t_pool:>10.1f}{n / t_pool:>12.0f}"
-          f"{(t_seq / t_pool if ref_idx else float('nan')):>9.1f}")
+    print(
+        f"{f'Grader ({args.workers} workers, dedup)':<34}{n:>12}{t_pool:>10.1f}{n / t_pool:>12.0f}"
+        f"{(t_seq / t_pool if ref_idx else float('nan')):>9.1f}"
+    )
     t_all = t_pool + t_classes
-    print(f"{'  + answer classes':<34}{n:>12}{t_all:>10.1f}{n / t_all:>12.0f}"
-          f"{(t_seq / t_all if ref_idx else float('nan')):>9.1f}   (classes alone {t_classes:.1f} s)")
+    print(
+        f"{'  + answer classes':<34}{n:>12}{t_all:>10.1f}{n / t_all:>12.0f}"
+        f"{(t_seq / t_all if ref_idx else float('nan')):>9.1f}   (classes alone {t_classes:.1f} s)"
+    )
     print()
-    print(f"distinct (gold, extraction key) pairs verified: {stats.verified} ({stats.verified / n:.1%} of completions);"
-          f" no answer: {stats.no_answer}; timeouts: {stats.timeouts}; workers replaced: {stats.workers_replaced}")
+    print(
+        f"distinct (gold, extraction key) pairs verified: {stats.verified} ({stats.verified / n:.1%} of completions);"
+        f" no answer: {stats.no_answer}; timeouts: {stats.timeouts}; workers replaced: {stats.workers_replaced}"
+    )
     n_classes = classes["answer_class"].groupby(pids).nunique()
-    print(f"answer classes: {stats.class_checks} verifications, {n_classes.mean():.1f} classes per problem, "
-          f"{stats.class_fallbacks} answers past the cap or a timeout; cut at an end-of-turn marker: {stats.cut}")
+    print(
+        f"answer classes: {stats.class_checks} verifications, {n_classes.mean():.1f} classes per problem, "
+        f"{stats.class_fallbacks} answers past the cap or a timeout; cut at an end-of-turn marker: {stats.cut}"
+    )
     print(f"accuracy {res['correct'].mean():.3f}")
     if ref_idx:
         print(f"verdicts differing from the sequential loop on {len(ref_idx)} completions: {mismatches}")

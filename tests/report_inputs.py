@@ -28,8 +28,7 @@ from rsrl.methods import BASE, Checkpoint
 from rsrl.passk import bootstrap_ci, default_ks, pass_at_k_curve
 from rsrl.report.style import method_beta
 
-_BENCH_SHIFT = {"math500": 1.5, "aime24": -1.5, "aime25": -1.8, "hmmt_feb24": -2.6, "hmmt_feb25": -2.8,
-                "cmimc25": -2.4}
+_BENCH_SHIFT = {"math500": 1.5, "aime24": -1.5, "aime25": -1.8, "hmmt_feb24": -2.6, "hmmt_feb25": -2.8, "cmimc25": -2.4}
 _BENCH_SIZE = {"math500": 500, "aime24": 30, "aime25": 30, "hmmt_feb24": 30, "hmmt_feb25": 30, "cmimc25": 40}
 
 
@@ -43,9 +42,15 @@ def seeded_config(paper_config: dict) -> dict:
 
     cfg = copy.deepcopy(paper_config)
     cfg.pop("setup_record")  # a synthetic grid: not the paper's setup
-    cfg["grid"] = [{"models": [MODEL], "train_sets": [TS], "seeds": [1, 2, 3],
-                    "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 4}}]},
-                   {"models": [MODEL], "train_sets": [TS], "methods": [{"estimator": "rs", "params": {"beta": 0}}]}]
+    cfg["grid"] = [
+        {
+            "models": [MODEL],
+            "train_sets": [TS],
+            "seeds": [1, 2, 3],
+            "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": 4}}],
+        },
+        {"models": [MODEL], "train_sets": [TS], "methods": [{"estimator": "rs", "params": {"beta": 0}}]},
+    ]
     cfg["benchmarks"] = {b: cfg["benchmarks"][b] for b in ("math500", "aime24")}
     cfg["evaluation"]["per_benchmark"] = {"math500": {"n": 16}, "aime24": {"n": 64}}
     cfg["training"].update(max_steps=20, save_steps=10, eval_steps=[10, 20])
@@ -114,8 +119,9 @@ def _params(method: str, frac: float) -> tuple[float, float]:
     return base_s + frac * (s - base_s), base_a + frac * (a - base_a)
 
 
-def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 200,
-                    n_problems: dict[str, int] | None = None) -> None:
+def write_synthetic(
+    cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 200, n_problems: dict[str, int] | None = None
+) -> None:
     """Write problems.parquet and eval metrics.csv of every evaluation of the grid (grid.eval_targets: base and
     final models, focus-cell snapshots), passk.csv and eval_summary.csv (rsrl.evaluate.aggregate) and the
     training metrics.csv of every cell under `root` (a results directory)."""
@@ -141,28 +147,44 @@ def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 20
         beta = method_beta(ckpt.method)
         spread = 0.6 if ckpt.is_base else (0.15 if beta is None else 0.2 + 0.04 * min(beta, 10))
         n_distinct = np.clip(np.round(1 + (n - c) * spread * rng.uniform(0.5, 1.0, size=d.size)), 1, n)
-        prob = pd.DataFrame({
-            "problem_id": [f"{b}-{i:04d}" for i in range(d.size)],
-            "n": n, "c": c, "accuracy": c / n, "n_distinct": n_distinct.astype(int),
-            "majority_answer": ["42"] * d.size, "majority_correct": c > n / 2, "timeouts": 0,
-            "mean_tokens": rng.uniform(300, 1500, size=d.size), "truncated": 0.0,
-        })
+        prob = pd.DataFrame(
+            {
+                "problem_id": [f"{b}-{i:04d}" for i in range(d.size)],
+                "n": n,
+                "c": c,
+                "accuracy": c / n,
+                "n_distinct": n_distinct.astype(int),
+                "majority_answer": ["42"] * d.size,
+                "majority_correct": c > n / 2,
+                "timeouts": 0,
+                "mean_tokens": rng.uniform(300, 1500, size=d.size),
+                "truncated": 0.0,
+            }
+        )
         pf = eval_path(root, grid.PROBLEMS_PATTERN, ckpt, b)
         write_table(pf, prob)
         curve = pass_at_k_curve(n, c, default_ks(n))
         ci = bootstrap_ci(curve.per_problem, n_boot=n_boot, seed=seed)
-        mrows = [{"metric": "pass@k", "k": int(k), "value": float(curve.mean[j]), "ci_low": float(ci.low[j]),
-                  "ci_high": float(ci.high[j])} for j, k in enumerate(curve.ks)]
+        mrows = [
+            {
+                "metric": "pass@k",
+                "k": int(k),
+                "value": float(curve.mean[j]),
+                "ci_low": float(ci.low[j]),
+                "ci_high": float(ci.high[j]),
+            }
+            for j, k in enumerate(curve.ks)
+        ]
         share = float((prob["n_distinct"] / n).mean())
-        mrows += [{"metric": "mean@n", "k": n, "value": float(prob["accuracy"].mean()), "ci_low": np.nan,
-                   "ci_high": np.nan},
-                  {"metric": "distinct_share", "k": n, "value": share, "ci_low": np.nan, "ci_high": np.nan}]
+        mrows += [
+            {"metric": "mean@n", "k": n, "value": float(prob["accuracy"].mean()), "ci_low": np.nan, "ci_high": np.nan},
+            {"metric": "distinct_share", "k": n, "value": share, "ci_low": np.nan, "ci_high": np.nan},
+        ]
         mf = eval_path(root, grid.EVAL_METRICS_PATTERN, ckpt, b)
         write_table(mf, pd.DataFrame(mrows))
         metrics_files.append(str(mf))
         prob_files.append(str(pf))
-    aggregate(cfg, metrics_files, prob_files, str(passk_file(root)),
-              str(under(root, grid.EVAL_SUMMARY_TABLE)))
+    aggregate(cfg, metrics_files, prob_files, str(passk_file(root)), str(under(root, grid.EVAL_SUMMARY_TABLE)))
     for c in grid.cells(cfg):
         steps = np.arange(1, max_steps + 1)
         s_fin, _ = _params(c.method_id, 1.0)
@@ -170,8 +192,16 @@ def write_synthetic(cfg: dict, root: str | Path, seed: int = 0, n_boot: int = 20
         reward = np.clip(reward + rng.normal(0, 0.03, size=steps.size), 0, 1)
         beta = float(c.params.get("beta", 0.0)) if c.estimator == "rs" else 0.0
         cum = 0.5 + (0.3 + 0.01 * beta) * (1 - np.exp(-steps / (0.4 * max_steps)))
-        df = pd.DataFrame({"step": steps, "reward_mean": reward,
-                           "solve_rate": np.clip(reward + 0.2, 0, 1), "cumulative_solve_rate": cum,
-                           "entropy": 0.8 * np.exp(-steps / max_steps), "response_length": 600.0, "kl": 0.0,
-                           "advantage_abs_mean": rng.uniform(0.5, 1.0, size=steps.size) / (1 + beta)})
+        df = pd.DataFrame(
+            {
+                "step": steps,
+                "reward_mean": reward,
+                "solve_rate": np.clip(reward + 0.2, 0, 1),
+                "cumulative_solve_rate": cum,
+                "entropy": 0.8 * np.exp(-steps / max_steps),
+                "response_length": 600.0,
+                "kl": 0.0,
+                "advantage_abs_mean": rng.uniform(0.5, 1.0, size=steps.size) / (1 + beta),
+            }
+        )
         write_table(under(root, grid.train_metrics(c.model, c.train_set, c.run_id)), df)

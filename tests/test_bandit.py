@@ -26,8 +26,17 @@ from rsrl.theory.bandit import (
 )
 from rsrl.theory.estimator_set import theory_methods
 
-THEORY = {"theory": {"estimators": {"rs": {"beta": [0, 4, 32]}, "pkpo": {"k": 4}, "passk_chen": {"k": 4},
-                                    "passk_mahdavi": {"k": 4}, "riskpo": {"B": 1}}}}
+THEORY = {
+    "theory": {
+        "estimators": {
+            "rs": {"beta": [0, 4, 32]},
+            "pkpo": {"k": 4},
+            "passk_chen": {"k": 4},
+            "passk_mahdavi": {"k": 4},
+            "riskpo": {"B": 1},
+        }
+    }
+}
 
 
 def test_landscape_and_initial_policy():
@@ -85,6 +94,7 @@ def test_binary_tables_are_the_registry_functions():
 @pytest.fixture
 def position_weighted():
     """An estimator that does not treat the samples of a group alike (its table is refused)."""
+
     @estimators.register("toy_position", params=(Param("scale", float, default=1.0),))
     def toy_position(rewards, scale: float = 1.0):
         x = np.asarray(rewards, dtype=np.float64)
@@ -113,8 +123,9 @@ def test_worker_split_and_seed_subset_reproduce_the_full_run():
     pd.testing.assert_frame_equal(one.curves, two.curves)
     np.testing.assert_array_equal(one.logits, two.logits)
     part = run_bandit(cfg, [runs[4]], seed_ids=[2])
-    want = one.final[(one.final.method == runs[4].method.id) & (one.final.rewards == runs[4].rewards)
-                     & (one.final.seed == 2)].final_reward.item()
+    want = one.final[
+        (one.final.method == runs[4].method.id) & (one.final.rewards == runs[4].rewards) & (one.final.seed == 2)
+    ].final_reward.item()
     assert part.final.final_reward.item() == pytest.approx(want, abs=1e-12)
     c = one.curves
     assert sorted(c.step.unique()) == list(range(0, 201, 50)) and (c.samples == 16 * c.step).all()
@@ -176,8 +187,15 @@ def test_paper_outcome_full_config(paper_run):
             assert d.escape_samples.notna().all()
     # the authors' single-seed numbers, as means over seeds
     means = det.groupby("beta").final_reward.mean()
-    for beta, want, tol in ((0, 0.600, 0.005), (2, 0.600, 0.005), (4, 0.999, 0.015), (8, 0.998, 0.015),
-                            (16, 0.995, 0.015), (32, 0.989, 0.01), (64, 0.965, 0.01)):
+    for beta, want, tol in (
+        (0, 0.600, 0.005),
+        (2, 0.600, 0.005),
+        (4, 0.999, 0.015),
+        (8, 0.998, 0.015),
+        (16, 0.995, 0.015),
+        (32, 0.989, 0.01),
+        (64, 0.965, 0.01),
+    ):
         assert means[float(beta)] == pytest.approx(want, abs=tol), (beta, means[float(beta)])
     # every estimator ran on every variant it is defined for, 16 seeds each
     assert (final.groupby(["rewards", "method"]).size() == 16).all()

@@ -26,11 +26,23 @@ def test_paper_config_is_valid_and_expands_the_grid(paper_config):
     for c in cells:
         by_row.setdefault((c.model, c.train_set), []).append(c.method_id)
     assert sorted(by_row[("Qwen2.5-Math-1.5B", "deepmath103k")]) == sorted(
-        ["drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta4", "rs_beta8", "riskpo_B4"])
-    assert by_row[("Qwen2.5-Math-7B", "deepmath103k")] == ["drgrpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2",
-                                                            "rs_beta4", "rs_beta8"]
-    assert by_row[("Qwen2.5-Math-7B", "dapo17k")] == ["drgrpo", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2",
-                                                       "rs_beta8"]
+        ["drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2", "rs_beta4", "rs_beta8", "riskpo_B4"]
+    )
+    assert by_row[("Qwen2.5-Math-7B", "deepmath103k")] == [
+        "drgrpo",
+        "passk_mahdavi_k4",
+        "passk_chen_k4",
+        "rs_beta2",
+        "rs_beta4",
+        "rs_beta8",
+    ]
+    assert by_row[("Qwen2.5-Math-7B", "dapo17k")] == [
+        "drgrpo",
+        "passk_mahdavi_k4",
+        "passk_chen_k4",
+        "rs_beta2",
+        "rs_beta8",
+    ]
     for m in ("Qwen2.5-Math-7B", "Qwen2.5-7B", "Qwen3-4B-Base", "Llama-3.1-8B-Instruct"):
         assert by_row[(m, "math12k")] == ["drgrpo", "rs_beta2", "rs_beta8"]
     # every row of the paper's table is a configured cell, through report.paper_methods
@@ -44,8 +56,10 @@ def test_paper_config_is_valid_and_expands_the_grid(paper_config):
     assert len(set(cells)) == len(cells)
     # base models are evaluated with the same rules; snapshots only on Fig. 5's two rows (one also Fig. 6's cell)
     assert len([c for c in grid.checkpoints(cfg) if c.is_base]) == 5
-    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {("Qwen2.5-Math-1.5B", "deepmath103k"),
-                                                                         ("Qwen2.5-Math-7B", "deepmath103k")}
+    assert {(c.model, c.train_set) for c in grid.snapshot_cells(cfg)} == {
+        ("Qwen2.5-Math-1.5B", "deepmath103k"),
+        ("Qwen2.5-Math-7B", "deepmath103k"),
+    }
 
 
 def test_defaults_are_filled(paper_config):
@@ -71,8 +85,11 @@ def test_grid_is_a_union_of_blocks(paper_config):
     cfg = copy.deepcopy(paper_config)
     cfg.pop("setup_record")  # unnamed blocks: not the paper's setup
     cfg["grid"] = [
-        {"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"],
-         "methods": [{"estimator": "rs", "params": {"beta": [2]}}]},
+        {
+            "models": ["Qwen2.5-Math-1.5B"],
+            "train_sets": ["math12k"],
+            "methods": [{"estimator": "rs", "params": {"beta": [2]}}],
+        },
         {"models": ["Qwen2.5-Math-7B"], "train_sets": ["dapo17k"], "methods": [{"estimator": "grpo"}]},
     ]
     cfg["report"] = {}
@@ -104,70 +121,155 @@ BAD = [
     # (description, mutate, substrings the message must contain)
     ("misspelt top-level key", lambda c: c.update(trainig=c["training"]), ["trainig", "allowed keys", "training"]),
     ("misspelt nested key", lambda c: _set(c, "training/learnig_rate", 1e-6), ["training", "learnig_rate"]),
-    ("negative beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, -1]}),
-     ["grid[0].methods[4].params", "'beta'", ">= 0", "-1"]),
-    ("infinite beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [float("inf")]}),
-     ["grid[0].methods[4].params", "'beta'", "finite"]),
-    ("nan beta", lambda c: _set(c, "grid/0/methods/4/params", {"beta": float("nan")}),
-     ["grid[0].methods[4].params", "'beta'", "finite"]),
+    (
+        "negative beta",
+        lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, -1]}),
+        ["grid[0].methods[4].params", "'beta'", ">= 0", "-1"],
+    ),
+    (
+        "infinite beta",
+        lambda c: _set(c, "grid/0/methods/4/params", {"beta": [float("inf")]}),
+        ["grid[0].methods[4].params", "'beta'", "finite"],
+    ),
+    (
+        "nan beta",
+        lambda c: _set(c, "grid/0/methods/4/params", {"beta": float("nan")}),
+        ["grid[0].methods[4].params", "'beta'", "finite"],
+    ),
     ("unknown estimator", lambda c: _set(c, "grid/0/methods/0/estimator", "ppo"), ["estimator", "'ppo'", "rs"]),
-    ("misspelt parameter", lambda c: _set(c, "grid/0/methods/4/params", {"betta": [2]}),
-     ["grid[0].methods[4].params", "betta", "allowed parameters", "beta"]),
-    ("two values naming one method", lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, 2.0]}),
-     ["duplicate cell", "rs_beta2"]),
-    ("unknown benchmark in evaluation", lambda c: _set(c, "evaluation/per_benchmark/aime26", {"n": 4}),
-     ["evaluation.per_benchmark.aime26", "math500"]),
-    ("unknown benchmark excluded", lambda c: _set(c, "train_sets/math12k/exclude_benchmark", "math5000"),
-     ["exclude_benchmark", "math5000", "math500"]),
+    (
+        "misspelt parameter",
+        lambda c: _set(c, "grid/0/methods/4/params", {"betta": [2]}),
+        ["grid[0].methods[4].params", "betta", "allowed parameters", "beta"],
+    ),
+    (
+        "two values naming one method",
+        lambda c: _set(c, "grid/0/methods/4/params", {"beta": [2, 2.0]}),
+        ["duplicate cell", "rs_beta2"],
+    ),
+    (
+        "unknown benchmark in evaluation",
+        lambda c: _set(c, "evaluation/per_benchmark/aime26", {"n": 4}),
+        ["evaluation.per_benchmark.aime26", "math500"],
+    ),
+    (
+        "unknown benchmark excluded",
+        lambda c: _set(c, "train_sets/math12k/exclude_benchmark", "math5000"),
+        ["exclude_benchmark", "math5000", "math500"],
+    ),
     ("model without size class", lambda c: _delete(c, "models/Qwen2.5-7B/size"), ["models.Qwen2.5-7B", "size"]),
-    ("model with undefined size class", lambda c: _set(c, "models/Qwen2.5-7B/size", "huge"),
-     ["models.Qwen2.5-7B.size", "huge", "small"]),
-    ("duplicate cell across blocks", lambda c: c["grid"].append(
-        {"models": ["Qwen2.5-7B"], "train_sets": ["math12k"], "methods": [{"estimator": "rs", "params": {"beta": 2}}]}),
-     ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta2"]),
+    (
+        "model with undefined size class",
+        lambda c: _set(c, "models/Qwen2.5-7B/size", "huge"),
+        ["models.Qwen2.5-7B.size", "huge", "small"],
+    ),
+    (
+        "duplicate cell across blocks",
+        lambda c: c["grid"].append(
+            {
+                "models": ["Qwen2.5-7B"],
+                "train_sets": ["math12k"],
+                "methods": [{"estimator": "rs", "params": {"beta": 2}}],
+            }
+        ),
+        ["duplicate cell", "Qwen2.5-7B/math12k/rs_beta2"],
+    ),
     ("unknown model in grid", lambda c: _set(c, "grid/0/models", ["Qwen9"]), ["grid[0].models", "Qwen9"]),
-    ("unknown training set in grid", lambda c: _set(c, "grid/0/train_sets", ["gsm8k"]),
-     ["grid[0].train_sets", "gsm8k", "math12k"]),
+    (
+        "unknown training set in grid",
+        lambda c: _set(c, "grid/0/train_sets", ["gsm8k"]),
+        ["grid[0].train_sets", "gsm8k", "math12k"],
+    ),
     ("rs without beta", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs"}]), ["'rs'", "needs", "beta"]),
-    ("beta on a method without it", lambda c: _set(c, "grid/0/methods", [{"estimator": "grpo",
-                                                                          "params": {"beta": [1]}}]),
-     ["beta", "grpo", "allowed parameters"]),
-    ("wrong parameter type", lambda c: _set(c, "grid/0/methods", [{"estimator": "rs", "params": {"beta": "2"}}]),
-     ["'beta'", "finite number", "'2'"]),
-    ("unknown loader", lambda c: _set(c, "benchmarks/math500/loader", "csvv"), ["benchmarks.math500.loader", "columns"]),
+    (
+        "beta on a method without it",
+        lambda c: _set(c, "grid/0/methods", [{"estimator": "grpo", "params": {"beta": [1]}}]),
+        ["beta", "grpo", "allowed parameters"],
+    ),
+    (
+        "wrong parameter type",
+        lambda c: _set(c, "grid/0/methods", [{"estimator": "rs", "params": {"beta": "2"}}]),
+        ["'beta'", "finite number", "'2'"],
+    ),
+    (
+        "unknown loader",
+        lambda c: _set(c, "benchmarks/math500/loader", "csvv"),
+        ["benchmarks.math500.loader", "columns"],
+    ),
     ("unknown trainer", lambda c: _set(c, "training/trainer", "verl"), ["training.trainer", "openrlhf", "trl"]),
     ("n out of range", lambda c: _set(c, "evaluation/per_benchmark/aime24", {"n": 0}), ["aime24.n", "minimum"]),
-    ("source without hub or local", lambda c: _set(c, "benchmarks/cmimc25", {"loader": "columns"}),
-     ["benchmarks.cmimc25", "hub", "local"]),
-    ("model with neither hf_id nor build", lambda c: _set(c, "models/Qwen2.5-7B", {"size": "small"}),
-     ["models.Qwen2.5-7B", "hf_id", "build"]),
+    (
+        "source without hub or local",
+        lambda c: _set(c, "benchmarks/cmimc25", {"loader": "columns"}),
+        ["benchmarks.cmimc25", "hub", "local"],
+    ),
+    (
+        "model with neither hf_id nor build",
+        lambda c: _set(c, "models/Qwen2.5-7B", {"size": "small"}),
+        ["models.Qwen2.5-7B", "hf_id", "build"],
+    ),
     ("wrong type", lambda c: _set(c, "training/max_steps", "many"), ["training.max_steps", "integer"]),
-    ("eval step beyond max_steps", lambda c: _set(c, "training/eval_steps", [100, 600]),
-     ["training.eval_steps", "600", "max_steps"]),
-    ("k beyond the group size", lambda c: _set(c, "grid/0/methods/1/params", {"k": 17}),
-     ["grid[0].methods[1].params", "k = 17", "group size N = 16"]),
-    ("RiskPO bundle that does not divide the batch", lambda c: _set(c, "grid/8/methods/0/params", {"B": 5}),
-     ["grid[8].methods[0].params", "5", "128"]),
-    ("clip bounds with high below low", lambda c: _set(c, "training/eps_clip_high", 0.1),
-     ["training.eps_clip_high", "0.1"]),
-    ("dynamic sampling with an empty reward range", lambda c: _set(c, "training/dynamic_sampling/reward_range", [1, 0]),
-     ["training.dynamic_sampling.reward_range"]),
-    ("group-size ablation whose total batch does not divide", lambda c: _set(c, "grid/7/total_batch", 2000),
-     ["grid[7].total_batch", "2000", "[32]"]),
-    ("setting without a setup record entry", lambda c: _set(c, "evaluation/n", 4),
-     ["evaluation.n", "setup record"]),
-    ("OpenRLHF eval step not at a checkpoint", lambda c: _set(c, "training/eval_steps", [100, 125]),
-     ["training.eval_steps", "125", "save_steps"]),
-    ("OpenRLHF batch sizes that do not divide", lambda c: _set(c, "training/micro_train_batch_size", 3),
-     ["train_batch_size", "micro_train_batch_size"]),
-    ("k_table entry that is not computed", lambda c: _set(c, "report/k_table", [1, 10]),
-     ["report.k_table", "pass@10", "power of two"]),
-    ("k_table entry above every n", lambda c: _set(c, "report/k_table", [1, 2048]),
-     ["report.k_table", "pass@2048", "1024"]),
-    ("model name with a trailing newline", lambda c: c["models"].update({"tiny\n": c["models"]["Qwen2.5-7B"]}),
-     ["config key models", repr("tiny\n"), "does not match"]),
-    ("name in both train sets and benchmarks", lambda c: c["benchmarks"].update(math12k=c["benchmarks"]["math500"]),
-     ["math12k", "both"]),
+    (
+        "eval step beyond max_steps",
+        lambda c: _set(c, "training/eval_steps", [100, 600]),
+        ["training.eval_steps", "600", "max_steps"],
+    ),
+    (
+        "k beyond the group size",
+        lambda c: _set(c, "grid/0/methods/1/params", {"k": 17}),
+        ["grid[0].methods[1].params", "k = 17", "group size N = 16"],
+    ),
+    (
+        "RiskPO bundle that does not divide the batch",
+        lambda c: _set(c, "grid/8/methods/0/params", {"B": 5}),
+        ["grid[8].methods[0].params", "5", "128"],
+    ),
+    (
+        "clip bounds with high below low",
+        lambda c: _set(c, "training/eps_clip_high", 0.1),
+        ["training.eps_clip_high", "0.1"],
+    ),
+    (
+        "dynamic sampling with an empty reward range",
+        lambda c: _set(c, "training/dynamic_sampling/reward_range", [1, 0]),
+        ["training.dynamic_sampling.reward_range"],
+    ),
+    (
+        "group-size ablation whose total batch does not divide",
+        lambda c: _set(c, "grid/7/total_batch", 2000),
+        ["grid[7].total_batch", "2000", "[32]"],
+    ),
+    ("setting without a setup record entry", lambda c: _set(c, "evaluation/n", 4), ["evaluation.n", "setup record"]),
+    (
+        "OpenRLHF eval step not at a checkpoint",
+        lambda c: _set(c, "training/eval_steps", [100, 125]),
+        ["training.eval_steps", "125", "save_steps"],
+    ),
+    (
+        "OpenRLHF batch sizes that do not divide",
+        lambda c: _set(c, "training/micro_train_batch_size", 3),
+        ["train_batch_size", "micro_train_batch_size"],
+    ),
+    (
+        "k_table entry that is not computed",
+        lambda c: _set(c, "report/k_table", [1, 10]),
+        ["report.k_table", "pass@10", "power of two"],
+    ),
+    (
+        "k_table entry above every n",
+        lambda c: _set(c, "report/k_table", [1, 2048]),
+        ["report.k_table", "pass@2048", "1024"],
+    ),
+    (
+        "model name with a trailing newline",
+        lambda c: c["models"].update({"tiny\n": c["models"]["Qwen2.5-7B"]}),
+        ["config key models", repr("tiny\n"), "does not match"],
+    ),
+    (
+        "name in both train sets and benchmarks",
+        lambda c: c["benchmarks"].update(math12k=c["benchmarks"]["math500"]),
+        ["math12k", "both"],
+    ),
 ]
 
 

@@ -50,25 +50,38 @@ def test_a_dry_run_with_another_config_leaves_a_running_job_its_own(tmp_path):
         'rule probe:\n    output: "probe.txt"\n    shell:\n'
         '        "while [ ! -f go ]; do sleep 0.1; done; '
         "python -c 'import sys; from rsrl.io import load_config_json; "
-        "print(load_config_json(sys.argv[1])[\\\"evaluation\\\"][\\\"seed\\\"])' $RSRL_CONFIG > {output}\"\n")
+        'print(load_config_json(sys.argv[1])[\\"evaluation\\"][\\"seed\\"])\' $RSRL_CONFIG > {output}"\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(tmp_path), "-c", "1"]
-    job = subprocess.Popen([*cmd, "probe", "--configfile", str(tmp_path / "a.yaml")], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    job = subprocess.Popen(
+        [*cmd, "probe", "--configfile", str(tmp_path / "a.yaml")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while not (tmp_path / ".snakemake" / "incomplete").exists() or not any(
-                (tmp_path / ".snakemake" / "incomplete").iterdir()):
+            (tmp_path / ".snakemake" / "incomplete").iterdir()
+        ):
             assert job.poll() is None and time.time() < deadline, "the probe job never started"
             time.sleep(0.2)
-        dry = subprocess.run([*cmd, "-n", "probe", "--configfile", str(tmp_path / "b.yaml")], env=env,
-                             capture_output=True, text=True, timeout=120)
+        dry = subprocess.run(
+            [*cmd, "-n", "probe", "--configfile", str(tmp_path / "b.yaml")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert dry.returncode == 0, dry.stderr[-2000:]
         (tmp_path / "go").touch()
         out, _ = job.communicate(timeout=120)
     finally:
         job.kill()
     assert job.returncode == 0, out[-3000:]
-    assert (tmp_path / "probe.txt").read_text().strip() == str(yaml.safe_load((REPO / "config" / "demo.yaml")
-                                                                             .read_text())["evaluation"]["seed"])
+    assert (tmp_path / "probe.txt").read_text().strip() == str(
+        yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["evaluation"]["seed"]
+    )
     assert len(list((tmp_path / ".snakemake" / "rsrl" / "config").glob("*.json"))) == 2

@@ -10,27 +10,32 @@ from rsrl.grading.normalize import gold_latex
 from rsrl.prompts import TEMPLATES, build_prompt
 
 
-@pytest.mark.parametrize("text, expected", [
-    (r"so $\boxed{5}$.", "5"),
-    (r"$\boxed{\frac{1}{\sqrt{2}}}$", r"\frac{1}{\sqrt{2}}"),
-    (r"first \boxed{1} then \boxed{2}", "2"),
-    (r"\boxed{\{1, 2\}}", r"\{1, 2\}"),
-    (r"\boxed{\left( 3, \frac{\pi}{2} \right)}", r"\left( 3, \frac{\pi}{2} \right)"),
-    (r"so $y = \boxed 6$.", "6"),
-    (r"\fbox{x^{2}}", "x^{2}"),
-    (r"\boxed {7}", "7"),
-    (r"\boxed{\text{(B)}} and then \boxed{a", None),  # the last one never closes (truncated output)
-    ("no box here", None),
-    ("", None),
-    (None, None),
-    (r"\boxedx", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"so $\boxed{5}$.", "5"),
+        (r"$\boxed{\frac{1}{\sqrt{2}}}$", r"\frac{1}{\sqrt{2}}"),
+        (r"first \boxed{1} then \boxed{2}", "2"),
+        (r"\boxed{\{1, 2\}}", r"\{1, 2\}"),
+        (r"\boxed{\left( 3, \frac{\pi}{2} \right)}", r"\left( 3, \frac{\pi}{2} \right)"),
+        (r"so $y = \boxed 6$.", "6"),
+        (r"\fbox{x^{2}}", "x^{2}"),
+        (r"\boxed {7}", "7"),
+        (r"\boxed{\text{(B)}} and then \boxed{a", None),  # the last one never closes (truncated output)
+        ("no box here", None),
+        ("", None),
+        (None, None),
+        (r"\boxedx", None),
+    ],
+)
 def test_last_boxed(text, expected):
     assert last_boxed(text) == expected
 
 
-@pytest.mark.parametrize("answer", ["5", r"\frac{3\sqrt{2}}{4}", r"(3, \frac{\pi}{2})", r"\text{Evelyn}",
-                                    "-1", r"\{-2, 2\}", r"[2, 5)", r"10\%"])
+@pytest.mark.parametrize(
+    "answer",
+    ["5", r"\frac{3\sqrt{2}}{4}", r"(3, \frac{\pi}{2})", r"\text{Evelyn}", "-1", r"\{-2, 2\}", r"[2, 5)", r"10\%"],
+)
 def test_parseable_answers(answer):
     assert is_parseable(answer)
 
@@ -47,8 +52,10 @@ def test_gold_latex_is_boxed():
 
 def test_qwen_math_boxed_template_literal():
     got = build_prompt("What is $1+{2}$?", "qwen_math_boxed")
-    assert got == ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}."
-                   "<|im_end|>\n<|im_start|>user\nWhat is $1+{2}$?<|im_end|>\n<|im_start|>assistant\n")
+    assert got == (
+        "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}."
+        "<|im_end|>\n<|im_start|>user\nWhat is $1+{2}$?<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_plain_template():

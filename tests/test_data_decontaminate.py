@@ -8,17 +8,28 @@ from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import problem_key, problem_keys, words
 
 BENCH = {
-    "b1": [("b1-0", "A rectangle has a perimeter of 30 units and its length is twice its width. What is the area "
-                    "of the rectangle, in square units?"),
-           ("b1-1", "Compute $\\dbinom{8}{3}$.")],
-    "b2": [("b2-0", "Find the number of ordered pairs $(a, b)$ of positive integers with $a + b = 1000$ such that "
-                    "neither $a$ nor $b$ has a zero digit.")],
+    "b1": [
+        (
+            "b1-0",
+            "A rectangle has a perimeter of 30 units and its length is twice its width. What is the area "
+            "of the rectangle, in square units?",
+        ),
+        ("b1-1", "Compute $\\dbinom{8}{3}$."),
+    ],
+    "b2": [
+        (
+            "b2-0",
+            "Find the number of ordered pairs $(a, b)$ of positive integers with $a + b = 1000$ such that "
+            "neither $a$ nor $b$ has a zero digit.",
+        )
+    ],
 }
 
 
 def test_problem_key_ignores_formatting_only():
-    assert problem_key("Find the value of $x$ such that $\\sqrt{x + 7} = 9$.") == \
-        problem_key("Find the value of  x such that \\sqrt{x+7}=9.")
+    assert problem_key("Find the value of $x$ such that $\\sqrt{x + 7} = 9$.") == problem_key(
+        "Find the value of  x such that \\sqrt{x+7}=9."
+    )
     assert problem_key("Compute $\\left(1+2\\right)$") == problem_key("compute (1 + 2)")
     assert problem_key("What is 12 + 3?") != problem_key("What is 1 + 23?")
     assert problem_keys(["A", "b "]) == ["a", "b"]
@@ -58,7 +69,9 @@ def test_share_counts_distinct_ngrams_of_the_training_problem():
 def test_short_problems_exact_only():
     idx = BenchmarkIndex({"b": [("0", "What is 2 + 3?")]}, n=13)
     assert find_contaminated(["What is 2 + 3?", "What is 2 + 4?"], idx, 0.5) == [
-        find_contaminated(["What is 2 + 3?"], idx, 0.5)[0], None]
+        find_contaminated(["What is 2 + 3?"], idx, 0.5)[0],
+        None,
+    ]
 
 
 def test_no_false_positives_on_random_text():

@@ -56,24 +56,39 @@ def test_snakemake_builds_data_offline(tmp_path):
     shared_eval = Path(os.environ.get("RSRL_DATA_DIR", REPO.parent / "shared" / "data")) / "eval"
     if shared_eval.is_dir():  # the real benchmark problems
         shutil.copytree(shared_eval, data / "eval")
-        benchmarks = {b: {"loader": "columns", "local": f"eval/{b}.jsonl"}
-                      for b in ("math500", "aime24", "aime25", "hmmt_feb24", "hmmt_feb25")}
+        benchmarks = {
+            b: {"loader": "columns", "local": f"eval/{b}.jsonl"}
+            for b in ("math500", "aime24", "aime25", "hmmt_feb24", "hmmt_feb25")
+        }
         # A real MATH-500 problem in the training data, to be found by decontamination.
         first = json.loads((shared_eval / "math500.jsonl").read_text().splitlines()[0])
         with open(data / "deepmath.jsonl", "a") as fh:
-            fh.write(json.dumps({"question": first["problem"], "final_answer": first["answer"], "difficulty": 2.0,
-                                 "topic": "Mathematics -> Precalculus"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "question": first["problem"],
+                        "final_answer": first["answer"],
+                        "difficulty": 2.0,
+                        "topic": "Mathematics -> Precalculus",
+                    }
+                )
+                + "\n"
+            )
     else:
-        benchmarks = {"math500": {"loader": "columns", "local": "math500.jsonl"},
-                      "aime24": {"loader": "columns", "local": "aime24.jsonl"}}
+        benchmarks = {
+            "math500": {"loader": "columns", "local": "math500.jsonl"},
+            "aime24": {"loader": "columns", "local": "aime24.jsonl"},
+        }
     benchmarks["cmimc25"] = {"loader": "columns", "hub": {"id": "MathArena/cmimc_2025"}, "local": "cmimc25.jsonl"}
     spec = {"task": "add", "terms": [2, 3], "min_value": 0, "max_value": 99}
     benchmarks["add_test"] = {"loader": "synthetic", "synthetic": {**spec, "split": "test", "size": 50, "seed": 1}}
     cfg["train_sets"]["math12k"]["local"] = "math_lighteval.jsonl"
     cfg["train_sets"]["dapo17k"]["local"] = "dapo17k.parquet"
     cfg["train_sets"]["deepmath103k"]["local"] = "deepmath.jsonl"
-    cfg["train_sets"]["add_train"] = {"loader": "synthetic", "synthetic": {**spec, "split": "train", "size": 500,
-                                                                           "seed": 0}}
+    cfg["train_sets"]["add_train"] = {
+        "loader": "synthetic",
+        "synthetic": {**spec, "split": "train", "size": 500, "seed": 0},
+    }
     cfg.update(data_dir=str(data), data_source="local", benchmarks=benchmarks)
     cfg["evaluation"]["per_benchmark"] = {}
     cfg["report"]["k_table"] = [1]  # one sample per problem without per_benchmark entries

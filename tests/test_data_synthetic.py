@@ -17,7 +17,7 @@ def test_problems_and_answers():
     df = gen(split="train", size=200, seed=3, terms=[2, 4], min_value=0, max_value=50)
     for q, a, d in zip(df["problem"], df["answer"], df["difficulty"]):
         assert q.startswith("What is ") and q.endswith("?")
-        values = [int(v) for v in q[len("What is "):-1].split(" + ")]
+        values = [int(v) for v in q[len("What is ") : -1].split(" + ")]
         assert 2 <= len(values) <= 4 and len(values) == d and all(0 <= v <= 50 for v in values)
         assert a == str(sum(values))
     assert df["problem"].is_unique and df["id"].is_unique
@@ -46,11 +46,18 @@ def test_difficulty_is_configurable():
     assert set(hard["difficulty"]) <= {4.0, 5.0}
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ({"task": "mul"}, "unknown task"), ({"split": "dev"}, "split"), ({"terms": 1}, "terms"),
-    ({"min_value": 5, "max_value": 1}, "min_value"), ({"size": 0}, "size"), ({"colour": 1}, "unknown key"),
-    ({"test_fraction": 1.5}, "test_fraction"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ({"task": "mul"}, "unknown task"),
+        ({"split": "dev"}, "split"),
+        ({"terms": 1}, "terms"),
+        ({"min_value": 5, "max_value": 1}, "min_value"),
+        ({"size": 0}, "size"),
+        ({"colour": 1}, "unknown key"),
+        ({"test_fraction": 1.5}, "test_fraction"),
+    ],
+)
 def test_bad_params(bad, needle):
     with pytest.raises(DataError, match=needle):
         synthetic.params("syn", {"synthetic": bad})
@@ -75,7 +82,9 @@ def test_prepare_synthetic_train_and_test(tmp_path, paper_config):
     cfg["report"] = {}
     cfg = rcfg.validate(cfg)
     mb = prepare(cfg, "bench", "add_test", tmp_path / "add_test.parquet", tmp_path / "b.json")
-    mt = prepare(cfg, "train", "add_train", tmp_path / "t.parquet", tmp_path / "t.json", [tmp_path / "add_test.parquet"])
+    mt = prepare(
+        cfg, "train", "add_train", tmp_path / "t.parquet", tmp_path / "t.json", [tmp_path / "add_test.parquet"]
+    )
     assert (mb["rows_kept"], mt["rows_kept"]) == (40, 300)
     assert mt["decontamination"]["benchmarks"]["add_test"] == {"exact": 0, "ngram": 0}
     assert mt["source_id"] == "synthetic:add" and mt["splits"] == ["train"] and mt["notes"]["synthetic"]["seed"] == 0
@@ -92,8 +101,9 @@ def test_prepare_rejects_overlapping_synthetic_splits(tmp_path, paper_config):
     cfg = dict(paper_config)
     spec = {"task": "add", "size": 300, "seed": 0, "terms": 2, "max_value": 30}
     cfg["train_sets"] = {"add_train": {"loader": "synthetic", "synthetic": {**spec, "split": "train"}}}
-    cfg["benchmarks"] = {"add_test": {"loader": "synthetic",
-                                      "synthetic": {**spec, "split": "test", "size": 100, "test_fraction": 0.5}}}
+    cfg["benchmarks"] = {
+        "add_test": {"loader": "synthetic", "synthetic": {**spec, "split": "test", "size": 100, "test_fraction": 0.5}}
+    }
     cfg["grid"] = [{**cfg["grid"][0], "train_sets": ["add_train"]}]
     cfg["evaluation"] = {**cfg["evaluation"], "per_benchmark": {}}
     cfg["report"] = {}

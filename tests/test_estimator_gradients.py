@@ -34,10 +34,14 @@ from rsrl import estimators
 COSINE_MIN = 0.9
 G, K, N = 4, 4, 8
 THETA = np.array([[0.5, -0.3, 0.8, -1.0], [0.0, 0.4, -0.6, 0.9], [1.2, -0.2, 0.3, -0.5], [-0.4, 0.6, 0.1, 0.0]])
-P = np.array([[0.02, 0.10, 0.25, 0.05],      # a hard prompt (accuracy ~ 0.1)
-              [0.20, 0.60, 0.35, 0.50],      # medium
-              [0.50, 0.90, 0.70, 0.60],      # easy-ish
-              [0.95, 0.85, 0.99, 0.90]])     # solved often
+P = np.array(
+    [
+        [0.02, 0.10, 0.25, 0.05],  # a hard prompt (accuracy ~ 0.1)
+        [0.20, 0.60, 0.35, 0.50],  # medium
+        [0.50, 0.90, 0.70, 0.60],  # easy-ish
+        [0.95, 0.85, 0.99, 0.90],
+    ]
+)  # solved often
 RESULTS: dict[str, dict] = {}
 
 
@@ -48,10 +52,11 @@ def softmax(theta: np.ndarray) -> np.ndarray:
 
 PI = softmax(THETA)
 PBAR = (PI * P).sum(-1)
-GRAD_PBAR = PI * (P - PBAR[:, None])          # [G, K]: d pbar_x / d theta_x
+GRAD_PBAR = PI * (P - PBAR[:, None])  # [G, K]: d pbar_x / d theta_x
 
 
 # Exact gradients of the stated objectives (sums over contexts).
+
 
 def grad_mean_reward() -> np.ndarray:
     return GRAD_PBAR
@@ -99,11 +104,11 @@ def mc_gradient(fn, batches: int, seed: int, chunk: int = 25_000) -> tuple[np.nd
     done = 0
     while done < batches:
         m = min(chunk, batches - done)
-        arms = (rng.random((m, G, N, 1)) > cdf[None, :, None, :]).sum(-1)          # [m, G, N]
+        arms = (rng.random((m, G, N, 1)) > cdf[None, :, None, :]).sum(-1)  # [m, G, N]
         arms = np.minimum(arms, K - 1)
         r = (rng.random((m, G, N)) < P[np.arange(G)[None, :, None], arms]).astype(np.float64)
         adv = np.asarray(fn(r), dtype=np.float64)
-        onehot = arms[..., None] == np.arange(K)                                     # [m, G, N, K]
+        onehot = arms[..., None] == np.arange(K)  # [m, G, N, K]
         g = np.einsum("mgn,mgnk->mgk", adv, onehot) - adv.sum(-1)[..., None] * PI[None]
         s1 += g.sum(0)
         s2 += (g * g).sum(0)
@@ -184,11 +189,18 @@ def test_exact_expected_update_of_per_prompt_estimators(n):
     for pbar in pbars:
         assert _per_prompt_scale(estimators.get("rloo"), pbar, n) == pytest.approx(n, rel=1e-12)
         assert _per_prompt_scale(estimators.get("drgrpo"), pbar, n) == pytest.approx(n - 1, rel=1e-12)
-        for name, params in [("grpo", {}), ("rs", {"beta": 4.0}), ("rs", {"beta": 32.0}), ("passk_chen", {"k": 2}),
-                             ("passk_chen", {"k": 4}), ("passk_mahdavi", {"k": 4}), ("riskpo", {"B": 1})]:
+        for name, params in [
+            ("grpo", {}),
+            ("rs", {"beta": 4.0}),
+            ("rs", {"beta": 32.0}),
+            ("passk_chen", {"k": 2}),
+            ("passk_chen", {"k": 4}),
+            ("passk_mahdavi", {"k": 4}),
+            ("riskpo", {"B": 1}),
+        ]:
             c = _per_prompt_scale(estimators.get(name, **params), pbar, n)
             if name == "passk_chen" and params["k"] == n:
-                assert c == 0.0          # one k-subset only: sigma = 0 and every advantage is 0 (documented)
+                assert c == 0.0  # one k-subset only: sigma = 0 and every advantage is 0 (documented)
             else:
                 assert c > 0, (name, params, pbar, c)
 

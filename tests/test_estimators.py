@@ -28,17 +28,20 @@ def test_names_include_the_paper_estimators():
     assert {"grpo", "drgrpo", "rloo", "rs"} <= set(estimators.names())
 
 
-@pytest.mark.parametrize("name,params,match", [
-    ("nope", {}, "allowed values are"),
-    ("rs", {}, "needs parameter"),
-    ("rs", {"beta": -1.0}, "'beta' must be"),
-    ("rs", {"beta": float("nan")}, "'beta' must be"),
-    ("rs", {"beta": float("inf")}, "'beta' must be"),
-    ("rs", {"beta": "2"}, "'beta' must be"),
-    ("rs", {"beta": True}, "'beta' must be"),
-    ("drgrpo", {"beta": 2.0}, "unknown parameter"),
-    ("grpo", {"eps": -1.0}, "'eps' must be"),
-])
+@pytest.mark.parametrize(
+    "name,params,match",
+    [
+        ("nope", {}, "allowed values are"),
+        ("rs", {}, "needs parameter"),
+        ("rs", {"beta": -1.0}, "'beta' must be"),
+        ("rs", {"beta": float("nan")}, "'beta' must be"),
+        ("rs", {"beta": float("inf")}, "'beta' must be"),
+        ("rs", {"beta": "2"}, "'beta' must be"),
+        ("rs", {"beta": True}, "'beta' must be"),
+        ("drgrpo", {"beta": 2.0}, "unknown parameter"),
+        ("grpo", {"eps": -1.0}, "'eps' must be"),
+    ],
+)
 def test_get_rejects_bad_requests(name, params, match):
     with pytest.raises(ValueError, match=match):
         estimators.get(name, **params)
@@ -47,6 +50,7 @@ def test_get_rejects_bad_requests(name, params, match):
 def test_register_adds_an_estimator_and_refuses_duplicates():
     name = "test_only_zero"
     if name not in estimators.names():
+
         @estimators.register(name)
         def zero(rewards):
             return rewards * 0
@@ -140,9 +144,13 @@ def _rs_exact(r, beta) -> np.ndarray:
 @pytest.mark.parametrize("beta", [1e-6, 0.1, 1.0, 2.0, 8.0, 50.0, 300.0])
 def test_rs_matches_high_precision_reference(beta):
     rng = np.random.default_rng(3)
-    r = np.concatenate([np.round(rng.random((6, 8)), 3),               # continuous rewards (exact decimals)
-                        (rng.random((6, 8)) < 0.3).astype(float),     # binary rewards
-                        rng.integers(-5, 6, size=(3, 8)).astype(float)])
+    r = np.concatenate(
+        [
+            np.round(rng.random((6, 8)), 3),  # continuous rewards (exact decimals)
+            (rng.random((6, 8)) < 0.3).astype(float),  # binary rewards
+            rng.integers(-5, 6, size=(3, 8)).astype(float),
+        ]
+    )
     r[-1, :] = 1.0  # one constant group
     a = estimators.get("rs", beta=beta)(r)
     ref = _rs_exact(r, beta)
@@ -165,15 +173,26 @@ def test_rs_no_overflow_for_huge_beta_times_reward(dtype):
 def test_numpy_and_torch_agree():
     torch = pytest.importorskip("torch")
     r = _groups(4)
-    for name, params in (("grpo", {}), ("drgrpo", {}), ("rloo", {}), ("rs", {"beta": 0.0}),
-                         ("rs", {"beta": 1e-8}), ("rs", {"beta": 4.0}), ("rs", {"beta": 1e4})):
+    for name, params in (
+        ("grpo", {}),
+        ("drgrpo", {}),
+        ("rloo", {}),
+        ("rs", {"beta": 0.0}),
+        ("rs", {"beta": 1e-8}),
+        ("rs", {"beta": 4.0}),
+        ("rs", {"beta": 1e4}),
+    ):
         fn = estimators.get(name, **params)
         for np_dtype, t_dtype in ((np.float64, torch.float64), (np.float32, torch.float32)):
             a_np = fn(r.astype(np_dtype))
             a_t = fn(torch.tensor(r, dtype=t_dtype))
             assert isinstance(a_t, torch.Tensor) and a_t.dtype == t_dtype and a_t.device.type == "cpu"
-            np.testing.assert_allclose(a_t.numpy(), a_np, rtol=1e-6 if np_dtype == np.float32 else 1e-12,
-                                       atol=1e-7 if np_dtype == np.float32 else 1e-14)
+            np.testing.assert_allclose(
+                a_t.numpy(),
+                a_np,
+                rtol=1e-6 if np_dtype == np.float32 else 1e-12,
+                atol=1e-7 if np_dtype == np.float32 else 1e-14,
+            )
     assert fn(torch.tensor([[1.0, 1.0]])).abs().max().item() == 0.0
 
 
@@ -211,3 +230,9 @@ def test_batched_betas_match_the_registry():
     got = estimators.rs_advantage_batch(r, betas[:, None, None])
     for b, beta in enumerate(betas):
         np.testing.assert_array_equal(got[b], estimators.get("rs", beta=float(beta))(r[b]))
+
+
+def test_registration_order_is_the_papers_order():
+    """Tables, legends and colours follow registration order: the group baselines, RS-GRPO, then the pass@k
+    methods and RiskPO (the import order at the end of rsrl/estimators/__init__.py)."""
+    assert estimators.names() == ["grpo", "drgrpo", "rloo", "rs", "pkpo", "passk_chen", "passk_mahdavi", "riskpo"]

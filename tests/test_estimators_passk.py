@@ -58,8 +58,8 @@ def test_pkpo_equals_enumeration_over_subsets(n):
         _record("pkpo", err)
         assert err <= 1e-13, (n, k, err)
         if k >= 2:
-            assert (got >= 0).all()                        # never negative
-            assert np.all(got[-1] == 0.0)                  # a constant group gets exactly zero
+            assert (got >= 0).all()  # never negative
+            assert np.all(got[-1] == 0.0)  # a constant group gets exactly zero
 
 
 def test_pkpo_binary_closed_form_and_published_check_values():
@@ -76,9 +76,10 @@ def test_pkpo_binary_closed_form_and_published_check_values():
                 err = max([abs(g - float(want_pos)) for g in got[:c]] + [abs(g - float(want_neg)) for g in got[c:]])
                 _record("pkpo", err)
                 assert err <= 1e-15, (n, c, k)
-    r = np.array([[0, .5, .2, 1, .3, 0, .8, .6]])
-    np.testing.assert_allclose(estimators.get("pkpo", k=4)(r)[0], [0, .0129, 0, .1843, .0014, 0, .0843, .0271],
-                               atol=5e-5)
+    r = np.array([[0, 0.5, 0.2, 1, 0.3, 0, 0.8, 0.6]])
+    np.testing.assert_allclose(
+        estimators.get("pkpo", k=4)(r)[0], [0, 0.0129, 0, 0.1843, 0.0014, 0, 0.0843, 0.0271], atol=5e-5
+    )
 
 
 def chen_closed_form(n: int, c: int, k: int) -> tuple[float, float]:
@@ -104,7 +105,7 @@ def test_passk_chen_equals_closed_form():
                 err = float(np.abs(got - want).max())
                 _record("passk_chen", err / max(1.0, float(np.abs(want).max())))
                 assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (n, c, k, got, want)
-                assert abs(got.sum()) <= 1e-12 * max(1.0, float(np.abs(got).max())) * n   # centred
+                assert abs(got.sum()) <= 1e-12 * max(1.0, float(np.abs(got).max())) * n  # centred
     # the official code's check values (N = 8, c = 2)
     r = np.array([[1.0, 1, 0, 0, 0, 0, 0, 0]])
     np.testing.assert_allclose(estimators.get("passk_chen", k=2)(r)[0, [0, 2]], [1.0742, -0.3581], atol=1e-4)
@@ -113,8 +114,9 @@ def test_passk_chen_equals_closed_form():
 
 def test_passk_chen_k1_is_grpo_with_population_std():
     r = np.random.default_rng(1).integers(0, 2, size=(20, 8)).astype(float)
-    np.testing.assert_allclose(estimators.get("passk_chen", k=1)(r), estimators.get("grpo", unbiased=False, eps=0)(r),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        estimators.get("passk_chen", k=1)(r), estimators.get("grpo", unbiased=False, eps=0)(r), atol=1e-12
+    )
 
 
 def mahdavi_closed_form(group: list[int], k: int) -> list[float]:
@@ -215,6 +217,7 @@ def test_passk_mahdavi_reproduces_the_forks_worked_example():
     got = estimators.get("passk_mahdavi", k=2, normalize_star=True)(x)
     np.testing.assert_allclose(got, eps_free * np.array([[0.8], [0.8], [1.0]]), rtol=1e-5, atol=0)
     # k = 1: every coefficient is 1, normalised or not (the fork applies neither)
-    np.testing.assert_allclose(estimators.get("passk_mahdavi", k=1, normalize_star=True)(x), estimators.get("grpo")(x),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        estimators.get("passk_mahdavi", k=1, normalize_star=True)(x), estimators.get("grpo")(x), atol=1e-15
+    )
     assert estimators.spec("passk_mahdavi").param("normalize_star").default is False

@@ -36,7 +36,7 @@ def riskpo_slow(rewards: list[list[float]], alpha, beta, w, B, credit) -> list[l
     out = [[0.0] * N for _ in range(G)]
     for start in range(0, G, B):
         questions = list(range(start, start + B))
-        scores = [sum(rewards[q][j] for q in questions) for j in range(N)]       # paper j: j-th response of each
+        scores = [sum(rewards[q][j] for q in questions) for j in range(N)]  # paper j: j-th response of each
         q_a, q_b = quantile(scores, alpha), quantile(scores, beta)
         std = sample_std(scores) if N > 1 else 1.0
         for j, x in enumerate(scores):
@@ -61,8 +61,12 @@ def riskpo_slow(rewards: list[list[float]], alpha, beta, w, B, credit) -> list[l
 
 
 CASES = [
-    (0.2, 0.9, 1.5, 5, "std"), (0.2, 0.8, 1.5, 5, "sum-mean"), (0.1, 0.5, 0.0, 2, "uniform"),
-    (0.3, 0.95, 3.0, 1, "score"), (0.2, 0.9, 1.5, 1, "std"), (0.25, 0.75, 1.0, 3, "sum-mean"),
+    (0.2, 0.9, 1.5, 5, "std"),
+    (0.2, 0.8, 1.5, 5, "sum-mean"),
+    (0.1, 0.5, 0.0, 2, "uniform"),
+    (0.3, 0.95, 3.0, 1, "score"),
+    (0.2, 0.9, 1.5, 1, "std"),
+    (0.25, 0.75, 1.0, 3, "sum-mean"),
 ]
 
 
@@ -73,7 +77,7 @@ def test_riskpo_equals_slow_per_paper_computation(alpha, beta, w, B, credit, kin
     for n in (1, 2, 5, 8):
         G = 2 * B
         r = rng.integers(0, 2, size=(G, n)).astype(float) if kind == "binary" else rng.random((G, n)).round(2)
-        r[0] = r[0, 0]                                   # one question with all-equal rewards
+        r[0] = r[0, 0]  # one question with all-equal rewards
         got = estimators.get("riskpo", alpha=alpha, beta=beta, w=w, B=B, credit=credit)(r)
         want = np.array(riskpo_slow(r.tolist(), alpha, beta, w, B, credit))
         err = float(np.abs(got - want).max())
@@ -113,13 +117,13 @@ def test_leading_axes_and_torch():
     t = fn(torch.tensor(r, dtype=torch.float32))
     assert t.dtype == torch.float32 and t.shape == (3, 4, 8)
     np.testing.assert_allclose(t.numpy(), out, rtol=1e-4, atol=1e-5)
-    flat = r[0, 0]                                        # a 1-D input is one prompt (B = 1)
+    flat = r[0, 0]  # a 1-D input is one prompt (B = 1)
     np.testing.assert_array_equal(estimators.get("riskpo", B=1)(flat), estimators.get("riskpo", B=1)(flat[None])[0])
 
 
 def test_method_names_round_trip():
     m = Method.of("riskpo", {"alpha": 0.2, "beta": 0.8, "B": 1, "credit": "sum-mean"})
-    assert m.id == "riskpo_beta0.8_B1_creditsum-mean"      # alpha = 0.2 is the default
+    assert m.id == "riskpo_beta0.8_B1_creditsum-mean"  # alpha = 0.2 is the default
     assert parse(m.id) == m
     assert parse("riskpo_alpha0.1_beta0.8") == Method.of("riskpo", {"alpha": 0.1, "beta": 0.8})
 

@@ -18,17 +18,31 @@ def grader():
 
 
 def _shard(rows, start=0):
-    return pd.DataFrame({"problem_id": [p for p, _, _ in rows], "sample_idx": range(start, start + len(rows)),
-                         "completion": [c for _, c, _ in rows], "extracted": None, "n_tokens": 7,
-                         "finish_reason": [f for _, _, f in rows], "seed": 0})
+    return pd.DataFrame(
+        {
+            "problem_id": [p for p, _, _ in rows],
+            "sample_idx": range(start, start + len(rows)),
+            "completion": [c for _, c, _ in rows],
+            "extracted": None,
+            "n_tokens": 7,
+            "finish_reason": [f for _, _, f in rows],
+            "seed": 0,
+        }
+    )
 
 
 def test_graded_shard_classes_cut_and_votes(grader):
     bench = pd.DataFrame({"id": ["a", "b"], "answer": ["2", "5"]})
-    s0 = _shard([("a", "so $\\boxed{x=2}$", "stop"), ("a", "so $\\boxed{2}$", "stop"),
-                 ("a", "so $\\boxed{3}$<|im_end|>\n<|im_start|>user\n\\boxed{2}", "length"),
-                 ("b", "$\\boxed{\\frac{1}{\\sqrt3}}$", "stop"), ("b", "$\\boxed{5}$", "stop"),
-                 ("b", "$\\boxed{\\frac{\\sqrt3}{3}}$", "length")])
+    s0 = _shard(
+        [
+            ("a", "so $\\boxed{x=2}$", "stop"),
+            ("a", "so $\\boxed{2}$", "stop"),
+            ("a", "so $\\boxed{3}$<|im_end|>\n<|im_start|>user\n\\boxed{2}", "length"),
+            ("b", "$\\boxed{\\frac{1}{\\sqrt3}}$", "stop"),
+            ("b", "$\\boxed{5}$", "stop"),
+            ("b", "$\\boxed{\\frac{\\sqrt3}{3}}$", "length"),
+        ]
+    )
     s1 = _shard([("a", "\\boxed{3.0}", "stop"), ("b", "$\\boxed{\\frac{\\sqrt3}{3}}$", "stop")], start=6)
     g0, g1 = (grade_samples(s, bench, grader, progress=False) for s in (s0, s1))
     assert list(g0.columns) == GRADED_COLUMNS

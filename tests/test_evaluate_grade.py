@@ -19,9 +19,17 @@ def grader():
 def _samples():
     bench = pd.DataFrame({"id": ["a", "b"], "answer": ["\\frac{1}{2}", "12"], "prompt": ["", ""]})
     comps = ["so $\\boxed{0.5}$", "so $\\boxed{1/3}$", "no answer", "\\boxed{12}", "\\boxed{12", "$\\boxed{ 12 }$"]
-    samples = pd.DataFrame({"problem_id": ["a", "a", "a", "b", "b", "b"], "sample_idx": [0, 1, 2, 0, 1, 2],
-                            "completion": comps, "extracted": [last_boxed(c) for c in comps],
-                            "n_tokens": [5] * 6, "finish_reason": ["stop"] * 4 + ["length", "stop"], "seed": range(6)})
+    samples = pd.DataFrame(
+        {
+            "problem_id": ["a", "a", "a", "b", "b", "b"],
+            "sample_idx": [0, 1, 2, 0, 1, 2],
+            "completion": comps,
+            "extracted": [last_boxed(c) for c in comps],
+            "n_tokens": [5] * 6,
+            "finish_reason": ["stop"] * 4 + ["length", "stop"],
+            "seed": range(6),
+        }
+    )
     return bench, samples
 
 

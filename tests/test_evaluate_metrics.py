@@ -19,9 +19,17 @@ def _graded(answers: dict[str, list], gold: dict[str, str]) -> pd.DataFrame:
     rows = []
     for pid, ans in answers.items():
         for j, a in enumerate(ans):
-            rows.append({"problem_id": pid, "sample_idx": j, "correct": a is not None and a == gold[pid],
-                         "timeout": a == "T", "answer": None if a in (None, "T") else a, "n_tokens": 10 + j,
-                         "finish_reason": "length" if a is None else "stop"})
+            rows.append(
+                {
+                    "problem_id": pid,
+                    "sample_idx": j,
+                    "correct": a is not None and a == gold[pid],
+                    "timeout": a == "T",
+                    "answer": None if a in (None, "T") else a,
+                    "n_tokens": 10 + j,
+                    "finish_reason": "length" if a is None else "stop",
+                }
+            )
     df = pd.DataFrame(rows)
     df["answer"] = df["answer"].astype("string")
     return df
@@ -30,8 +38,10 @@ def _graded(answers: dict[str, list], gold: dict[str, str]) -> pd.DataFrame:
 @pytest.fixture
 def graded():
     rng = np.random.default_rng(0)
-    answers = {f"q{i}": list(rng.choice(["1", "2", "3", None], size=16, p=[0.1 * i, 0.5, 0.4 - 0.1 * i, 0.1]))
-               for i in range(4)}
+    answers = {
+        f"q{i}": list(rng.choice(["1", "2", "3", None], size=16, p=[0.1 * i, 0.5, 0.4 - 0.1 * i, 0.1]))
+        for i in range(4)
+    }
     answers["q4"] = ["9"] * 16
     answers["q5"] = ["T"] + ["1"] * 15
     gold = {f"q{i}": "1" for i in range(6)}
@@ -105,8 +115,15 @@ def test_maj_at_k_small_cases_by_hand():
 
 def test_maj_at_k_equals_brute_force_over_all_subsets():
     rng = np.random.default_rng(7)
-    cases = [([1, 2], 0, 3), ([2, 2], 0, 4), ([2, 2, 2], 1, 7), ([3, 1, 1], 0, 6), ([1, 1, 1, 1], 2, 5),
-             ([2, 3], 0, 6), ([4, 2, 2], 2, 9)]
+    cases = [
+        ([1, 2], 0, 3),
+        ([2, 2], 0, 4),
+        ([2, 2, 2], 1, 7),
+        ([3, 1, 1], 0, 6),
+        ([1, 1, 1, 1], 2, 5),
+        ([2, 3], 0, 6),
+        ([4, 2, 2], 2, 9),
+    ]
     for _ in range(12):
         m = int(rng.integers(1, 5))
         counts = rng.integers(0, 4, size=m).tolist()
@@ -121,8 +138,12 @@ def test_maj_at_k_equals_brute_force_over_all_subsets():
 
 
 def test_maj_at_k_larger_cases_against_count_enumeration():
-    for counts, correct, n in [([9, 7, 7, 3], 1, 30), ([12, 12, 4], 0, 31), ([5, 5, 5, 5], 3, 24),
-                               ([15, 2, 2, 2], 0, 28)]:
+    for counts, correct, n in [
+        ([9, 7, 7, 3], 1, 30),
+        ([12, 12, 4], 0, 31),
+        ([5, 5, 5, 5], 3, 24),
+        ([15, 2, 2, 2], 0, 28),
+    ]:
         ks = [1, 2, 3, 4, 7, 8, 12, 16, n - 1, n]
         got = mt.maj_at_k(counts, correct, n, ks)
         want = [float(_maj_counts(counts, correct, n, k)) for k in ks]
@@ -144,12 +165,15 @@ def test_maj_at_k_large_n_is_a_probability_and_fast():
 
 def test_classes_join_across_shards_and_count_once():
     # Shard 0 put "2" and "x=2" in one class; shard 1 "x=2" and "2.0": one class over both shards.
-    g = pd.DataFrame({
-        "problem_id": "q", "sample_idx": range(8),
-        "correct": [False, False, False, False, False, True, True, False],
-        "answer": ["2", "x=2", "3", "x=2", "2.0", "7", "7.0", None],
-        "answer_class": ["2", "2", "3", "x=2", "x=2", "7", "7", None],
-    }).astype({"answer": "string", "answer_class": "string"})
+    g = pd.DataFrame(
+        {
+            "problem_id": "q",
+            "sample_idx": range(8),
+            "correct": [False, False, False, False, False, True, True, False],
+            "answer": ["2", "x=2", "3", "x=2", "2.0", "7", "7.0", None],
+            "answer_class": ["2", "2", "3", "x=2", "x=2", "7", "7", None],
+        }
+    ).astype({"answer": "string", "answer_class": "string"})
     codes, right, names = mt.class_codes(g)
     assert codes.tolist() == [0, 0, 1, 0, 0, 2, 2, -1]
     assert right.tolist() == [False, False, True] and names == ["x=2", "3", "7"]
@@ -181,13 +205,16 @@ def test_metrics_table(graded):
 def test_aggregate_tables(tmp_path, graded, monkeypatch):
     from rsrl.methods import Checkpoint
 
-    targets = [(Checkpoint("M", "base", "base"), "aime24"), (Checkpoint("M", "math12k", "rs_beta2"), "aime24"),
-               (Checkpoint("M", "math12k", "grpo", 100), "aime24")]
+    targets = [
+        (Checkpoint("M", "base", "base"), "aime24"),
+        (Checkpoint("M", "math12k", "rs_beta2"), "aime24"),
+        (Checkpoint("M", "math12k", "grpo", 100), "aime24"),
+    ]
     monkeypatch.setattr(agg.grid, "eval_targets", lambda cfg: targets)
     graded = graded.assign(finish_reason=np.where(graded["sample_idx"] == 0, "cut", graded["finish_reason"]))
     metrics, problems = [], []
     for ckpt, bench in targets:
-        d = (tmp_path / agg.grid.eval_file(agg.grid.EVAL_PATTERN, ckpt, bench))
+        d = tmp_path / agg.grid.eval_file(agg.grid.EVAL_PATTERN, ckpt, bench)
         d.mkdir(parents=True)
         pt = mt.problem_table(graded)
         pt.to_parquet(d / "problems.parquet")
@@ -202,8 +229,16 @@ def test_aggregate_tables(tmp_path, graded, monkeypatch):
     assert list(dict.fromkeys(read["method"])) == [c.id for c, _ in targets]
     assert (read["n_problems"] == 6).all() and (read["n_samples"] == 16).all()
     s = pd.read_csv(tmp_path / "summary.csv")
-    assert len(s) == 3 and {"mean_at_n", "maj_at_n", "distinct_share", "timeouts", "pass_at_n", "length_share",
-                            "cut_share", "class_fallback_share"} <= set(s.columns)
+    assert len(s) == 3 and {
+        "mean_at_n",
+        "maj_at_n",
+        "distinct_share",
+        "timeouts",
+        "pass_at_n",
+        "length_share",
+        "cut_share",
+        "class_fallback_share",
+    } <= set(s.columns)
     assert "truncated" not in s.columns
     assert (s["timeouts"] == 1).all()
     is_none = graded["answer"].isna() & (graded["sample_idx"] != 0)
@@ -228,26 +263,88 @@ def test_cli_score_and_aggregate(tmp_path, graded, paper_config, monkeypatch):
     graded[~half].to_parquet(d / "graded/p0_s1.parquet")
     bench = tmp_path / "math500.parquet"
     pd.DataFrame({"id": [f"q{i}" for i in range(6)], "answer": "1", "prompt": ""}).to_parquet(bench)
-    assert main(["score", "--config", str(cfg), "--benchmark", "math500", "--bench-file", str(bench), "--graded",
-                 str(d / "graded/p0_s0.parquet"), str(d / "graded/p0_s1.parquet"), "--problems",
-                 str(d / "problems.parquet"), "--metrics", str(d / "metrics.csv")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--config",
+                str(cfg),
+                "--benchmark",
+                "math500",
+                "--bench-file",
+                str(bench),
+                "--graded",
+                str(d / "graded/p0_s0.parquet"),
+                str(d / "graded/p0_s1.parquet"),
+                "--problems",
+                str(d / "problems.parquet"),
+                "--metrics",
+                str(d / "metrics.csv"),
+            ]
+        )
+        == 0
+    )
     probs = pd.read_parquet(d / "problems.parquet")
     assert probs["problem_id"].tolist() == [f"q{i}" for i in range(6)] and (probs["n"] == 16).all()
-    monkeypatch.setattr(agg.grid, "eval_targets",
-                        lambda c: [(Checkpoint("Qwen2.5-Math-1.5B", "math12k", "rs_beta4"), "math500")])
-    assert main(["aggregate", "--config", str(cfg), "--metrics", str(d / "metrics.csv"), "--problems",
-                 str(d / "problems.parquet"), "--passk", str(tmp_path / "t/passk.csv"), "--summary",
-                 str(tmp_path / "t/summary.csv")]) == 0
+    monkeypatch.setattr(
+        agg.grid, "eval_targets", lambda c: [(Checkpoint("Qwen2.5-Math-1.5B", "math12k", "rs_beta4"), "math500")]
+    )
+    assert (
+        main(
+            [
+                "aggregate",
+                "--config",
+                str(cfg),
+                "--metrics",
+                str(d / "metrics.csv"),
+                "--problems",
+                str(d / "problems.parquet"),
+                "--passk",
+                str(tmp_path / "t/passk.csv"),
+                "--summary",
+                str(tmp_path / "t/summary.csv"),
+            ]
+        )
+        == 0
+    )
     passk = pd.read_csv(tmp_path / "t/passk.csv")
     assert passk["estimator"].eq("rs").all() and passk["model"].eq("Qwen2.5-Math-1.5B").all()
     # A missing shard is an error, not a silently smaller n.
     with pytest.raises(ValueError, match="expected n = 16"):
-        main(["score", "--config", str(cfg), "--benchmark", "math500", "--bench-file", str(bench), "--graded",
-              str(d / "graded/p0_s0.parquet"), "--problems", str(tmp_path / "x.parquet"), "--metrics",
-              str(tmp_path / "x.csv")])
+        main(
+            [
+                "score",
+                "--config",
+                str(cfg),
+                "--benchmark",
+                "math500",
+                "--bench-file",
+                str(bench),
+                "--graded",
+                str(d / "graded/p0_s0.parquet"),
+                "--problems",
+                str(tmp_path / "x.parquet"),
+                "--metrics",
+                str(tmp_path / "x.csv"),
+            ]
+        )
     with pytest.raises(ValueError, match="no graded samples"):
         bench2 = tmp_path / "b2.parquet"
         pd.DataFrame({"id": [f"q{i}" for i in range(7)], "answer": "1", "prompt": ""}).to_parquet(bench2)
-        main(["score", "--config", str(cfg), "--benchmark", "math500", "--bench-file", str(bench2), "--graded",
-              str(d / "graded/p0_s0.parquet"), "--problems", str(tmp_path / "x.parquet"), "--metrics",
-              str(tmp_path / "x.csv")])
+        main(
+            [
+                "score",
+                "--config",
+                str(cfg),
+                "--benchmark",
+                "math500",
+                "--bench-file",
+                str(bench2),
+                "--graded",
+                str(d / "graded/p0_s0.parquet"),
+                "--problems",
+                str(tmp_path / "x.parquet"),
+                "--metrics",
+                str(tmp_path / "x.csv"),
+            ]
+        )

@@ -19,7 +19,7 @@ def test_plan_covers_every_sample_once(n_problems, n, ps, sps):
     for s in plan:
         assert all(r % ps == s.p for r in s.rows)
         for r in s.rows:
-            cover[r, s.start:s.start + s.count] += 1
+            cover[r, s.start : s.start + s.count] += 1
         assert 1 <= s.count <= sps
     assert (cover == 1).all()
 
@@ -36,7 +36,7 @@ def test_seeds_distinct_and_independent_of_sharding():
     a, b = all_seeds(1, 64), all_seeds(3, 5)
     assert len(a) == 40 * 64 and a.is_unique
     pd.testing.assert_series_equal(a, b)
-    assert (a > 0).all() and (a < 2 ** 63).all()
+    assert (a > 0).all() and (a < 2**63).all()
     # Another evaluation seed gives other seeds.
     c = sh.sample_seeds(99, "prob-0", 0, 64)
     assert not set(c) & set(a.to_numpy())

@@ -61,9 +61,14 @@ def workdir(tmp_path_factory):
 
     wd = tmp_path_factory.mktemp("evaluate_wf")
     rows = [json.loads(line) for line in (DATA / "eval" / f"{BENCH}.jsonl").read_text().splitlines() if line]
-    bench = pd.DataFrame({"id": [f"{BENCH}-{i}" for i in range(len(rows))],
-                          "problem": [r["problem"] for r in rows], "answer": [str(r["answer"]) for r in rows],
-                          "source": BENCH})
+    bench = pd.DataFrame(
+        {
+            "id": [f"{BENCH}-{i}" for i in range(len(rows))],
+            "problem": [r["problem"] for r in rows],
+            "answer": [str(r["answer"]) for r in rows],
+            "source": BENCH,
+        }
+    )
     bench["prompt"] = [build_prompt(p, "qwen_math_boxed") for p in bench["problem"]]
     (wd / "results/data/bench").mkdir(parents=True)
     bench.to_parquet(wd / f"results/data/bench/{BENCH}.parquet")
@@ -73,23 +78,36 @@ def workdir(tmp_path_factory):
     shutil.copytree(base, wd / "results/train/tiny/ts/grpo/model")
     cfg = {
         "data_dir": str(DATA),
-        "models": {"tiny": {"build": {"hidden_size": 128, "layers": 2, "heads": 2, "vocab_size": 512},
-                            "size": "cpu", "max_context": 1024}},
+        "models": {
+            "tiny": {
+                "build": {"hidden_size": 128, "layers": 2, "heads": 2, "vocab_size": 512},
+                "size": "cpu",
+                "max_context": 1024,
+            }
+        },
         "size_classes": {"cpu": {"nodes": 1, "gpus_per_node": 0, "cpus_per_gpu": 2, "eval_gpus": 0}},
         "train_sets": {"ts": {"loader": "columns", "local": "eval/aime25.jsonl"}},
         "benchmarks": {BENCH: {"loader": "columns", "local": f"eval/{BENCH}.jsonl"}},
         "grid": [{"models": ["tiny"], "train_sets": ["ts"], "methods": [{"estimator": "grpo"}]}],
         "training": {"trainer": "trl", "n_samples_per_prompt": 2, "learning_rate": 1e-5, "max_steps": 1},
-        "evaluation": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 24, "seed": 3, "samples_per_shard": 4,
-                       "problem_shards": 1, "grader": {"workers": 2, "timeout_s": 3, "deadline_s": 20},
-                       "per_benchmark": {BENCH: {"n": 8, "limit": 6}}},
+        "evaluation": {
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "max_tokens": 24,
+            "seed": 3,
+            "samples_per_shard": 4,
+            "problem_shards": 1,
+            "grader": {"workers": 2, "timeout_s": 3, "deadline_s": 20},
+            "per_benchmark": {BENCH: {"n": 8, "limit": 6}},
+        },
         "report": {"k_table": [1, 8]},  # pass@k up to n (the default pass@32 needs n >= 32)
     }
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     (wd / "Snakefile").write_text(
         f'configfile: "{wd / "config.yaml"}"\n'
         f'include: "{REPO / "workflow/rules/common.smk"}"\n'
-        f'include: "{REPO / "workflow/rules/evaluate.smk"}"\n')
+        f'include: "{REPO / "workflow/rules/evaluate.smk"}"\n'
+    )
     return wd
 
 
@@ -103,8 +121,20 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     assert _job_counts(dry.stdout) == {"sample": 4, "grade": 4, "score": 2, "aggregate_eval": 1, "evaluate": 1}
 
     # 1. Start, SIGKILL the whole run (Snakemake and the running vLLM job) once a sample job has finished.
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(wd / "Snakefile"), "-d", str(wd), "--cores", "2", "-j", "1",
-           "evaluate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(wd / "Snakefile"),
+        "-d",
+        str(wd),
+        "--cores",
+        "2",
+        "-j",
+        "1",
+        "evaluate",
+    ]
     log = wd / "killed_run.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, env=_env(), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -132,10 +162,23 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     assert len(shards) == 4
 
     # Outputs.
-    passk = pd.read_csv(wd / "results/tables/passk.csv", keep_default_na=False,
-                        na_values={"step": [""], "seed": [""]})
-    assert list(passk.columns) == ["model", "train_set", "method", "estimator", "params", "seed", "step",
-                                   "benchmark", "k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_samples"]
+    passk = pd.read_csv(wd / "results/tables/passk.csv", keep_default_na=False, na_values={"step": [""], "seed": [""]})
+    assert list(passk.columns) == [
+        "model",
+        "train_set",
+        "method",
+        "estimator",
+        "params",
+        "seed",
+        "step",
+        "benchmark",
+        "k",
+        "pass_at_k",
+        "ci_low",
+        "ci_high",
+        "n_problems",
+        "n_samples",
+    ]
     assert passk.seed.isna().all()  # no seeded cells
     assert sorted(set(zip(passk.model, passk.train_set, passk.method))) == sorted(CHECKPOINTS)
     # estimator and params say what a checkpoint was trained with (empty for the base model); no snapshots
@@ -150,8 +193,15 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
         assert len(probs) == 6 and (probs.n == 8).all()
         samples = pd.concat([pd.read_parquet(p) for p in sorted((d / "samples").glob("*.parquet"))])
         assert len(samples) == 48 and samples.seed.is_unique
-        assert set(samples.columns) >= {"problem_id", "sample_idx", "completion", "extracted", "n_tokens",
-                                        "finish_reason", "seed"}
+        assert set(samples.columns) >= {
+            "problem_id",
+            "sample_idx",
+            "completion",
+            "extracted",
+            "n_tokens",
+            "finish_reason",
+            "seed",
+        }
         assert (samples.n_tokens > 0).all() and samples.finish_reason.isin(["stop", "length"]).all()
         graded = pd.concat([pd.read_parquet(p) for p in sorted((d / "graded").glob("*.parquet"))])
         assert probs.c.sum() == graded.correct.sum()
@@ -165,9 +215,14 @@ def test_evaluate_end_to_end_kill_resume_and_rerun_one_shard(workdir):
     old_passk = (wd / "results/tables/passk.csv").read_text()
     # As after an interrupted run: the shard and everything downstream of it are missing. (Snakemake does not
     # regenerate a missing intermediate whose downstream outputs are all present.)
-    for p in (victim, victim.parent.parent / "graded" / victim.name, victim.parent.parent / "problems.parquet",
-              victim.parent.parent / "metrics.csv", wd / "results/tables/passk.csv",
-              wd / "results/tables/eval_summary.csv"):
+    for p in (
+        victim,
+        victim.parent.parent / "graded" / victim.name,
+        victim.parent.parent / "problems.parquet",
+        victim.parent.parent / "metrics.csv",
+        wd / "results/tables/passk.csv",
+        wd / "results/tables/eval_summary.csv",
+    ):
         p.unlink()
     dry = run_snakemake(wd, "-n", "evaluate", "-j", "1", env=_env(), check=True)
     assert _job_counts(dry.stdout) == {"sample": 1, "grade": 1, "score": 1, "aggregate_eval": 1, "evaluate": 1}
@@ -191,8 +246,14 @@ def test_one_sampling_job_per_run_gives_the_same_samples(workdir, tmp_path):
     cfg["evaluation"]["sample_jobs"] = "run"
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     dry = run_snakemake(wd, "-n", "evaluate", "-j", "1", env=_env(), check=True)
-    assert _job_counts(dry.stdout) == {"sample_run_0": 1, "sample_run_1": 1, "grade": 4, "score": 2,
-                                       "aggregate_eval": 1, "evaluate": 1}
+    assert _job_counts(dry.stdout) == {
+        "sample_run_0": 1,
+        "sample_run_1": 1,
+        "grade": 4,
+        "score": 2,
+        "aggregate_eval": 1,
+        "evaluate": 1,
+    }
     # the trained cell's run only (one job, one engine start-up for its two shards)
     run_shards = [str(rel) for rel in shard_mode if "/ts/grpo/" in str(rel)]
     assert len(run_shards) == 2

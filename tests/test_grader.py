@@ -130,8 +130,9 @@ def test_extraction_key_identifies_parses():
 def test_dedup_verifies_each_distinct_answer_once():
     golds = ["7"] * 300 + ["\\frac{1}{3}"] * 300
     thirds = ["1/3", "0.5", "\\frac13"]
-    comps = [f"step {i}: so \\boxed{{{7 + i % 3}}}" for i in range(300)] + \
-            [f"attempt {i} gives $\\boxed{{{thirds[i % 3]}}}$" for i in range(300)]
+    comps = [f"step {i}: so \\boxed{{{7 + i % 3}}}" for i in range(300)] + [
+        f"attempt {i} gives $\\boxed{{{thirds[i % 3]}}}$" for i in range(300)
+    ]
     with gr.Grader(workers=2) as g:
         df = g.grade(comps, golds)
         assert g.stats.verified == 6 and g.stats.items == 600
@@ -223,7 +224,9 @@ def test_rewards_of_a_batch_equal_single_rewards(monkeypatch):
 
     monkeypatch.setattr(pool, "call", batch_fails)
     assert gr.rewards(texts[:10], golds[:10]) == expected[:10]
-    assert funcs == ["rsrl.grading.reward:grade_many"] + ["rsrl.grading.verify:grade_one"] * len(set(zip(texts[:10], golds[:10])))
+    assert funcs == ["rsrl.grading.reward:grade_many"] + ["rsrl.grading.verify:grade_one"] * len(
+        set(zip(texts[:10], golds[:10]))
+    )
     with pytest.raises(ValueError, match="completions"):
         gr.rewards(["a"], [])
 
@@ -274,8 +277,10 @@ def test_cut_at_end_of_turn():
 
 
 def test_cut_applies_to_evaluation_and_both_rewards():
-    prompt = ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-              "<|im_start|>user\nCompute 7 * 10.<|im_end|>\n<|im_start|>assistant\n")
+    prompt = (
+        "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+        "<|im_start|>user\nCompute 7 * 10.<|im_end|>\n<|im_start|>assistant\n"
+    )
     response = "7 * 10 = 70, so \\boxed{70}<|im_end|>\n<|im_start|>user\nAnd 2 + 2?<|im_end|>\n\\boxed{4}"
     from rsrl.train.openrlhf.reward import score
     from rsrl.train.trl_trainer import reward_function
@@ -283,8 +288,9 @@ def test_cut_applies_to_evaluation_and_both_rewards():
     assert score(prompt + response, prompt, "70") == 1.0
     assert score(prompt + response, prompt, "4") == 0.0
     assert gr.reward(response, "70") == 1.0
-    assert reward_function(boxed_only=True, timeout_s=5)(prompts=[prompt], completions=[response],
-                                                         answer=["70"]) == [1.0]
+    assert reward_function(boxed_only=True, timeout_s=5)(prompts=[prompt], completions=[response], answer=["70"]) == [
+        1.0
+    ]
     with gr.Grader(workers=1) as g:
         df = g.grade([response, "\\boxed{70}"], ["70", "70"])
         assert g.stats.cut == 1
@@ -316,9 +322,15 @@ def test_plus_minus_against_the_hmmt_feb25_pair(data_dir):
     text = "Hence $a + b + c = \\boxed{\\frac{-1\\pm\\sqrt{17}}{2}}$."
     assert not _raw_math_verify(text, gold)  # math-verify reads \pm only at the top level
     wrong = "$\\boxed{\\frac{-1\\pm\\sqrt{15}}{2}}$"
-    got, _ = _grade([(text, gold), (wrong, gold), ("$\\boxed{\\frac{1\\mp\\sqrt{17}}{-2}}$", gold),
-                     ("$\\boxed{1 \\pm \\sqrt{19}}$", "1 \\pm \\sqrt{19}"),
-                     ("$\\boxed{-2, 1+\\sqrt{5}, 1-\\sqrt{5}}$", "\\{1\\pm\\sqrt{5},-2\\}")])
+    got, _ = _grade(
+        [
+            (text, gold),
+            (wrong, gold),
+            ("$\\boxed{\\frac{1\\mp\\sqrt{17}}{-2}}$", gold),
+            ("$\\boxed{1 \\pm \\sqrt{19}}$", "1 \\pm \\sqrt{19}"),
+            ("$\\boxed{-2, 1+\\sqrt{5}, 1-\\sqrt{5}}$", "\\{1\\pm\\sqrt{5},-2\\}"),
+        ]
+    )
     assert got == [True, False, True, True, True]
     # Two ± or a list with ± inside are left to math-verify.
     assert gr.prepare("\\boxed{a \\pm b \\pm c}") == "\\boxed{a \\pm b \\pm c}"
@@ -334,34 +346,54 @@ def test_underlined_answer():
 def test_inequality_against_interval():
     text = "So the solution set is $\\boxed{2\\le x<5}$."
     assert not _raw_math_verify(text, "[2,5)")
-    got, _ = _grade([(text, "[2,5)"), ("$\\boxed{2 < x < 5}$", "[2,5)"), ("$\\boxed{x \\geq 2}$", "[2,\\infty)"),
-                     ("$\\boxed{[2,5)}$", "2\\le x<5"), ("$\\boxed{x=2}$", "2")])
+    got, _ = _grade(
+        [
+            (text, "[2,5)"),
+            ("$\\boxed{2 < x < 5}$", "[2,5)"),
+            ("$\\boxed{x \\geq 2}$", "[2,\\infty)"),
+            ("$\\boxed{[2,5)}$", "2\\le x<5"),
+            ("$\\boxed{x=2}$", "2"),
+        ]
+    )
     assert got == [True, False, True, True, True]
 
 
 def test_self_correction_is_graded_on_its_last_box():
     text = "So \\boxed{3}, hmm, wait: that is wrong, it must be \\boxed{5}"
     assert not _raw_math_verify(text, "5")  # merged into the set {3, 5}
-    got, _ = _grade([(text, "5"), (text, "3"),
-                     ("\\boxed{3}\n\nWait, I made an error. \\boxed{5}", "5"),
-                     # An answer list (boxes joined by a bare separator) is still one answer.
-                     ("The roots are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3"),
-                     ("The roots are $x = \\boxed{2}$, $x = \\boxed{3}$.", "2, 3"),
-                     ("$\\boxed{2}, \\boxed{3}$", "2, 3")])
+    got, _ = _grade(
+        [
+            (text, "5"),
+            (text, "3"),
+            ("\\boxed{3}\n\nWait, I made an error. \\boxed{5}", "5"),
+            # An answer list (boxes joined by a bare separator) is still one answer.
+            ("The roots are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3"),
+            ("The roots are $x = \\boxed{2}$, $x = \\boxed{3}$.", "2, 3"),
+            ("$\\boxed{2}, \\boxed{3}$", "2, 3"),
+        ]
+    )
     assert got == [True, False, True, True, True, True]
 
 
 def test_percent_is_accepted_and_counted():
     # Kept: problems asking "by what percent" have gold answers without the sign (MATH-500 has three).
-    got, stats = _grade([("$\\boxed{10\\%}$", "10"), ("$\\boxed{10}$", "10"), ("$\\boxed{10\\%}$", "10\\%"),
-                         ("$\\boxed{11\\%}$", "10")])
+    got, stats = _grade(
+        [("$\\boxed{10\\%}$", "10"), ("$\\boxed{10}$", "10"), ("$\\boxed{10\\%}$", "10\\%"), ("$\\boxed{11\\%}$", "10")]
+    )
     assert got == [True, True, True, False]
     assert stats.percent_credit == 1
 
 
 def test_prepare_leaves_plain_completions_alone():
-    for text in ["", "no answer", "so $\\boxed{42}$.", "\\boxed{\\frac{1}{2}} and more text", "\\boxed{5",
-                 "$\\boxed{2}$ and $\\boxed{3}$", "first \\boxed{1}, then \\boxed{2"]:
+    for text in [
+        "",
+        "no answer",
+        "so $\\boxed{42}$.",
+        "\\boxed{\\frac{1}{2}} and more text",
+        "\\boxed{5",
+        "$\\boxed{2}$ and $\\boxed{3}$",
+        "first \\boxed{1}, then \\boxed{2",
+    ]:
         assert gr.prepare(text) == text
 
 
@@ -401,16 +433,36 @@ def test_pairs_skipped_before_math_verify_never_verify(data_dir):
     # The shortcuts of answer_class_ids against math-verify itself, on real answers and forms of them.
     rng = random.Random(3)
     golds = rng.sample([str(r["answer"]) for r in _load(data_dir, "math500")], 16)
-    forms = ["x=2", "2", "2.0", "\\frac{4}{2}", "y = 3", "3", "(3,4]", "\\{1,2\\}", "1, 2", "0.333333", "\\frac13",
-             "10\\%", "0.1", "\\text{even}", "2k+2", "2(k+1)", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "{{1-\\frac{2}"]
+    forms = [
+        "x=2",
+        "2",
+        "2.0",
+        "\\frac{4}{2}",
+        "y = 3",
+        "3",
+        "(3,4]",
+        "\\{1,2\\}",
+        "1, 2",
+        "0.333333",
+        "\\frac13",
+        "10\\%",
+        "0.1",
+        "\\text{even}",
+        "2k+2",
+        "2(k+1)",
+        "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+        "{{1-\\frac{2}",
+    ]
     answers = list(dict.fromkeys(golds + forms))
     parsed = [parse_answer(a, 5) for a in answers]
     skipped = both = 0
     for i, j in itertools.combinations(range(len(answers)), 2):
         if cannot_verify(parsed[i], parsed[j]):
             skipped += 1
-            assert not (gr.verify(parsed[i], parsed[j], 5) and gr.verify(parsed[j], parsed[i], 5)), \
-                (answers[i], answers[j])
+            assert not (gr.verify(parsed[i], parsed[j], 5) and gr.verify(parsed[j], parsed[i], 5)), (
+                answers[i],
+                answers[j],
+            )
         else:
             both += 1
     assert skipped > both  # most pairs need no math-verify call

@@ -38,25 +38,25 @@ MIN_AGREE = 266  # the grader's agreement before its answer-form rules (math-ver
 #: Cases (file::test[index]) where the grader's verdict differs from the suite's, with the reason.
 DISAGREEMENTS: dict[str, str] = {
     "test_all.py::test_number_extraction[6]": "gold '1,22': a comma in a gold answer separates values (the "
-                                              "pipeline's golds list answers as '3, 5'), not a decimal comma",
+    "pipeline's golds list answers as '3, 5'), not a decimal comma",
     "test_all.py::test_latex_notation[5]": "the suite extracts LaTeX only; the grader's boxed_only=False mode also "
-                                           "reads plain expressions and finds the 9 of 'Answer $ \\n 9 \\n $'",
+    "reads plain expressions and finds the 9 of 'Answer $ \\n 9 \\n $'",
     "test_all.py::test_latex_notation[6]": "as test_latex_notation[5], with \\( \\) delimiters",
     "test_all.py::test_precision#0": "the suite compares at float_rounding=4 (0.3333 = 1/3); the grader's numeric "
-                                     "policy is a relative tolerance of 1e-8, so 0.3333 is not 1/3",
+    "policy is a relative tolerance of 1e-8, so 0.3333 is not 1/3",
     "test_all.py::test_complex_math_expressions[7]": "float_rounding=2 in the suite (0.33 = 1/3); the grader's "
-                                                     "relative tolerance of 1e-8 rejects it",
+    "relative tolerance of 1e-8 rejects it",
     "test_all.py::test_complex_math_expressions[13]": "float_rounding=4 in the suite (2.6667 = 8/3); the grader's "
-                                                      "relative tolerance of 1e-8 rejects it",
+    "relative tolerance of 1e-8 rejects it",
     "test_all.py::test_set_rel_assymetry[3]": "the suite turns off set-relation comparison; the grader always "
-                                              "compares an inequality with the set it describes "
-                                              "(-2 <= x <= 7 is [-2, 7])",
+    "compares an inequality with the set it describes "
+    "(-2 <= x <= 7 is [-2, 7])",
     "test_strict.py::test_strict_variable_comparison[1]": "the suite's strict=False equates f(x) and f(y); the "
-                                                          "grader compares variables strictly",
+    "grader compares variables strictly",
     "test_yujianll.py::test_string_extraction[9]": "math-verify reads both '1 - 1/\\mathrm{e}' and "
-                                                   "'1 + 1/\\mathrm{e}' as 1 when parsed plainly, so its suite "
-                                                   "expects them equal; the grader parses the gold as a boxed "
-                                                   "answer and rejects, as 1 - 1/e != 1 + 1/e",
+    "'1 + 1/\\mathrm{e}' as 1 when parsed plainly, so its suite "
+    "expects them equal; the grader parses the gold as a boxed "
+    "answer and rejects, as 1 - 1/e != 1 + 1/e",
 }
 
 
@@ -67,9 +67,24 @@ def _sdist() -> bytes:
     if not (cache / name).is_file():
         cache.mkdir(parents=True, exist_ok=True)
         try:
-            r = subprocess.run([sys.executable, "-m", "pip", "download", f"math-verify=={VERSION}", "--no-deps",
-                                "--no-binary", ":all:", "--no-build-isolation", "-d", str(cache)],
-                               capture_output=True, text=True, timeout=180)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    f"math-verify=={VERSION}",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    "--no-build-isolation",
+                    "-d",
+                    str(cache),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             pytest.skip(f"math-verify {VERSION} sdist not fetched (registry unreachable?): {e}")
         if r.returncode != 0 or not (cache / name).is_file():
@@ -103,8 +118,12 @@ def suite_cases(tests: dict[str, str]) -> dict[str, tuple[str, str, int]]:
                     cases[f"{fname}::{fn.name}[{i}]"] = (v["gold"], v["pred"], int(v.get("expected", v.get("result"))))
             n = 0
             for node in ast.walk(fn):
-                if (isinstance(node, ast.Compare) and isinstance(node.left, ast.Call)
-                        and getattr(node.left.func, "id", "") == "compare_strings" and not fn.decorator_list):
+                if (
+                    isinstance(node, ast.Compare)
+                    and isinstance(node.left, ast.Call)
+                    and getattr(node.left.func, "id", "") == "compare_strings"
+                    and not fn.decorator_list
+                ):
                     gold, pred = (_value(a) for a in node.left.args[:2])
                     cases[f"{fname}::{fn.name}#{n}"] = (gold, pred, int(_value(node.comparators[0])))
                     n += 1

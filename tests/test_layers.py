@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, ...]] = [
     ("rsrl", "rsrl.passk", "rsrl.estimators", "rsrl.methods", "rsrl.prompts"),
     ("rsrl.config", "rsrl.io", "rsrl.dapo", "rsrl.setup_record"),
-    ("rsrl.grid", "rsrl.layout", "rsrl.resources", "rsrl.stops", "rsrl.tracking", "rsrl.smoke"),
+    ("rsrl.grid", "rsrl.layout", "rsrl.shard_plan", "rsrl.resources", "rsrl.stops", "rsrl.tracking", "rsrl.smoke"),
     ("rsrl.grading", "rsrl.grader"),
     ("rsrl.data", "rsrl.models", "rsrl.train", "rsrl.evaluate"),
     ("rsrl.report", "rsrl.theory"),
@@ -110,17 +110,24 @@ def test_no_import_circle():
 
 def test_no_module_imports_a_higher_layer():
     g = graph()
-    upward = sorted(f"{m} (layer {layer_of(m)}) imports {t} (layer {layer_of(t)})"
-                    for m, ts in g.items() for t in ts if layer_of(t) > layer_of(m))
+    upward = sorted(
+        f"{m} (layer {layer_of(m)}) imports {t} (layer {layer_of(t)})"
+        for m, ts in g.items()
+        for t in ts
+        if layer_of(t) > layer_of(m)
+    )
     assert upward == []
 
 
-@pytest.mark.parametrize("src, expect", [
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, [["a", "b", "c"]]),
-    ({"a": {"b"}, "b": set(), "c": {"a"}}, []),
-    ({"p": {"p.x"}, "p.x": {"p"}}, []),
-    ({"p.x": {"q"}, "q": {"p.x"}}, [["p.x", "q"]]),
-])
+@pytest.mark.parametrize(
+    "src, expect",
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"b"}, "b": set(), "c": {"a"}}, []),
+        ({"p": {"p.x"}, "p.x": {"p"}}, []),
+        ({"p.x": {"q"}, "q": {"p.x"}}, [["p.x", "q"]]),
+    ],
+)
 def test_the_circle_finder_finds_circles(src, expect):
     assert cycles(src) == expect
 

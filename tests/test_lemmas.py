@@ -36,16 +36,19 @@ def test_gradients_match_finite_differences():
         pi = softmax(theta)
         # the gradients themselves: d/dtheta of E r and of (1/beta) log E exp(beta r)
         for beta in (0.0, 0.5, 5.0):
+
             def obj(t):
                 p = softmax(t)
                 return p @ r if beta == 0 else np.log(p @ np.exp(beta * r)) / beta
+
             num = np.array([(obj(theta + 1e-6 * e) - obj(theta - 1e-6 * e)) / 2e-6 for e in np.eye(6)])
             np.testing.assert_allclose(rs_pg(pi, r, beta), num, atol=1e-8)
         np.testing.assert_allclose(std_pg(pi, r), rs_pg(pi, r, 0.0))
         opt = int(np.argmax(r))
         assert std_dpi_opt(pi, r) == pytest.approx(_numeric_dpi(pi, r, std_pg, opt), abs=1e-9)
         assert rs_dpi_opt(pi, r, 3.0) == pytest.approx(
-            _numeric_dpi(pi, r, lambda p, rr: rs_pg(p, rr, 3.0), opt), abs=1e-9)
+            _numeric_dpi(pi, r, lambda p, rr: rs_pg(p, rr, 3.0), opt), abs=1e-9
+        )
     # the RS gradient tends to the standard one as beta -> 0
     np.testing.assert_allclose(rs_pg(pi, r, 1e-7), std_pg(pi, r), atol=1e-7)
 

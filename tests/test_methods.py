@@ -15,12 +15,14 @@ import pytest
 import yaml
 
 from rsrl import config as rcfg
-from rsrl import estimators, grid
+from rsrl import estimators, grid, shard_plan
 from rsrl import methods as mth
 
 
-@pytest.mark.parametrize("beta", [0.0, 2.0, 0.5, 1 / 3, 2.0000001, 1e-9, 1e300, 7.0, 123456789.125,
-                                  float(Fraction(2, 7)), np.nextafter(2.0, 3.0)])
+@pytest.mark.parametrize(
+    "beta",
+    [0.0, 2.0, 0.5, 1 / 3, 2.0000001, 1e-9, 1e300, 7.0, 123456789.125, float(Fraction(2, 7)), np.nextafter(2.0, 3.0)],
+)
 def test_rs_ids_round_trip_exactly(beta):
     m = mth.Method.of("rs", {"beta": beta})
     back = mth.parse(m.id)
@@ -68,7 +70,7 @@ def test_registry_is_the_only_list_of_estimators_and_parameters():
 # --------------------------------------------------------------------------------------------------------------
 # An estimator registered at test time: one decorated function, nothing else.
 
-TOY = textwrap.dedent('''
+TOY = textwrap.dedent("""
     import numpy as np
     from rsrl import estimators
 
@@ -80,7 +82,7 @@ TOY = textwrap.dedent('''
         x, back = estimators.to_work(rewards)
         ranks = np.argsort(np.argsort(-x, axis=-1), axis=-1)
         return back(np.where(ranks < k, 1.0, 0.0) - k / x.shape[-1])
-''')
+""")
 
 
 @pytest.fixture
@@ -93,9 +95,17 @@ def toy_estimator():
 
 def _toy_config(repo) -> dict:
     cfg = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
-    cfg["grid"] = [{"models": ["tiny-qwen2"], "train_sets": ["sums"], "trainer": "trl",
-                    "methods": [{"estimator": "rs", "params": {"beta": [0, 8]}},
-                                {"estimator": "toy_topk", "params": {"k": [2, 4]}}]}]
+    cfg["grid"] = [
+        {
+            "models": ["tiny-qwen2"],
+            "train_sets": ["sums"],
+            "trainer": "trl",
+            "methods": [
+                {"estimator": "rs", "params": {"beta": [0, 8]}},
+                {"estimator": "toy_topk", "params": {"k": [2, 4]}},
+            ],
+        }
+    ]
     for fig in ("ablation", "comparison"):
         cfg["report"][fig]["benchmarks"] = ["sums_test"]
     return cfg
@@ -128,17 +138,20 @@ def test_a_new_estimator_builds_the_demo_dag(repo, tmp_path):
     evaluation jobs like any other method's."""
     cfg_path = tmp_path / "toy.yaml"
     cfg_path.write_text(yaml.safe_dump(_toy_config(repo)))
-    script = TOY + textwrap.dedent(f'''
+    script = TOY + textwrap.dedent(f"""
         import sys
         from snakemake.cli import main
         sys.argv = ["snakemake", "-n", "all", "--configfile", {str(cfg_path)!r}, "--profile", "local",
                     "--directory", {str(tmp_path)!r}, "--snakefile", {str(repo / "Snakefile")!r}, "--quiet", "rules"]
         main()
-    ''')
+    """)
     r = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    counts = {line.split()[0]: int(line.split()[1]) for line in r.stdout.splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in r.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
     assert counts["train_cell"] == 4  # rs_beta0, rs_beta8, toy_topk_k2, toy_topk_k4
     assert counts["export_step"] == 4  # a snapshot at step 30 of each of the focus cell's four methods
     # base + 4 final models on 2 benchmarks, 4 snapshots on the ablation's one benchmark
@@ -151,8 +164,10 @@ def test_grid_layout_has_one_path_per_output(repo):
     assert grid.model_dir(c.model, c.train_set, c.method_id) == "results/train/tiny-qwen2/sums/rs_beta2/model"
     ck = c.checkpoint(30)
     assert grid.checkpoint_source(cfg, ck) == "results/train/tiny-qwen2/sums/rs_beta2/steps/step30"
-    assert grid.eval_file(grid.PROBLEMS_PATTERN, ck, "sums_test") == \
-        "results/eval/tiny-qwen2/sums/rs_beta2.step30/sums_test/problems.parquet"
+    assert (
+        grid.eval_file(grid.PROBLEMS_PATTERN, ck, "sums_test")
+        == "results/eval/tiny-qwen2/sums/rs_beta2.step30/sums_test/problems.parquet"
+    )
     assert grid.checkpoint_source(cfg, grid.base_checkpoint("tiny-qwen2")) == "results/models/tiny-qwen2/base"
     paper = rcfg.load(repo / "config" / "config.yaml")
     assert grid.checkpoint_inputs(paper, grid.base_checkpoint("Qwen2.5-Math-7B")) == []
@@ -173,22 +188,28 @@ def test_sampling_batches_cover_every_shard_once_per_run(repo):
 
     cfg = rcfg.load(repo / "config" / "demo.yaml")
     assert cfg["evaluation"]["sample_jobs"] == "run"
-    batches = grid.sample_batches(cfg)
-    shards = [(c, b, p, s) for c, b in grid.eval_targets(cfg)
-              for p, s in shard_ids(*(eval_settings(cfg, b)[k] for k in ("n", "problem_shards", "samples_per_shard")))]
+    batches = shard_plan.sample_batches(cfg)
+    shards = [
+        (c, b, p, s)
+        for c, b in grid.eval_targets(cfg)
+        for p, s in shard_ids(*(eval_settings(cfg, b)[k] for k in ("n", "problem_shards", "samples_per_shard")))
+    ]
     got = [t for b in batches for t in b.targets]
     assert len(got) == len(set(got)) and set(got) == set(shards)  # every shard, in exactly one batch
     runs = [(b.model, b.train_set, b.run) for b in batches]
     assert len(set(runs)) == len(runs) == 1 + len(grid.cells(cfg))  # the base model and every cell's run
     assert [b.rule for b in batches] == [f"sample_run_{i}" for i in range(len(batches))]
-    b = grid.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed2")
+    b = shard_plan.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed2")
     assert [c.id for c in b.checkpoints()] == ["grpo.seed2", "grpo.seed2.step30"]
     assert {(c.id, bench) for c, bench, _, _ in b.targets} == {
-        ("grpo.seed2", "sums_train"), ("grpo.seed2", "sums_test"), ("grpo.seed2.step30", "sums_test")}
+        ("grpo.seed2", "sums_train"),
+        ("grpo.seed2", "sums_test"),
+        ("grpo.seed2.step30", "sums_test"),
+    }
     with pytest.raises(grid.GridError, match="not a sampling batch"):
-        grid.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed9")
+        shard_plan.sample_batch(cfg, "tiny-qwen2", "sums", "grpo.seed9")
     cfg["evaluation"]["sample_jobs"] = "shard"
-    assert grid.sample_batches(cfg) == []
+    assert shard_plan.sample_batches(cfg) == []
 
 
 def test_group_size_runs_name_their_n():

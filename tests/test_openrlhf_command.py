@@ -60,8 +60,10 @@ def test_rollouts_stop_at_the_models_stop_sequences(cfg):
     from rsrl.train.openrlhf import patch
 
     env = json.loads(_render(cfg).splitlines()[0].removeprefix("# ray runtime_env: "))
-    assert json.loads(env["env_vars"][patch.ENV_STOP]) == {"stop": ["<|im_end|>", "<|endoftext|>"],
-                                                           "stop_token_ids": [151645, 151643]}
+    assert json.loads(env["env_vars"][patch.ENV_STOP]) == {
+        "stop": ["<|im_end|>", "<|endoftext|>"],
+        "stop_token_ids": [151645, 151643],
+    }
 
 
 def _flags(argv):
@@ -80,12 +82,20 @@ def test_every_training_value_reaches_the_command(cfg):
     cell = grid.cell(cfg, *CELL)
     f = _flags(command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/ROOT"), 1, 8, 4096))
     expect = {
-        "rollout.n_samples_per_prompt": t["n_samples_per_prompt"], "rollout.batch_size": t["rollout_batch_size"],
-        "train.batch_size": t["train_batch_size"], "train.micro_batch_size": t["micro_train_batch_size"],
-        "rollout.micro_batch_size": t["micro_rollout_batch_size"], "actor.adam.lr": t["learning_rate"],
-        "rollout.max_new_tokens": t["max_new_tokens"], "rollout.temperature": t["temperature"],
-        "rollout.top_p": t["top_p"], "algo.kl.init_coef": t["init_kl_coef"], "actor.entropy_coef": t["entropy_coef"],
-        "actor.eps_clip": t["eps_clip"], "train.num_episodes": t["num_episodes"], "ckpt.save_steps": t["save_steps"],
+        "rollout.n_samples_per_prompt": t["n_samples_per_prompt"],
+        "rollout.batch_size": t["rollout_batch_size"],
+        "train.batch_size": t["train_batch_size"],
+        "train.micro_batch_size": t["micro_train_batch_size"],
+        "rollout.micro_batch_size": t["micro_rollout_batch_size"],
+        "actor.adam.lr": t["learning_rate"],
+        "rollout.max_new_tokens": t["max_new_tokens"],
+        "rollout.temperature": t["temperature"],
+        "rollout.top_p": t["top_p"],
+        "algo.kl.init_coef": t["init_kl_coef"],
+        "actor.entropy_coef": t["entropy_coef"],
+        "actor.eps_clip": t["eps_clip"],
+        "train.num_episodes": t["num_episodes"],
+        "ckpt.save_steps": t["save_steps"],
         "train.seed": t["seed"],
         "data.max_samples": int(t["max_steps"] * t["rollout_batch_size"] * t["dynamic_sampling"]["prompt_factor"]),
         "data.max_len": min(4096, t["max_prompt_len"] + t["max_new_tokens"]),
@@ -129,11 +139,14 @@ def test_without_the_dapo_settings_no_dapo_flags(cfg):
     assert f["data.max_samples"] == [str(t["max_steps"] * t["rollout_batch_size"])]
 
 
-@pytest.mark.parametrize("change,key", [
-    ({"eps_clip_high": 0.1}, "training.eps_clip_high"),
-    ({"dynamic_sampling": {"enable": True, "reward_range": [1.0, 0.0]}}, "training.dynamic_sampling.reward_range"),
-    ({"n_samples_per_prompt": 1, "dynamic_sampling": {"enable": True}}, "training.dynamic_sampling.enable"),
-])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        ({"eps_clip_high": 0.1}, "training.eps_clip_high"),
+        ({"dynamic_sampling": {"enable": True, "reward_range": [1.0, 0.0]}}, "training.dynamic_sampling.reward_range"),
+        ({"n_samples_per_prompt": 1, "dynamic_sampling": {"enable": True}}, "training.dynamic_sampling.enable"),
+    ],
+)
 def test_bad_dapo_settings_fail_naming_the_key(cfg, change, key):
     from rsrl import dapo
 
@@ -144,8 +157,9 @@ def test_bad_dapo_settings_fail_naming_the_key(cfg, change, key):
 def test_prompt_file_has_exactly_max_steps_rollouts(tmp_path):
     import pandas as pd
 
-    df = pd.DataFrame({"id": [f"p{i}" for i in range(7)], "prompt": [f"q{i}" for i in range(7)],
-                       "answer": [str(i) for i in range(7)]})
+    df = pd.DataFrame(
+        {"id": [f"p{i}" for i in range(7)], "prompt": [f"q{i}" for i in range(7)], "answer": [str(i) for i in range(7)]}
+    )
     df.to_parquet(tmp_path / "t.parquet")
     write_prompts(tmp_path / "t.parquet", tmp_path / "p.jsonl", 20, seed=0)
     out = pd.read_json(tmp_path / "p.jsonl", lines=True)
@@ -169,17 +183,25 @@ def _argparse_flags(src: str) -> set[str]:
 
 @pytest.mark.slow
 def test_every_flag_exists_in_openrlhf_0_11_2(cfg, tmp_path):
-    r = subprocess.run(["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True,
-                       text=True, timeout=1800)
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True, text=True, timeout=1800
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     py = REPO / r.stdout.strip().splitlines()[-1]
-    r = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('openrlhf.cli.train_ppo_ray')"
-                        ".origin)"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [str(py), "-c", "import importlib.util as u; print(u.find_spec('openrlhf.cli.train_ppo_ray').origin)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     accepted = _argparse_flags(Path(r.stdout.strip()).read_text())
     assert "--algo.advantage.estimator" in accepted and "--actor.adam.lr" in accepted
     cell = grid.cell(cfg, *CELL)
-    used = {t for t in command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/R"), 2, 8, 4096)
-            if t.startswith("--")}
+    used = {
+        t
+        for t in command.openrlhf_args(cfg, cell, command.default_paths(cfg, cell, "/R"), 2, 8, 4096)
+        if t.startswith("--")
+    }
     assert used - accepted == set()
 
 
@@ -188,8 +210,14 @@ def test_prompt_file_uses_the_models_own_template(tmp_path):
 
     from rsrl.prompts import build_prompt
 
-    df = pd.DataFrame({"id": ["a", "b"], "problem": ["1+1?", "2+2?"],
-                       "prompt": [build_prompt(p, "qwen_math_boxed") for p in ("1+1?", "2+2?")], "answer": ["2", "4"]})
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "problem": ["1+1?", "2+2?"],
+            "prompt": [build_prompt(p, "qwen_math_boxed") for p in ("1+1?", "2+2?")],
+            "answer": ["2", "4"],
+        }
+    )
     df.to_parquet(tmp_path / "t.parquet")
     cfg = {"prompt_template": "qwen_math_boxed", "models": {"llama": {"prompt_template": "plain"}, "qwen": {}}}
     write_prompts(tmp_path / "t.parquet", tmp_path / "llama.jsonl", 2, seed=0, cfg=cfg, model="llama")

@@ -32,10 +32,18 @@ def test_ray_is_started_and_stopped_around_a_failing_command(tmp_path):
     pytest.importorskip("ray")
     env = {**os.environ, "RSRL_OPENRLHF_PYTHON": sys.executable, "GPUS_PER_NODE": "0", "RSRL_RAY_PORT": PORT}
     env.pop("SLURM_JOB_ID", None)
-    code = ("import os, ray; ray.init(address=os.environ['RAY_ADDRESS']); "
-            "print('CPUS', ray.cluster_resources().get('CPU')); raise SystemExit(3)")
-    r = subprocess.run(["bash", str(REPO / "scripts" / "train_openrlhf_slurm.sh"), sys.executable, "-c", code],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    code = (
+        "import os, ray; ray.init(address=os.environ['RAY_ADDRESS']); "
+        "print('CPUS', ray.cluster_resources().get('CPU')); raise SystemExit(3)"
+    )
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "train_openrlhf_slurm.sh"), sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 3, out[-3000:]
     assert "CPUS" in out and "[ray] stopping Ray (exit status 3)" in out

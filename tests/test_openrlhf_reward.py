@@ -10,8 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REWARD_FILE = REPO / "src" / "rsrl" / "train" / "openrlhf" / "reward.py"
-PROMPT = ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-          "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n")
+PROMPT = (
+    "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+    "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,13 @@ def test_response_text_strips_the_prompt(reward_module):
 def test_threads_and_garbage_never_raise(reward_module):
     f = reward_module.reward_func
     cases = [([PROMPT + f"\\boxed{{{i}}}"], [PROMPT], [str(i if i % 3 else i + 1)]) for i in range(48)]
-    cases += [([None], [PROMPT], ["1"]), ([PROMPT + "\\boxed{" * 50], [PROMPT], ["1"]), ([], [], []),
-              ([PROMPT + "\\boxed{1}"], [None], [None]), ([b"bytes"], [PROMPT], ["x"])]
+    cases += [
+        ([None], [PROMPT], ["1"]),
+        ([PROMPT + "\\boxed{" * 50], [PROMPT], ["1"]),
+        ([], [], []),
+        ([PROMPT + "\\boxed{1}"], [None], [None]),
+        ([b"bytes"], [PROMPT], ["x"]),
+    ]
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda c: f(*c), cases))
     for (q, _, lab), r in zip(cases[:48], results[:48]):

@@ -26,9 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _args(n, estimator="dr_grpo", ckpt="/nonexistent", load=False):
-    return SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=n),
-                           algo=SimpleNamespace(advantage=SimpleNamespace(estimator=estimator)),
-                           ckpt=SimpleNamespace(path=ckpt, load_enable=load))
+    return SimpleNamespace(
+        rollout=SimpleNamespace(n_samples_per_prompt=n),
+        algo=SimpleNamespace(advantage=SimpleNamespace(estimator=estimator)),
+        ckpt=SimpleNamespace(path=ckpt, load_enable=load),
+    )
 
 
 def _experiences(rewards: torch.Tensor, micro: int, seed: int = 0):
@@ -37,9 +39,12 @@ def _experiences(rewards: torch.Tensor, micro: int, seed: int = 0):
     order = np.random.default_rng(seed).permutation(flat.numel())
     out = []
     for i in range(0, len(order), micro):
-        idx = order[i:i + micro].tolist()
-        out.append(SimpleNamespace(index=idx, rewards=flat[idx].clone(),
-                                   prompts=[f"prompt {j // rewards.shape[1]}" for j in idx]))
+        idx = order[i : i + micro].tolist()
+        out.append(
+            SimpleNamespace(
+                index=idx, rewards=flat[idx].clone(), prompts=[f"prompt {j // rewards.shape[1]}" for j in idx]
+            )
+        )
     return out
 
 
@@ -131,8 +136,9 @@ def test_install_without_estimator_is_a_no_op(monkeypatch):
 @pytest.fixture(scope="session")
 def openrlhf_python() -> Path:
     """Interpreter of .venv-openrlhf (built by scripts/openrlhf_cpu_env.sh when absent or outdated)."""
-    r = subprocess.run(["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True,
-                       text=True, timeout=1800)
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True, text=True, timeout=1800
+    )
     if r.returncode != 0:
         pytest.fail(f"scripts/openrlhf_cpu_env.sh failed:\n{r.stderr[-4000:]}")
     py = REPO / r.stdout.strip().splitlines()[-1]
@@ -164,8 +170,9 @@ def test_openrlhf_advantages_equal_registry_for_every_estimator(openrlhf_python,
     assert {n for n, _ in names} == set(estimators.names())  # every registered estimator, none listed here
     assert len({p for n, p in names if n == "rs"}) >= 4
     assert any(c["dynamic_batch"] for c in report["cases"]) and any(c["micro_batches"] > 1 for c in report["cases"])
-    assert all(c["max_abs_diff"] <= 3e-8 for c in report["cases"]), [c for c in report["cases"]
-                                                                      if c["max_abs_diff"] > 3e-8]
+    assert all(c["max_abs_diff"] <= 3e-8 for c in report["cases"]), [
+        c for c in report["cases"] if c["max_abs_diff"] > 3e-8
+    ]
     assert report["negative_control"]["max_abs_diff"] > 0.1  # without the seam OpenRLHF's dr_grpo is not grpo
     assert report["hook"]["ok"] and report["hook"]["records"][0]["step"] == 1
 
@@ -175,25 +182,35 @@ def test_pinned_openrlhf_internals_are_unchanged(openrlhf_python, tmp_path):
     """Fails loudly when OpenRLHF's version, the patched method, or the call sites the seam relies on change."""
     r = _run(openrlhf_python, ["-c", "import importlib.metadata as m; print(m.version('openrlhf'))"], tmp_path)
     assert r.stdout.strip() == seam.OPENRLHF_VERSION == "0.11.2"
-    r = _run(openrlhf_python, ["-c", "from rsrl.train.openrlhf.patch import check_openrlhf; check_openrlhf()"],
-             tmp_path)
+    r = _run(
+        openrlhf_python, ["-c", "from rsrl.train.openrlhf.patch import check_openrlhf; check_openrlhf()"], tmp_path
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     path = _site_file(openrlhf_python, tmp_path, seam.TARGET_MODULE)
     src = path.read_text()
     assert seam.method_fingerprint(src) == seam.PINNED_FINGERPRINT
     tree = ast.parse(src)
     # The seam is a module-level name imported from length_penalty ...
-    assert any(isinstance(n, ast.ImportFrom) and n.module == "openrlhf.trainer.ppo_utils.length_penalty"
-               and any(a.name == seam.SEAM_ATTR and a.asname is None for a in n.names) for n in tree.body)
+    assert any(
+        isinstance(n, ast.ImportFrom)
+        and n.module == "openrlhf.trainer.ppo_utils.length_penalty"
+        and any(a.name == seam.SEAM_ATTR and a.asname is None for a in n.names)
+        for n in tree.body
+    )
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == seam.TARGET_CLASS)
     methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
     # ... called once, by name, with (experiences, args), before the grouping ...
-    calls = [c for c in ast.walk(methods[seam.TARGET_METHOD]) if isinstance(c, ast.Call)
-             and isinstance(c.func, ast.Name) and c.func.id == seam.SEAM_ATTR]
+    calls = [
+        c
+        for c in ast.walk(methods[seam.TARGET_METHOD])
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == seam.SEAM_ATTR
+    ]
     assert len(calls) == 1 and [a.id for a in calls[0].args] == ["experiences", "args"]
     # ... and the method is what make_experience_batch runs.
-    assert any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-               and c.func.attr == seam.TARGET_METHOD for c in ast.walk(methods["make_experience_batch"]))
+    assert any(
+        isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == seam.TARGET_METHOD
+        for c in ast.walk(methods["make_experience_batch"])
+    )
     # The carrier is still accepted on the command line.
     cli = _site_file(openrlhf_python, tmp_path, "openrlhf.cli.train_ppo_ray").read_text()
     assert f'"{seam.CARRIER_ESTIMATOR}"' in cli and "--algo.advantage.estimator" in cli

@@ -28,8 +28,9 @@ def _close_figures():
 
 def test_reference_table_equals_the_transcription_value_for_value():
     if not SHARED_TABLE.exists():
-        pytest.skip(f"{SHARED_TABLE} (the transcription the reference data was copied from) is not beside the "
-                    "repository")
+        pytest.skip(
+            f"{SHARED_TABLE} (the transcription the reference data was copied from) is not beside the repository"
+        )
     ours = pd.read_csv(REPO / "reference" / "rs_grpo_table2.csv")
     theirs = pd.read_csv(SHARED_TABLE)
     pd.testing.assert_frame_equal(ours, theirs)
@@ -48,26 +49,47 @@ def test_reference_rows_agree_with_their_average_column():
 def _cfg(paper_config) -> dict:
     cfg = copy.deepcopy(paper_config)
     cfg.pop("setup_record")  # a synthetic grid: not the paper's setup
-    cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["deepmath103k"],
-                    "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}]}]
-    cfg["report"] = {"paper_methods": {"grpo": {"estimator": "grpo"},
-                                       "rs_grpo": {"estimator": "rs", "params": {"beta": 2}}}}
+    cfg["grid"] = [
+        {
+            "models": ["Qwen2.5-Math-1.5B"],
+            "train_sets": ["deepmath103k"],
+            "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}],
+        }
+    ]
+    cfg["report"] = {
+        "paper_methods": {"grpo": {"estimator": "grpo"}, "rs_grpo": {"estimator": "rs", "params": {"beta": 2}}}
+    }
     return rcfg.validate(cfg)
 
 
-REFERENCE = pd.DataFrame({
-    "model": ["Qwen2.5-Math-1.5B"] * 3 + ["Qwen3-4B-Base"],
-    "train_set": ["deepmath103k"] * 3 + ["math12k"],
-    "method": ["base", "grpo", "rs_grpo", "rs_grpo"],
-    "benchmark": ["aime24"] * 4,
-    "k": [32] * 4,
-    "paper": [32.6, 36.4, 40.0, 50.0],
-})
+REFERENCE = pd.DataFrame(
+    {
+        "model": ["Qwen2.5-Math-1.5B"] * 3 + ["Qwen3-4B-Base"],
+        "train_set": ["deepmath103k"] * 3 + ["math12k"],
+        "method": ["base", "grpo", "rs_grpo", "rs_grpo"],
+        "benchmark": ["aime24"] * 4,
+        "k": [32] * 4,
+        "paper": [32.6, 36.4, 40.0, 50.0],
+    }
+)
 
 
 def _passk(rows):
-    cols = ["model", "train_set", "method", "estimator", "params", "step", "benchmark", "k", "pass_at_k", "ci_low",
-            "ci_high", "n_problems", "n_samples"]
+    cols = [
+        "model",
+        "train_set",
+        "method",
+        "estimator",
+        "params",
+        "step",
+        "benchmark",
+        "k",
+        "pass_at_k",
+        "ci_low",
+        "ci_high",
+        "n_problems",
+        "n_samples",
+    ]
     df = pd.DataFrame(rows, columns=cols)
     df["step"] = df["step"].astype("Int64")
     return df
@@ -75,19 +97,60 @@ def _passk(rows):
 
 def test_comparison_matches_cells_and_flags_values_outside_the_interval(paper_config):
     cfg = _cfg(paper_config)
-    passk = _passk([
-        # the base model (train_set base) matches the paper's base row of any block
-        ("Qwen2.5-Math-1.5B", "base", "base", "", "", None, "aime24", 32, 0.30, 0.25, 0.35, 30, 1024),
-        # grpo: the paper's 36.4 lies outside [20, 30]
-        ("Qwen2.5-Math-1.5B", "deepmath103k", "grpo", "grpo", "{}", None, "aime24", 32, 0.25, 0.20, 0.30, 30, 1024),
-        # rs_grpo is beta = 2 (not 8); a snapshot row must not be used
-        ("Qwen2.5-Math-1.5B", "deepmath103k", "rs_beta8", "rs", '{"beta": 8.0}', None, "aime24", 32, 0.9, 0.8, 1.0,
-         30, 1024),
-        ("Qwen2.5-Math-1.5B", "deepmath103k", "rs_beta2.step100", "rs", '{"beta": 2.0}', 100, "aime24", 32, 0.9,
-         0.8, 1.0, 30, 1024),
-        ("Qwen2.5-Math-1.5B", "deepmath103k", "rs_beta2", "rs", '{"beta": 2.0}', None, "aime24", 32, 0.41, 0.35,
-         0.47, 30, 1024),
-    ])
+    passk = _passk(
+        [
+            # the base model (train_set base) matches the paper's base row of any block
+            ("Qwen2.5-Math-1.5B", "base", "base", "", "", None, "aime24", 32, 0.30, 0.25, 0.35, 30, 1024),
+            # grpo: the paper's 36.4 lies outside [20, 30]
+            ("Qwen2.5-Math-1.5B", "deepmath103k", "grpo", "grpo", "{}", None, "aime24", 32, 0.25, 0.20, 0.30, 30, 1024),
+            # rs_grpo is beta = 2 (not 8); a snapshot row must not be used
+            (
+                "Qwen2.5-Math-1.5B",
+                "deepmath103k",
+                "rs_beta8",
+                "rs",
+                '{"beta": 8.0}',
+                None,
+                "aime24",
+                32,
+                0.9,
+                0.8,
+                1.0,
+                30,
+                1024,
+            ),
+            (
+                "Qwen2.5-Math-1.5B",
+                "deepmath103k",
+                "rs_beta2.step100",
+                "rs",
+                '{"beta": 2.0}',
+                100,
+                "aime24",
+                32,
+                0.9,
+                0.8,
+                1.0,
+                30,
+                1024,
+            ),
+            (
+                "Qwen2.5-Math-1.5B",
+                "deepmath103k",
+                "rs_beta2",
+                "rs",
+                '{"beta": 2.0}',
+                None,
+                "aime24",
+                32,
+                0.41,
+                0.35,
+                0.47,
+                30,
+                1024,
+            ),
+        ]
+    )
     table = pc.compare(cfg, REFERENCE, passk)
     assert list(table.columns) == pc.COLUMNS
     by = table.set_index("method")
@@ -123,8 +186,14 @@ def test_unknown_paper_label_fails_naming_the_config_key(paper_config):
 
 def test_bandit_comparison():
     ref = pd.DataFrame({"beta": [0, 4, 64], "final_reward": [0.600, 0.999, 0.965]})
-    final = pd.DataFrame({"estimator": "rs", "beta": [0.0, 0.0, 4.0, 4.0], "seed": [0, 1, 0, 1],
-                          "final_reward": [0.59, 0.61, 0.98, 0.99]})
+    final = pd.DataFrame(
+        {
+            "estimator": "rs",
+            "beta": [0.0, 0.0, 4.0, 4.0],
+            "seed": [0, 1, 0, 1],
+            "final_reward": [0.59, 0.61, 0.98, 0.99],
+        }
+    )
     out = pc.compare_bandit(ref, final)
     assert list(out.columns) == pc.BANDIT_COLUMNS
     r0, r4, r64 = (out.iloc[i] for i in range(3))
@@ -151,9 +220,11 @@ def _seeded_passk(rows):
 
 def test_unseeded_runs_have_one_seed_and_no_interval_over_seeds(paper_config):
     cfg = _cfg(paper_config)
-    passk = _passk([
-        ("Qwen2.5-Math-1.5B", "deepmath103k", "grpo", "grpo", "{}", None, "aime24", 32, 0.25, 0.20, 0.30, 30, 1024),
-    ])
+    passk = _passk(
+        [
+            ("Qwen2.5-Math-1.5B", "deepmath103k", "grpo", "grpo", "{}", None, "aime24", 32, 0.25, 0.20, 0.30, 30, 1024),
+        ]
+    )
     table = pc.compare(cfg, REFERENCE, passk)
     g = table[table["method"] == "grpo"].iloc[0]
     assert (g["ours"], g["ours_ci_low"], g["ours_ci_high"]) == (25.0, 20.0, 30.0)  # exactly the run's values
@@ -162,8 +233,10 @@ def test_unseeded_runs_have_one_seed_and_no_interval_over_seeds(paper_config):
     assert unmatched["n_seeds"].isna().all() and unmatched["ours_seed_ci_low"].isna().all()
     md = pc.summary(cfg, table)
     # the Markdown of a grid without seeds: no seeds column, no interval over seeds and no sentence about seeds
-    assert ("| model | training set | method | benchmark | k | paper | ours (95 % CI) | Δ |\n"
-            "|---|---|---|---|---:|---:|---:|---:|") in md
+    assert (
+        "| model | training set | method | benchmark | k | paper | ours (95 % CI) | Δ |\n"
+        "|---|---|---|---|---:|---:|---:|---:|"
+    ) in md
     assert "| Qwen2.5-Math-1.5B | deepmath103k | grpo | aime24 | 32 | 36.4 | 25.0 (20.0–30.0) | -11.4 |" in md
     assert "[" not in md.split("| Δ |")[-1] and "seed" not in md.replace("a seed effect", "")
     fig = pc.make_figure(cfg, table)
@@ -173,19 +246,21 @@ def test_unseeded_runs_have_one_seed_and_no_interval_over_seeds(paper_config):
 def test_seeded_runs_are_matched_by_method_id_and_pooled(paper_config):
     cfg = _cfg(paper_config)
     M, D = "Qwen2.5-Math-1.5B", "deepmath103k"
-    passk = _seeded_passk([
-        ("Qwen2.5-Math-1.5B", "base", "base", "", "", None, "aime24", 32, 0.30, 0.25, 0.35, 30, 1024, None),
-        # grpo over three seeds: pass@32 0.2, 0.4, 0.6 (paper: 36.4)
-        (M, D, "grpo.seed1", "grpo", "{}", None, "aime24", 32, 0.2, 0.1, 0.3, 30, 1024, 1),
-        (M, D, "grpo.seed2", "grpo", "{}", None, "aime24", 32, 0.4, 0.3, 0.5, 30, 1024, 2),
-        (M, D, "grpo.seed3", "grpo", "{}", None, "aime24", 32, 0.6, 0.5, 0.7, 30, 1024, 3),
-        # a snapshot of a seed is not a final model
-        (M, D, "grpo.seed1.step100", "grpo", "{}", 100, "aime24", 32, 0.9, 0.8, 1.0, 30, 1024, 1),
-        # rs_grpo is beta = 2: seeds 1 and 2 only evaluated here (paper: 40.0), beta 8 is another method
-        (M, D, "rs_beta2.seed1", "rs", '{"beta": 2.0}', None, "aime24", 32, 0.44, 0.40, 0.48, 30, 1024, 1),
-        (M, D, "rs_beta2.seed2", "rs", '{"beta": 2.0}', None, "aime24", 32, 0.50, 0.46, 0.54, 30, 1024, 2),
-        (M, D, "rs_beta8.seed1", "rs", '{"beta": 8.0}', None, "aime24", 32, 0.9, 0.8, 1.0, 30, 1024, 1),
-    ])
+    passk = _seeded_passk(
+        [
+            ("Qwen2.5-Math-1.5B", "base", "base", "", "", None, "aime24", 32, 0.30, 0.25, 0.35, 30, 1024, None),
+            # grpo over three seeds: pass@32 0.2, 0.4, 0.6 (paper: 36.4)
+            (M, D, "grpo.seed1", "grpo", "{}", None, "aime24", 32, 0.2, 0.1, 0.3, 30, 1024, 1),
+            (M, D, "grpo.seed2", "grpo", "{}", None, "aime24", 32, 0.4, 0.3, 0.5, 30, 1024, 2),
+            (M, D, "grpo.seed3", "grpo", "{}", None, "aime24", 32, 0.6, 0.5, 0.7, 30, 1024, 3),
+            # a snapshot of a seed is not a final model
+            (M, D, "grpo.seed1.step100", "grpo", "{}", 100, "aime24", 32, 0.9, 0.8, 1.0, 30, 1024, 1),
+            # rs_grpo is beta = 2: seeds 1 and 2 only evaluated here (paper: 40.0), beta 8 is another method
+            (M, D, "rs_beta2.seed1", "rs", '{"beta": 2.0}', None, "aime24", 32, 0.44, 0.40, 0.48, 30, 1024, 1),
+            (M, D, "rs_beta2.seed2", "rs", '{"beta": 2.0}', None, "aime24", 32, 0.50, 0.46, 0.54, 30, 1024, 2),
+            (M, D, "rs_beta8.seed1", "rs", '{"beta": 8.0}', None, "aime24", 32, 0.9, 0.8, 1.0, 30, 1024, 1),
+        ]
+    )
     table = pc.compare(cfg, REFERENCE, passk)
     assert list(table.columns) == pc.COLUMNS
     g = table[table["method"] == "grpo"].iloc[0]
@@ -214,8 +289,11 @@ def test_seeded_runs_are_matched_by_method_id_and_pooled(paper_config):
     assert "2 of the matched values are of methods trained with several seeds (2 or 3)" in md
     fig = pc.make_figure(cfg, table)
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
-        "ours = paper", "base (Base model)", "grpo (GRPO, mean of 3 seeds)",
-        "rs_grpo (RS-GRPO (β=2), mean of 2 seeds)"]
+        "ours = paper",
+        "base (Base model)",
+        "grpo (GRPO, mean of 3 seeds)",
+        "rs_grpo (RS-GRPO (β=2), mean of 2 seeds)",
+    ]
     # a duplicated run is an error, not a fourth seed
     with pytest.raises(ValueError, match="appears twice"):
         pc.compare(cfg, REFERENCE, pd.concat([passk, passk.iloc[[1]]], ignore_index=True))
@@ -227,29 +305,59 @@ def test_paper_command_on_a_synthetic_seeded_grid(tmp_path, paper_config):
     from rsrl.report.inputs import read_passk
 
     cfg = seeded_config(paper_config)
-    cfg["report"]["paper_methods"] = {"grpo": {"estimator": "grpo"},
-                                      "rs_grpo": {"estimator": "rs", "params": {"beta": 4}},
-                                      "rs_flat": {"estimator": "rs", "params": {"beta": 0}}}
+    cfg["report"]["paper_methods"] = {
+        "grpo": {"estimator": "grpo"},
+        "rs_grpo": {"estimator": "rs", "params": {"beta": 4}},
+        "rs_flat": {"estimator": "rs", "params": {"beta": 0}},
+    }
     results = tmp_path / "results"
     write_synthetic(cfg, results, seed=4, n_boot=10, n_problems={"math500": 12, "aime24": 8})
-    ref = pd.DataFrame({"model": [MODEL] * 4, "train_set": [TS] * 4, "method": ["base", "grpo", "rs_grpo", "rs_flat"],
-                        **{f"{b}_p{k}": [10.0, 20.0, 30.0, 40.0] for b in ("math500", "aime24") for k in (1, 32)}})
+    ref = pd.DataFrame(
+        {
+            "model": [MODEL] * 4,
+            "train_set": [TS] * 4,
+            "method": ["base", "grpo", "rs_grpo", "rs_flat"],
+            **{f"{b}_p{k}": [10.0, 20.0, 30.0, 40.0] for b in ("math500", "aime24") for k in (1, 32)},
+        }
+    )
     ref.to_csv(tmp_path / "ref.csv", index=False)
     (tmp_path / "bandit_final.csv").write_text("estimator,beta,seed,final_reward\nrs,0,0,0.6\n")
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "out"
-    assert cli.main(["paper", "--config", str(tmp_path / "config.json"), "--passk", str(passk_file(results)),
-                     "--reference", str(tmp_path / "ref.csv"),
-                     "--bandit-reference", str(REPO / "reference" / "rs_grpo_bandit.csv"),
-                     "--bandit-final", str(tmp_path / "bandit_final.csv"),
-                     "--out", str(out / "paper_comparison"), "--figure", str(out / "paper_fig"),
-                     "--bandit-out", str(out / "bandit.csv")]) == 0
+    assert (
+        cli.main(
+            [
+                "paper",
+                "--config",
+                str(tmp_path / "config.json"),
+                "--passk",
+                str(passk_file(results)),
+                "--reference",
+                str(tmp_path / "ref.csv"),
+                "--bandit-reference",
+                str(REPO / "reference" / "rs_grpo_bandit.csv"),
+                "--bandit-final",
+                str(tmp_path / "bandit_final.csv"),
+                "--out",
+                str(out / "paper_comparison"),
+                "--figure",
+                str(out / "paper_fig"),
+                "--bandit-out",
+                str(out / "bandit.csv"),
+            ]
+        )
+        == 0
+    )
     csv = pd.read_csv(out / "paper_comparison.csv")
     assert list(csv.columns) == pc.COLUMNS
     passk = read_passk(passk_file(results))
     final = passk[passk["step"].isna()]
-    for label, mid, n_seeds in [("grpo", "grpo", 3), ("rs_grpo", "rs_beta4", 3), ("rs_flat", "rs_beta0", 1),
-                                ("base", "base", 1)]:
+    for label, mid, n_seeds in [
+        ("grpo", "grpo", 3),
+        ("rs_grpo", "rs_beta4", 3),
+        ("rs_flat", "rs_beta0", 1),
+        ("base", "base", 1),
+    ]:
         for b, k in [("math500", 1), ("aime24", 1), ("aime24", 32)]:
             runs = final[(final["method_id"] == mid) & (final["benchmark"] == b) & (final["k"] == k)]
             assert len(runs) == n_seeds

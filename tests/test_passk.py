@@ -47,15 +47,18 @@ def test_edge_cases():
     np.testing.assert_allclose(pass_at_k(n, c, 1), c / n, rtol=1e-15)
 
 
-@pytest.mark.parametrize("n,c,k,match", [
-    (5, 0, 6, "exceeds the number of samples"),
-    (5, 5, 6, "exceeds the number of samples"),
-    (5, 1, 0, "k must be >= 1"),
-    (5, 6, 1, "0 <= c <= n"),
-    (5, -1, 1, "0 <= c <= n"),
-    (0, 0, 1, "n >= 1"),
-    (5.5, 1, 1, "whole numbers"),
-])
+@pytest.mark.parametrize(
+    "n,c,k,match",
+    [
+        (5, 0, 6, "exceeds the number of samples"),
+        (5, 5, 6, "exceeds the number of samples"),
+        (5, 1, 0, "k must be >= 1"),
+        (5, 6, 1, "0 <= c <= n"),
+        (5, -1, 1, "0 <= c <= n"),
+        (0, 0, 1, "n >= 1"),
+        (5.5, 1, 1, "whole numbers"),
+    ],
+)
 def test_invalid_inputs_raise(n, c, k, match):
     with pytest.raises(ValueError, match=match):
         pass_at_k(n, c, k)
@@ -148,8 +151,10 @@ def test_paired_bootstrap_problems_only_is_unchanged_and_equals_one_seed(shape):
     rng = np.random.default_rng(5)
     a, b = rng.random(shape), rng.random(shape) * 0.9
     want = _paired_problems_only(a, b, 500, 0.05, 7)
-    for got in (paired_bootstrap_diff(a, b, n_boot=500, seed=7),
-                paired_bootstrap_diff(a[None], b[None], n_boot=500, seed=7, by_seed=True)):
+    for got in (
+        paired_bootstrap_diff(a, b, n_boot=500, seed=7),
+        paired_bootstrap_diff(a[None], b[None], n_boot=500, seed=7, by_seed=True),
+    ):
         for g, w in zip((got.diff, got.low, got.high, got.p_value), want):
             np.testing.assert_array_equal(np.asarray(g).reshape(w.shape), w)
 
@@ -185,8 +190,11 @@ def test_paired_bootstrap_by_seed_matches_exact_enumeration():
     assert got.p_value == pytest.approx(p, abs=0.01)
     # ... and this case tells the independent seed resampling apart from resampling seed s of a together with
     # seed s of b (the interval would be [-0.3, 0.6]) and from not resampling seeds ([-0.175, 0.45])
-    coupled = sorted(sum(Fraction(a[s, q]) - Fraction(b[s, q]) for q in probs for s in seeds) / 4
-                     for probs in itertools.product(range(2), repeat=2) for seeds in itertools.product(range(2), repeat=2))
+    coupled = sorted(
+        sum(Fraction(a[s, q]) - Fraction(b[s, q]) for q in probs for s in seeds) / 4
+        for probs in itertools.product(range(2), repeat=2)
+        for seeds in itertools.product(range(2), repeat=2)
+    )
     assert (float(coupled[0]), float(coupled[-1])) == pytest.approx((-0.3, 0.6))
     assert got.low < -0.35 and got.high > 0.65
 
@@ -198,7 +206,8 @@ def test_paired_bootstrap_by_seed_shapes_columns_and_errors():
     for j in range(2):  # columns are resampled jointly: each equals its own call with the same draws
         one = paired_bootstrap_diff(a[..., j], b[..., j], n_boot=400, seed=2, by_seed=True)
         assert (both.diff[j], both.low[j], both.high[j], both.p_value[j]) == pytest.approx(
-            (one.diff, one.low, one.high, one.p_value), abs=1e-12)
+            (one.diff, one.low, one.high, one.p_value), abs=1e-12
+        )
     assert both.diff == pytest.approx(a.mean((0, 1)) - b.mean((0, 1)), abs=1e-12)
     # seed-to-seed spread widens the interval: a method whose seeds disagree by a constant shift
     base = rng.random(200)

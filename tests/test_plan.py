@@ -12,9 +12,29 @@ from rsrl import plan as rplan
 
 
 def _dry_run_counts(repo, tmp_path, configfile) -> dict[str, int]:
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "all", "--configfile", str(configfile),
-                        "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
-                        "--quiet", "rules"], cwd=repo, capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "all",
+            "--configfile",
+            str(configfile),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "1",
+            "--quiet",
+            "rules",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     counts = {}
     for line in r.stdout.splitlines():
@@ -35,10 +55,12 @@ def test_plan_requests_follow_the_size_classes(repo, capsys):
     cfg = rcfg.load(repo / "config" / "config.yaml")
     p = rplan.build(cfg)
     small = cfg["size_classes"]["small"]
-    n_small = sum(1 for c in __import__("rsrl.grid", fromlist=["cells"]).cells(cfg)
-                  if cfg["models"][c.model]["size"] == "small")
+    n_small = sum(
+        1 for c in __import__("rsrl.grid", fromlist=["cells"]).cells(cfg) if cfg["models"][c.model]["size"] == "small"
+    )
     assert p.gpu_hours["train_cell"] == pytest.approx(
-        n_small * small["nodes"] * small["gpus_per_node"] * small["runtime_min"] / 60)
+        n_small * small["nodes"] * small["gpus_per_node"] * small["runtime_min"] / 60
+    )
     from rsrl.cli import main
 
     assert main(["plan", "--config", str(repo / "config" / "config.yaml")]) == 0
@@ -52,8 +74,9 @@ def _runs_per_size(cfg) -> dict:
     runs: dict = {}
     for b in cfg["grid"]:
         if b.get("enabled", True):
-            n_methods = sum(len(v) if isinstance(v := (m.get("params") or {}).get("beta"), list) else 1
-                            for m in b["methods"])
+            n_methods = sum(
+                len(v) if isinstance(v := (m.get("params") or {}).get("beta"), list) else 1 for m in b["methods"]
+            )
             for model in b["models"]:
                 size = cfg["models"][model]["size"]
                 runs[size] = runs.get(size, 0) + len(b["train_sets"]) * n_methods
@@ -81,9 +104,17 @@ def test_plan_expected_cost_of_the_paper_config(repo, capsys):
     assert p.expected["train"] == pytest.approx(want["train"], rel=1e-12)
     # evaluation: every checkpoint's samples at the expected length, through the generation throughput
     share, tps = cfg["cost_model"]["response_share"], cfg["cost_model"]["tokens_per_gpu_second"]
-    ev = sum(rplan.problem_count(cfg, b) * cfg["evaluation"]["per_benchmark"][b]["n"] * share
-             * cfg["evaluation"]["max_tokens"] / tps[cfg["models"][c.model]["size"]]["generate"]
-             for c, b in __import__("rsrl.grid", fromlist=["x"]).eval_targets(cfg)) / 3600
+    ev = (
+        sum(
+            rplan.problem_count(cfg, b)
+            * cfg["evaluation"]["per_benchmark"][b]["n"]
+            * share
+            * cfg["evaluation"]["max_tokens"]
+            / tps[cfg["models"][c.model]["size"]]["generate"]
+            for c, b in __import__("rsrl.grid", fromlist=["x"]).eval_targets(cfg)
+        )
+        / 3600
+    )
     assert p.expected["evaluate"] == pytest.approx(ev, rel=1e-12)
     upper = sum(p.gpu_hours.values())
     assert 0 < p.expected["train"] + p.expected["evaluate"] < upper
@@ -96,8 +127,9 @@ def test_plan_expected_cost_of_the_paper_config(repo, capsys):
     tb = __import__("rsrl.cost", fromlist=["x"])
     g = __import__("rsrl.grid", fromlist=["x"])
     n4 = next(c for c in g.cells(cfg, include_disabled=True) if c.run_id == "drgrpo.n4")
-    assert tb.train_hours(cfg, n4) == pytest.approx(tb.train_hours(cfg, g.cell(cfg, "Qwen2.5-Math-7B", "dapo17k",
-                                                                                 "drgrpo")))
+    assert tb.train_hours(cfg, n4) == pytest.approx(
+        tb.train_hours(cfg, g.cell(cfg, "Qwen2.5-Math-7B", "dapo17k", "drgrpo"))
+    )
     from rsrl.cli import main
 
     assert main(["plan", "--config", str(repo / "config" / "config.yaml")]) == 0
@@ -113,6 +145,7 @@ def test_plan_throughput_is_overridable(repo):
     cfg["cost_model"]["tokens_per_gpu_second"] = fast
     twice = rplan.build(cfg).expected
     assert twice["train"] == pytest.approx(base["train"] / 2) and twice["evaluate"] == pytest.approx(
-        base["evaluate"] / 2)
+        base["evaluate"] / 2
+    )
     cfg.pop("cost_model")
     assert rplan.build(cfg).expected["train"] is None  # no throughput table: unknown, not zero

@@ -32,8 +32,15 @@ def dry_run(args: list[str], cwd: Path, env: dict | None = None, timeout: float 
             full_env.pop(key, None)
         else:
             full_env[key] = value
-    proc = subprocess.run([SNAKEMAKE, "--dry-run", "--cores", "256", *args], cwd=cwd, env=full_env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [SNAKEMAKE, "--dry-run", "--cores", "256", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"snakemake --dry-run {' '.join(args)} failed:\n{proc.stdout[-5000:]}"
     return proc.stdout
 
@@ -121,7 +128,7 @@ def test_no_workflow_profile_overrides_the_global_ones():
         assert not keys & set(load_profile(name)), f"profiles/default overrides {name}/config.yaml keys"
 
 
-TINY = textwrap.dedent('''
+TINY = textwrap.dedent("""
     rule all:
         input: "out/a.txt"
     rule a:
@@ -135,14 +142,17 @@ TINY = textwrap.dedent('''
         output: "out/{x}.gpu"
         resources: gres="gpu:8", nodes=2
         shell: "touch {output}"
-''')
+""")
 
 
 @pytest.mark.parametrize("partition", [None, "gpu-a100"])
 def test_slurm_profile_resources_in_a_dry_run(tmp_path, partition):
     (tmp_path / "Snakefile").write_text(TINY)
-    out = dry_run(["--profile", str(REPO / "slurm"), "out/a.txt", "out/b.gpu", "out/c.threaded"], tmp_path,
-                  {"RSRL_SLURM_PARTITION": partition})
+    out = dry_run(
+        ["--profile", str(REPO / "slurm"), "out/a.txt", "out/b.gpu", "out/c.threaded"],
+        tmp_path,
+        {"RSRL_SLURM_PARTITION": partition},
+    )
     jobs = {j["rule"]: j for j in planned_jobs(out)}
     res = jobs["a"]["resources"]
     assert res["slurm_partition"] == (partition or "")
@@ -180,7 +190,10 @@ def _size_class(cfg: dict, model: str) -> dict:
 
 
 def test_training_jobs_request_their_size_class(full_workflow, paper_config):
-    cells = {"small": ("Qwen2.5-Math-1.5B", "deepmath103k", "drgrpo"), "medium": ("Qwen2.5-Math-7B", "dapo17k", "rs_beta2")}
+    cells = {
+        "small": ("Qwen2.5-Math-1.5B", "deepmath103k", "drgrpo"),
+        "medium": ("Qwen2.5-Math-7B", "dapo17k", "rs_beta2"),
+    }
     targets = [f"results/train/{m}/{s}/{meth}/metrics.csv" for m, s, meth in cells.values()]
     out = dry_run(["--profile", "slurm", "--printshellcmds", *targets], REPO)
     jobs = planned_jobs(out)
@@ -193,8 +206,9 @@ def test_training_jobs_request_their_size_class(full_workflow, paper_config):
         assert gpus_of(res) == sc["nodes"] * sc["gpus_per_node"], f"{size} cell: {res}"
         assert int(res["runtime"]) >= sc["runtime_min"], f"{size} cell: {res}"
         if int(res.get("nodes", 1)) > 1:
-            assert "mpi" in res or "tasks_per_node" in res or "tasks" in res, \
+            assert "mpi" in res or "tasks_per_node" in res or "tasks" in res, (
                 f"a multi-node training job runs inside `srun -n1` without an `mpi`/tasks resource: {res}"
+            )
 
 
 @pytest.mark.slow
@@ -205,8 +219,12 @@ def test_train_target_plans_one_job_per_cell(full_workflow, paper_config):
     cfg = rcfg.validate(paper_config)
     out = dry_run(["--profile", "slurm", "train"], REPO)
     jobs = planned_jobs(out)
-    trained = {tuple(o.split("/")[2:5]) for j in jobs for o in j["output"]
-               if re.fullmatch(r"results/train/[^/]+/[^/]+/[^/]+/metrics\.csv", o)}
+    trained = {
+        tuple(o.split("/")[2:5])
+        for j in jobs
+        for o in j["output"]
+        if re.fullmatch(r"results/train/[^/]+/[^/]+/[^/]+/metrics\.csv", o)
+    }
     assert trained == {(c.model, c.train_set, c.method_id) for c in grid.cells(cfg)}
 
 

@@ -76,8 +76,20 @@ def test_advantage_table_per_cell_and_relative_to_the_reference(tmp_path, paper_
     pd.read_csv(files[0]).drop(columns=["advantage_abs_mean"]).to_csv(files[0], index=False)
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "out" / "advantage_scale"
-    assert cli.main(["advantage", "--config", str(tmp_path / "config.json"), "--train-metrics",
-                     *map(str, files), "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "advantage",
+                "--config",
+                str(tmp_path / "config.json"),
+                "--train-metrics",
+                *map(str, files),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     csv = pd.read_csv(out.with_suffix(".csv"))
     assert csv.loc[0, "steps"] == 0 and np.isnan(csv.loc[0, "advantage_abs_mean"])
     assert "before mean |advantage| was logged" in out.with_suffix(".md").read_text()

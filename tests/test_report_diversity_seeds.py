@@ -87,14 +87,15 @@ def _texts(fig) -> str:
 
 
 def _frame(ids, n, c, d):
-    return pd.DataFrame({"problem_id": ids, "n": n, "c": c, "accuracy": np.asarray(c) / np.asarray(n),
-                         "n_distinct": d})
+    return pd.DataFrame({"problem_id": ids, "n": n, "c": c, "accuracy": np.asarray(c) / np.asarray(n), "n_distinct": d})
 
 
 def test_pooled_problem_values_are_the_mean_over_seeds():
-    seeds = [_frame(["p1", "p2", "p3"], 4, [1, 2, 4], [4, 2, 1]),
-             _frame(["p1", "p2", "p3"], 4, [3, 2, 4], [2, 2, 1]),
-             _frame(["p2", "p1", "p3", "p4"], 4, [2, 2, 4, 0], [3, 3, 1, 4])]  # other order, one extra problem
+    seeds = [
+        _frame(["p1", "p2", "p3"], 4, [1, 2, 4], [4, 2, 1]),
+        _frame(["p1", "p2", "p3"], 4, [3, 2, 4], [2, 2, 1]),
+        _frame(["p2", "p1", "p3", "p4"], 4, [2, 2, 4, 0], [3, 3, 1, 4]),
+    ]  # other order, one extra problem
     out, run_shares = pool_problems(seeds, what="test")
     assert list(out.columns) == POOLED_COLUMNS
     assert out["problem_id"].tolist() == ["p1", "p2", "p3"]  # problems of every seed, first seed's order
@@ -124,10 +125,18 @@ def test_fig7_panel_a_has_one_bar_per_method_with_the_mean_over_seeds(seeded):
     fig = make_fig7(cfg, problems_files(cfg, root))
     ax_a = fig.axes[0]
     assert [t.get_text() for t in ax_a.get_legend().get_texts()] == [
-        "Base model", "GRPO, mean of 3 seeds", "RS-GRPO (β=0)", "RS-GRPO (β=4), mean of 3 seeds"]
+        "Base model",
+        "GRPO, mean of 3 seeds",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), mean of 3 seeds",
+    ]
     bars = _bars(ax_a)
-    for label, runs in [("Base model", ["base"]), ("GRPO, mean of 3 seeds", GRPO), ("RS-GRPO (β=0)", ["rs_beta0"]),
-                        ("RS-GRPO (β=4), mean of 3 seeds", RS4)]:
+    for label, runs in [
+        ("Base model", ["base"]),
+        ("GRPO, mean of 3 seeds", GRPO),
+        ("RS-GRPO (β=0)", ["rs_beta0"]),
+        ("RS-GRPO (β=4), mean of 3 seeds", RS4),
+    ]:
         want = [100 * float(np.mean(_per_problem(root, runs, b)[0])) for b in BENCH]
         assert bars[label] == pytest.approx(want, abs=1e-9), label
     # error bars for the two pooled methods only: 95 % t-interval over the seeds' mean shares
@@ -164,8 +173,20 @@ def test_fig7_command_line_on_a_seeded_grid(seeded, tmp_path):
     cfg, root = seeded
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "out" / "fig7"
-    assert cli.main(["fig7", "--config", str(tmp_path / "config.json"), "--problems",
-                     *map(str, problems_files(cfg, root)), "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "fig7",
+                "--config",
+                str(tmp_path / "config.json"),
+                "--problems",
+                *map(str, problems_files(cfg, root)),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.with_suffix(".png").stat().st_size > 0
     assert "GRPO, mean of 3 seeds" in out.with_suffix(".svg").read_text()
 
@@ -182,13 +203,15 @@ def test_fig7_without_seeds_draws_each_run_as_is(unseeded):
     assert [t.get_text() for t in ax_a.get_legend().get_texts()] == labels
     bars = _bars(ax_a)
     for label, run in zip(labels, ["base", "grpo", "rs_beta0", "rs_beta4"]):
-        want = [100 * float((_problems(root, run, b)["n_distinct"] / _problems(root, run, b)["n"]).mean())
-                for b in BENCH]
+        want = [
+            100 * float((_problems(root, run, b)["n_distinct"] / _problems(root, run, b)["n"]).mean()) for b in BENCH
+        ]
         assert bars[label] == want  # exactly the share of that run's table
     assert _error_bars(ax_a) == []
     assert ax_a.get_title() == f"(a) Share of distinct final answers — {MODEL}, trained on {TS}"
-    assert fig._suptitle.get_text() == ("Fig. 7: diversity of answers and per-problem accuracy (n = samples per "
-                                        "problem)")
+    assert fig._suptitle.get_text() == (
+        "Fig. 7: diversity of answers and per-problem accuracy (n = samples per problem)"
+    )
     assert "one run each" in ax_b.get_title() and ax_b.get_ylabel() == "GRPO: per-problem accuracy c/n"
     assert "seed" not in _texts(fig)
 
@@ -199,6 +222,10 @@ def test_fig7_with_one_seed_keeps_the_runs_name(tmp_path, paper_config):
     _write(cfg, tmp_path / "results")
     fig = make_fig7(cfg, problems_files(cfg, tmp_path / "results"))
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-        "Base model", "GRPO, seed 2", "RS-GRPO (β=0)", "RS-GRPO (β=4), seed 2"]
+        "Base model",
+        "GRPO, seed 2",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), seed 2",
+    ]
     assert _error_bars(fig.axes[0]) == []
     assert "one run each" in fig.axes[1].get_title()

@@ -28,9 +28,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def small_config(paper_config: dict, methods=None, evaluate_base=True) -> dict:
     cfg = copy.deepcopy(paper_config)
-    cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B", "Qwen2.5-Math-7B"], "train_sets": ["math12k"],
-                    "methods": methods or [{"estimator": "grpo"},
-                                                {"estimator": "rs", "params": {"beta": [0, 4]}}]}]
+    cfg["grid"] = [
+        {
+            "models": ["Qwen2.5-Math-1.5B", "Qwen2.5-Math-7B"],
+            "train_sets": ["math12k"],
+            "methods": methods or [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [0, 4]}}],
+        }
+    ]
     cfg["benchmarks"] = {b: cfg["benchmarks"][b] for b in ("math500", "aime24")}
     cfg["evaluation"]["per_benchmark"] = {"math500": {"n": 16}, "aime24": {"n": 64}}
     cfg["evaluation"]["evaluate_base"] = evaluate_base
@@ -79,9 +83,24 @@ def test_table2_values_equal_passk_and_average_is_correct(synthetic):
     cfg, root, _ = synthetic
     passk = read_passk(root / "results" / "tables" / "passk.csv")
     table, _ = make_table2(cfg, passk)
-    assert list(table.columns) == ["model", "train_set", "method", "estimator", "params", "metric", "math500",
-                                   "aime24", "average", "n_seeds", "math500_ci_low", "math500_ci_high",
-                                   "aime24_ci_low", "aime24_ci_high", "average_ci_low", "average_ci_high"]
+    assert list(table.columns) == [
+        "model",
+        "train_set",
+        "method",
+        "estimator",
+        "params",
+        "metric",
+        "math500",
+        "aime24",
+        "average",
+        "n_seeds",
+        "math500_ci_low",
+        "math500_ci_high",
+        "aime24_ci_low",
+        "aime24_ci_high",
+        "average_ci_low",
+        "average_ci_high",
+    ]
     # without seeds there is no summary row: the columns of the summaries over seeds are empty everywhere
     assert table.iloc[:, 9:].isna().all().all()
     # 2 models x (base + grpo + rs_beta0 + rs_beta4) x 2 metrics
@@ -90,8 +109,13 @@ def test_table2_values_equal_passk_and_average_is_correct(synthetic):
     for _, row in table.iterrows():
         k = int(row["metric"].split("@")[1])
         for b in ("math500", "aime24"):
-            src = final[(final["model"] == row["model"]) & (final["train_set"] == row["train_set"])
-                        & (final["method"] == row["method"]) & (final["benchmark"] == b) & (final["k"] == k)]
+            src = final[
+                (final["model"] == row["model"])
+                & (final["train_set"] == row["train_set"])
+                & (final["method"] == row["method"])
+                & (final["benchmark"] == b)
+                & (final["k"] == k)
+            ]
             if b == "math500" and k == 32:  # n = 16 < 32: no unbiased estimate
                 assert src.empty and np.isnan(row[b])
             else:
@@ -124,8 +148,7 @@ def _md_blocks(md: str) -> list[list[list[str]]]:
 
 def test_table2_markdown_bolds_the_column_maximum(synthetic):
     cfg, root, cfg_path = synthetic
-    run_cli("table2", "--config", cfg_path, *inputs(cfg, root / "results", "table2"), "--out",
-            root / "out" / "table2")
+    run_cli("table2", "--config", cfg_path, *inputs(cfg, root / "results", "table2"), "--out", root / "out" / "table2")
     csv = pd.read_csv(root / "out" / "table2.csv")
     md = (root / "out" / "table2.md").read_text()
     assert "## pass@1" in md and "## pass@32" in md
@@ -162,8 +185,9 @@ def test_table2_skips_metrics_with_k_above_every_n(synthetic):
 # Figures
 
 
-@pytest.mark.parametrize("command,stem", [("fig4", "fig4_passk"), ("fig5", "fig5_beta_ablation"),
-                                           ("fig7", "fig7_diversity")])
+@pytest.mark.parametrize(
+    "command,stem", [("fig4", "fig4_passk"), ("fig5", "fig5_beta_ablation"), ("fig7", "fig7_diversity")]
+)
 def test_figures_are_written(synthetic, command, stem):
     cfg, root, cfg_path = synthetic
     out = root / "figures" / stem
@@ -205,16 +229,18 @@ def test_passk_holds_the_snapshots_of_the_focus_cell(synthetic):
     snap = passk[passk["step"].notna()]
     assert set(snap["method"]) == {"grpo.step10", "rs_beta0.step10", "rs_beta4.step10"}
     assert set(snap["model"]) == {"Qwen2.5-Math-1.5B"} and (snap["step"] == 10).all()
-    assert set(zip(snap["method"], snap["base_method"])) == {("grpo.step10", "grpo"), ("rs_beta0.step10", "rs_beta0"),
-                                                             ("rs_beta4.step10", "rs_beta4")}
+    assert set(zip(snap["method"], snap["base_method"])) == {
+        ("grpo.step10", "grpo"),
+        ("rs_beta0.step10", "rs_beta0"),
+        ("rs_beta4.step10", "rs_beta4"),
+    }
     assert snap.loc[snap["base_method"] == "rs_beta4", "beta"].eq(4.0).all()
     # The snapshot's values are its own evaluation's metrics.csv.
     ck = Checkpoint("Qwen2.5-Math-1.5B", "math12k", "rs_beta4", 10)
     m = pd.read_csv(root / grid.eval_file(grid.EVAL_METRICS_PATTERN, ck, "aime24"))
     m = m[m["metric"] == "pass@k"].set_index("k")["value"]
     got = snap[(snap["method"] == "rs_beta4.step10") & (snap["benchmark"] == "aime24")].set_index("k")["pass_at_k"]
-    pd.testing.assert_series_equal(got.sort_index(), m.sort_index(), check_names=False, check_exact=False,
-                                   rtol=1e-12)
+    pd.testing.assert_series_equal(got.sort_index(), m.sort_index(), check_names=False, check_exact=False, rtol=1e-12)
     # Fig. 5's test curve: the base model at step 0, the snapshot, the final model at max_steps, each the mean
     # over the benchmarks.
     cur = snapshot_curve(cfg, passk, "Qwen2.5-Math-1.5B", "math12k", "rs_beta4", 1, ["math500", "aime24"])
@@ -223,8 +249,9 @@ def test_passk_holds_the_snapshots_of_the_focus_cell(synthetic):
     expected = [sel[sel["method"] == m]["pass_at_k"].mean() for m in ("base", "rs_beta4.step10", "rs_beta4")]
     assert cur["value"].tolist() == pytest.approx(expected, abs=1e-12)
     # Without the snapshot rows the curve has the base model and the final model only.
-    cur = snapshot_curve(cfg, passk[passk["step"].isna()], "Qwen2.5-Math-1.5B", "math12k", "rs_beta4", 1,
-                         ["math500", "aime24"])
+    cur = snapshot_curve(
+        cfg, passk[passk["step"].isna()], "Qwen2.5-Math-1.5B", "math12k", "rs_beta4", 1, ["math500", "aime24"]
+    )
     assert cur["step"].tolist() == [0, 20]
 
 
@@ -272,8 +299,9 @@ def test_grid_without_grpo_or_base_does_not_crash(tmp_path, paper_config):
         run_cli(cmd, "--config", cfg_path, *inputs(cfg, tmp_path / "results", cmd), "--out", tmp_path / "out" / cmd)
     fig = make_fig7(cfg, problems_files(cfg, tmp_path / "results"))
     assert "panel skipped: no GRPO run" in figure_text(fig)
-    fig5 = make_fig5(cfg, read_passk(tmp_path / "results" / "tables" / "passk.csv"),
-                     train_metrics_files(cfg, tmp_path / "results"))
+    fig5 = make_fig5(
+        cfg, read_passk(tmp_path / "results" / "tables" / "passk.csv"), train_metrics_files(cfg, tmp_path / "results")
+    )
     assert "only 1 RS-GRPO β" in figure_text(fig5)
     table = pd.read_csv(tmp_path / "out" / "table2.csv")
     assert set(table["method"]) == {"rs_beta2"}
@@ -299,21 +327,31 @@ def test_ablation_checkpoints_of_the_paper_grid(paper_config):
     # the cell of Fig. 5's top row and Fig. 6 (every method) and Fig. 5's bottom row (GRPO and RS-GRPO only), in
     # config order: the paper's blocks, the ablation blocks, the extension
     small, medium = ("Qwen2.5-Math-1.5B", "deepmath103k"), ("Qwen2.5-Math-7B", "deepmath103k")
-    runs = ([(small, m) for m in ("drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2")]
-            + [(medium, m) for m in ("drgrpo", "rs_beta2")] + [(small, "rs_beta4"), (small, "rs_beta8")]
-            + [(medium, "rs_beta4"), (medium, "rs_beta8"), (small, "riskpo_B4")])
-    assert [(c.model, c.train_set, c.id) for c in got] == [(*row, f"{m}.step{s}") for row, m in runs
-                                                           for s in (100, 200, 300, 400)]
+    runs = (
+        [(small, m) for m in ("drgrpo", "pkpo_k4", "passk_mahdavi_k4", "passk_chen_k4", "rs_beta2")]
+        + [(medium, m) for m in ("drgrpo", "rs_beta2")]
+        + [(small, "rs_beta4"), (small, "rs_beta8")]
+        + [(medium, "rs_beta4"), (medium, "rs_beta8"), (small, "riskpo_B4")]
+    )
+    assert [(c.model, c.train_set, c.id) for c in got] == [
+        (*row, f"{m}.step{s}") for row, m in runs for s in (100, 200, 300, 400)
+    ]
 
 
 def test_focus_cell_default_and_errors(paper_config):
     cfg = copy.deepcopy(paper_config)
     cfg.pop("report")
     cfg["grid"] = [
-        {"models": ["Qwen2.5-7B"], "train_sets": ["dapo17k"],
-         "methods": [{"estimator": "rs", "params": {"beta": [2]}}]},
-        {"models": ["Qwen3-4B-Base"], "train_sets": ["math12k"],
-         "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}]},
+        {
+            "models": ["Qwen2.5-7B"],
+            "train_sets": ["dapo17k"],
+            "methods": [{"estimator": "rs", "params": {"beta": [2]}}],
+        },
+        {
+            "models": ["Qwen3-4B-Base"],
+            "train_sets": ["math12k"],
+            "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [2, 8]}}],
+        },
     ]
     valid = rcfg.validate(cfg)
     assert grid.focus_cell(valid) == ("Qwen3-4B-Base", "math12k")

@@ -35,16 +35,16 @@ def _per_problem(results, run: str, bench: str, k: int) -> pd.Series:
     from rsrl.methods import Checkpoint
 
     df = pd.read_parquet(eval_path(results, grid.PROBLEMS_PATTERN, Checkpoint(MODEL, TS, run), bench))
-    return pd.Series([1 - comb(int(n) - int(c), k) / comb(int(n), k) for n, c in zip(df["n"], df["c"])],
-                     index=df["problem_id"]).sort_index()
+    return pd.Series(
+        [1 - comb(int(n) - int(c), k) / comb(int(n), k) for n, c in zip(df["n"], df["c"])], index=df["problem_id"]
+    ).sort_index()
 
 
 def test_targets_are_the_final_models_of_rows_with_the_reference(seeded, paper_config):
     cfg, _ = seeded
     assert reference_method(cfg) == "grpo"
     got = [(c.id, c.step, b) for c, b in targets(cfg)]
-    runs = ["grpo.seed1", "grpo.seed2", "grpo.seed3", "rs_beta0", "rs_beta4.seed1", "rs_beta4.seed2",
-            "rs_beta4.seed3"]
+    runs = ["grpo.seed1", "grpo.seed2", "grpo.seed3", "rs_beta0", "rs_beta4.seed1", "rs_beta4.seed2", "rs_beta4.seed3"]
     assert got == [(r, None, b) for r in runs for b in ("math500", "aime24")]
     other = copy.deepcopy(cfg)
     other["report"]["paired"]["reference"] = {"estimator": "rs", "params": {"beta": 0}}
@@ -63,10 +63,9 @@ def _welch_newcombe(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
 
     sa, sb, n = len(a), len(b), a.shape[1]
     diff = a.mean() - b.mean()
-    terms = [np.var(a.mean(1), ddof=1) / sa, np.var(b.mean(1), ddof=1) / sb,
-             np.var(a.mean(0) - b.mean(0), ddof=1) / n]
+    terms = [np.var(a.mean(1), ddof=1) / sa, np.var(b.mean(1), ddof=1) / sb, np.var(a.mean(0) - b.mean(0), ddof=1) / n]
     var = sum(terms)
-    df = var ** 2 / (terms[0] ** 2 / (sa - 1) + terms[1] ** 2 / (sb - 1) + terms[2] ** 2 / (n - 1))
+    df = var**2 / (terms[0] ** 2 / (sa - 1) + terms[1] ** 2 / (sb - 1) + terms[2] ** 2 / (n - 1))
     t = stats.t.ppf(0.975, df)
     z = stats.norm.ppf(0.975)
 
@@ -92,8 +91,13 @@ def test_paired_differences_over_problems_and_seeds(seeded):
     assert list(table.columns) == COLUMNS
     # k = 32 > n = 16 on math500: only pass@1 there
     assert list(zip(table["method"], table["benchmark"], table["k"])) == [
-        ("rs_beta0", "math500", 1), ("rs_beta0", "aime24", 1), ("rs_beta0", "aime24", 32),
-        ("rs_beta4", "math500", 1), ("rs_beta4", "aime24", 1), ("rs_beta4", "aime24", 32)]
+        ("rs_beta0", "math500", 1),
+        ("rs_beta0", "aime24", 1),
+        ("rs_beta0", "aime24", 32),
+        ("rs_beta4", "math500", 1),
+        ("rs_beta4", "aime24", 1),
+        ("rs_beta4", "aime24", 32),
+    ]
     assert (table["reference"] == "grpo").all() and (table["reference_n_seeds"] == 3).all()
     assert table.set_index("method")["n_seeds"].to_dict() == {"rs_beta0": 1, "rs_beta4": 3}
     assert table.loc[table["benchmark"] == "aime24", "n_problems"].eq(12).all()

@@ -29,12 +29,16 @@ T975 = {1: 12.706204736174705, 2: 4.302652729911275}
 
 
 def test_summary_over_seeds_has_the_closed_form():
-    rows = pd.DataFrame({
-        "model": ["m"] * 6, "benchmark": ["a", "a", "a", "b", "b", "c"],
-        "step": pd.array([pd.NA] * 6, dtype="Int64"),
-        "method": ["x.seed1", "x.seed2", "x.seed3", "x.seed1", "x.seed2", "x.seed1"],
-        "seed": pd.array([1, 2, 3, 1, 2, 1], dtype="Int64"),
-        "value": [0.2, 0.4, 0.6, 0.1, 0.3, 0.5]})
+    rows = pd.DataFrame(
+        {
+            "model": ["m"] * 6,
+            "benchmark": ["a", "a", "a", "b", "b", "c"],
+            "step": pd.array([pd.NA] * 6, dtype="Int64"),
+            "method": ["x.seed1", "x.seed2", "x.seed3", "x.seed1", "x.seed2", "x.seed1"],
+            "seed": pd.array([1, 2, 3, 1, 2, 1], dtype="Int64"),
+            "value": [0.2, 0.4, 0.6, 0.1, 0.3, 0.5],
+        }
+    )
     out = summarize(rows, "value")
     assert list(out.columns) == ["model", "benchmark", "step", "value", "value_ci_low", "value_ci_high", "n_seeds"]
     out = out.set_index("benchmark")
@@ -45,13 +49,20 @@ def test_summary_over_seeds_has_the_closed_form():
     assert 0.4 - hw3 < 0 and 0.2 + hw2 > 1
     assert (out.loc["a", "value_ci_low"], out.loc["a", "value_ci_high"]) == pytest.approx((0.0, 0.4 + hw3), abs=1e-9)
     assert (out.loc["b", "value"], out.loc["b", "value_ci_low"], out.loc["b", "value_ci_high"]) == pytest.approx(
-        (0.2, 0.0, 1.0), abs=1e-9)
+        (0.2, 0.0, 1.0), abs=1e-9
+    )
     unclipped = summarize(rows, "value", limits=None).set_index("benchmark")
     assert (unclipped.loc["a", "value_ci_low"], unclipped.loc["b", "value_ci_high"]) == pytest.approx(
-        (0.4 - hw3, 0.2 + hw2), abs=1e-9)
+        (0.4 - hw3, 0.2 + hw2), abs=1e-9
+    )
     # each run's own interval widens the interval over seeds to at least the mean of the runs' bounds
-    wide = summarize(rows.assign(lo=rows["value"] - 0.01, hi=rows["value"] + 0.5), "value",
-                     by=["model", "benchmark", "step"], bounds={"value": ("lo", "hi")}, limits=None)
+    wide = summarize(
+        rows.assign(lo=rows["value"] - 0.01, hi=rows["value"] + 0.5),
+        "value",
+        by=["model", "benchmark", "step"],
+        bounds={"value": ("lo", "hi")},
+        limits=None,
+    )
     wide = wide.set_index("benchmark")
     assert (wide.loc["a", "value_ci_low"], wide.loc["a", "value_ci_high"]) == pytest.approx((0.4 - hw3, 0.9))
     assert (wide.loc["b", "value_ci_low"], wide.loc["b", "value_ci_high"]) == pytest.approx((0.2 - hw2, 0.2 + hw2))
@@ -69,10 +80,18 @@ def test_summary_over_seeds_has_the_closed_form():
 
 def test_runs_pool_by_method_id():
     series = group_runs(["base", "grpo.seed1", "grpo.seed2", "rs_beta0", "rs_beta4.seed3"])
-    assert [(s.key, s.runs) for s in series] == [("base", ("base",)), ("grpo", ("grpo.seed1", "grpo.seed2")),
-                                                 ("rs_beta0", ("rs_beta0",)), ("rs_beta4.seed3", ("rs_beta4.seed3",))]
-    assert [s.label for s in series] == ["Base model", "GRPO, mean of 2 seeds", "RS-GRPO (β=0)",
-                                         "RS-GRPO (β=4), seed 3"]
+    assert [(s.key, s.runs) for s in series] == [
+        ("base", ("base",)),
+        ("grpo", ("grpo.seed1", "grpo.seed2")),
+        ("rs_beta0", ("rs_beta0",)),
+        ("rs_beta4.seed3", ("rs_beta4.seed3",)),
+    ]
+    assert [s.label for s in series] == [
+        "Base model",
+        "GRPO, mean of 2 seeds",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), seed 3",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -113,11 +132,23 @@ def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
     cfg, results, passk = seeded
     table, md = make_table2(cfg, passk)
     p1 = table[table["metric"] == "pass@1"]
-    assert p1["method"].tolist() == ["base", "grpo.seed1", "grpo.seed2", "grpo.seed3", "grpo", "rs_beta0",
-                                     "rs_beta4.seed1", "rs_beta4.seed2", "rs_beta4.seed3", "rs_beta4"]
+    assert p1["method"].tolist() == [
+        "base",
+        "grpo.seed1",
+        "grpo.seed2",
+        "grpo.seed3",
+        "grpo",
+        "rs_beta0",
+        "rs_beta4.seed1",
+        "rs_beta4.seed2",
+        "rs_beta4.seed3",
+        "rs_beta4",
+    ]
     summary = p1[p1["n_seeds"].notna()]
     assert summary["method"].tolist() == ["grpo", "rs_beta4"] and summary["n_seeds"].tolist() == [3, 3]
-    assert p1.loc[p1["n_seeds"].isna(), [c for c in p1.columns if c.endswith(("_ci_low", "_ci_high"))]].isna().all().all()
+    assert (
+        p1.loc[p1["n_seeds"].isna(), [c for c in p1.columns if c.endswith(("_ci_low", "_ci_high"))]].isna().all().all()
+    )
     row = summary.iloc[0]
     assert (row["estimator"], row["params"]) == ("grpo", "{}")
     grpo = [f"grpo.seed{s}" for s in (1, 2, 3)]
@@ -127,8 +158,12 @@ def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
         assert (row[f"{b}_ci_low"], row[f"{b}_ci_high"]) == pytest.approx((lo, hi), abs=1e-9)
     avg = [(_value(passk, r, "math500", 1) + _value(passk, r, "aime24", 1)) / 2 for r in grpo]
     mean, hw = _by_hand(avg)
-    run_hi = np.mean([(_value(passk, r, "math500", 1, column="ci_high") + _value(passk, r, "aime24", 1,
-                                                                                 column="ci_high")) / 2 for r in grpo])
+    run_hi = np.mean(
+        [
+            (_value(passk, r, "math500", 1, column="ci_high") + _value(passk, r, "aime24", 1, column="ci_high")) / 2
+            for r in grpo
+        ]
+    )
     assert (row["average"], row["average_ci_high"]) == pytest.approx((mean, min(1, max(mean + hw, run_hi))), abs=1e-9)
     # pass@32: math500 has n = 16, so only aime24 (and the average over it) is defined
     r32 = table[(table["metric"] == "pass@32") & (table["method"] == "rs_beta4")].iloc[0]
@@ -145,8 +180,20 @@ def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
     assert "Student-t interval over seeds" in md
     # the CSV written by the command line has the same columns, the seed counts as integers
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    assert cli.main(["table2", "--config", str(tmp_path / "config.json"), "--passk", str(passk_file(results)),
-                     "--out", str(tmp_path / "out" / "table2")]) == 0
+    assert (
+        cli.main(
+            [
+                "table2",
+                "--config",
+                str(tmp_path / "config.json"),
+                "--passk",
+                str(passk_file(results)),
+                "--out",
+                str(tmp_path / "out" / "table2"),
+            ]
+        )
+        == 0
+    )
     csv = pd.read_csv(tmp_path / "out" / "table2.csv")
     assert list(csv.columns) == list(table.columns)
     assert csv["n_seeds"].dropna().tolist() == [3, 3, 3, 3]
@@ -154,8 +201,7 @@ def test_table2_keeps_every_seed_and_adds_a_summary_row(seeded, tmp_path):
 
 def _band_at(ax, x: float) -> tuple[float, float]:
     """(low, high) of the first shaded band of ``ax`` at ``x``."""
-    ys = [y for coll in ax.collections for path in coll.get_paths() for xx, y in path.vertices
-          if abs(xx - x) < 1e-9]
+    ys = [y for coll in ax.collections for path in coll.get_paths() for xx, y in path.vertices if abs(xx - x) < 1e-9]
     return min(ys), max(ys)
 
 
@@ -163,7 +209,11 @@ def test_fig4_draws_the_mean_over_seeds_with_a_band(seeded):
     cfg, _, passk = seeded
     fig = make_fig4(cfg, passk)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
-        "Base model", "GRPO, mean of 3 seeds", "RS-GRPO (β=0)", "RS-GRPO (β=4), mean of 3 seeds"]
+        "Base model",
+        "GRPO, mean of 3 seeds",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), mean of 3 seeds",
+    ]
     ax = fig.axes[1]  # aime24, n = 64
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     assert len(lines) == 4
@@ -187,14 +237,32 @@ def test_fig5_and_fig6_pool_seeds_over_training(seeded):
     cfg, results, passk = seeded
     fig5 = make_fig5(cfg, passk, train_metrics_files(cfg, results))
     assert [t.get_text() for t in fig5.legends[0].get_texts()] == [
-        "GRPO, mean of 3 seeds", "RS-GRPO (β=0)", "RS-GRPO (β=4), mean of 3 seeds"]
+        "GRPO, mean of 3 seeds",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), mean of 3 seeds",
+    ]
     test_ax = next(a for a in fig5.axes if a.get_title().startswith("(c) Test pass@1"))
     line = next(ln for ln in test_ax.get_lines() if ln.get_label() == "GRPO, mean of 3 seeds")
     assert list(line.get_xdata()) == [0, 10, 20]
     base = np.mean([_value(passk, "base", b, 1) for b in ("math500", "aime24")])
-    per_seed = {step: [np.mean([_value(passk, f"grpo.seed{s}" + (f".step{step}" if step < 20 else ""), b, 1,
-                                       step if step < 20 else None) for b in ("math500", "aime24")])
-                       for s in (1, 2, 3)] for step in (10, 20)}
+    per_seed = {
+        step: [
+            np.mean(
+                [
+                    _value(
+                        passk,
+                        f"grpo.seed{s}" + (f".step{step}" if step < 20 else ""),
+                        b,
+                        1,
+                        step if step < 20 else None,
+                    )
+                    for b in ("math500", "aime24")
+                ]
+            )
+            for s in (1, 2, 3)
+        ]
+        for step in (10, 20)
+    }
     want = [base] + [_by_hand(per_seed[s])[0] for s in (10, 20)]
     assert list(line.get_ydata()) == pytest.approx([100 * w for w in want], abs=1e-9)
     # training curves: cumulative solve rate is the mean over the seeds' metrics.csv
@@ -205,14 +273,24 @@ def test_fig5_and_fig6_pool_seeds_over_training(seeded):
     assert solve.get_ydata() == pytest.approx(100 * expected, abs=1e-9)
     fig6 = make_fig6(cfg, passk)
     assert [t.get_text() for t in fig6.legends[0].get_texts()] == [
-        "GRPO, mean of 3 seeds", "RS-GRPO (β=0)", "RS-GRPO (β=4), mean of 3 seeds"]
+        "GRPO, mean of 3 seeds",
+        "RS-GRPO (β=0)",
+        "RS-GRPO (β=4), mean of 3 seeds",
+    ]
     assert all(len(ax.get_lines()) == 3 for ax in fig6.axes if ax.get_visible())
 
 
 def test_grid_targets_of_a_seeded_grid(seeded):
     cfg, _, _ = seeded
-    assert grid.methods_of(cfg, MODEL, TS) == ["grpo.seed1", "grpo.seed2", "grpo.seed3", "rs_beta0",
-                                               "rs_beta4.seed1", "rs_beta4.seed2", "rs_beta4.seed3"]
+    assert grid.methods_of(cfg, MODEL, TS) == [
+        "grpo.seed1",
+        "grpo.seed2",
+        "grpo.seed3",
+        "rs_beta0",
+        "rs_beta4.seed1",
+        "rs_beta4.seed2",
+        "rs_beta4.seed3",
+    ]
 
 
 def test_one_problem_per_benchmark_draws_every_figure_in_range(tmp_path, paper_config):
@@ -224,8 +302,12 @@ def test_one_problem_per_benchmark_draws_every_figure_in_range(tmp_path, paper_c
     results = tmp_path / "results"
     write_synthetic(cfg, results, seed=9, n_boot=10, n_problems={"math500": 1, "aime24": 1})
     passk = read_passk(passk_file(results))
-    figs = [make_fig4(cfg, passk), make_fig5(cfg, passk, train_metrics_files(cfg, results)), make_fig6(cfg, passk),
-            make_fig7(cfg, problems_files(cfg, results))]
+    figs = [
+        make_fig4(cfg, passk),
+        make_fig5(cfg, passk, train_metrics_files(cfg, results)),
+        make_fig6(cfg, passk),
+        make_fig7(cfg, problems_files(cfg, results)),
+    ]
     drawn = 0
     for fig in figs:
         for ax in fig.axes:

@@ -117,9 +117,24 @@ def test_pooled_over_seed_pairs_with_the_spread(seeded, tmp_path):
     # the command line writes the figure and both tables
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "out"
-    assert cli.main(["fig7b", "--config", str(tmp_path / "config.json"), "--problems",
-                     *map(str, problems_files(cfg, root)), "--out", str(out / "fig7b_unsolved.csv"),
-                     "--matrix-out", str(out / "fig7b_transitions.csv"), "--figure", str(out / "fig7b.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "fig7b",
+                "--config",
+                str(tmp_path / "config.json"),
+                "--problems",
+                *map(str, problems_files(cfg, root)),
+                "--out",
+                str(out / "fig7b_unsolved.csv"),
+                "--matrix-out",
+                str(out / "fig7b_transitions.csv"),
+                "--figure",
+                str(out / "fig7b.png"),
+            ]
+        )
+        == 0
+    )
     assert list(pd.read_csv(out / "fig7b_unsolved.csv").columns) == tr.HEADLINE_COLUMNS
     assert len(pd.read_csv(out / "fig7b_transitions.csv")) == 25
     assert (out / "fig7b.png").stat().st_size > 0 and (out / "fig7b_unsolved.md").read_text().startswith("# Fig. 7(b)")

@@ -17,8 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _config(paper_config: dict) -> dict:
     cfg = copy.deepcopy(paper_config)
-    cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B", "Qwen2.5-Math-7B"], "train_sets": ["math12k"],
-                    "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [0, 4]}}]}]
+    cfg["grid"] = [
+        {
+            "models": ["Qwen2.5-Math-1.5B", "Qwen2.5-Math-7B"],
+            "train_sets": ["math12k"],
+            "methods": [{"estimator": "grpo"}, {"estimator": "rs", "params": {"beta": [0, 4]}}],
+        }
+    ]
     cfg["benchmarks"] = {b: cfg["benchmarks"][b] for b in ("math500", "aime24")}
     cfg["evaluation"]["per_benchmark"] = {"math500": {"n": 16}, "aime24": {"n": 64}}
     cfg["training"]["max_steps"] = 20
@@ -35,7 +40,8 @@ def _report_snakefile(tmp_path: Path, cfg: dict) -> tuple[Path, Path]:
     snakefile.write_text(
         f'configfile: "{tmp_path / "config.json"}"\n'
         f'include: "{REPO / "workflow" / "rules" / "common.smk"}"\n'
-        f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n')
+        f'include: "{REPO / "workflow" / "rules" / "report.smk"}"\n'
+    )
     work = tmp_path / "work"
     work.mkdir()
     return snakefile, work
@@ -46,7 +52,8 @@ def _bandit_final(work: Path) -> None:
     (work / "results" / "theory").mkdir(parents=True)
     (work / "results" / "theory" / "bandit_final.csv").write_text(
         "rewards,estimator,method,beta,seed,final_reward\n"
-        "deterministic,rs,rs_beta0,0,0,0.6\ndeterministic,rs,rs_beta4,4,0,0.99\n")
+        "deterministic,rs,rs_beta0,0,0,0.6\ndeterministic,rs,rs_beta4,4,0,0.99\n"
+    )
 
 
 def test_report_plans_the_paired_comparison_with_every_problems_file(tmp_path, paper_config):
@@ -83,14 +90,25 @@ def test_report_rule_and_html_report(tmp_path, paper_config):
     _bandit_final(work)
     run = run_snakemake(work, "report", snakefile=snakefile, cwd=work, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
-    for rel in ["results/tables/table2.csv", "results/tables/table2.md", "results/figures/fig4_passk.png",
-                "results/figures/fig4_passk.svg", "results/figures/fig4_passk_Qwen2.5-Math-7B.png",
-                "results/figures/fig5_beta_ablation.png", "results/figures/fig6_baselines.png",
-                "results/figures/fig7_diversity.svg", "results/tables/paper_comparison.md",
-                "results/figures/paper_comparison.png", "results/tables/bandit_comparison.csv",
-                "results/tables/paired_diff.csv", "results/tables/paired_diff.md",
-                "results/figures/fig7b_transitions.png", "results/tables/fig7b_unsolved.md",
-                "results/tables/fig7b_transitions.csv", "results/tables/advantage_scale.md"]:
+    for rel in [
+        "results/tables/table2.csv",
+        "results/tables/table2.md",
+        "results/figures/fig4_passk.png",
+        "results/figures/fig4_passk.svg",
+        "results/figures/fig4_passk_Qwen2.5-Math-7B.png",
+        "results/figures/fig5_beta_ablation.png",
+        "results/figures/fig6_baselines.png",
+        "results/figures/fig7_diversity.svg",
+        "results/tables/paper_comparison.md",
+        "results/figures/paper_comparison.png",
+        "results/tables/bandit_comparison.csv",
+        "results/tables/paired_diff.csv",
+        "results/tables/paired_diff.md",
+        "results/figures/fig7b_transitions.png",
+        "results/tables/fig7b_unsolved.md",
+        "results/tables/fig7b_transitions.csv",
+        "results/tables/advantage_scale.md",
+    ]:
         assert (work / rel).stat().st_size > 0, rel
     # the ablation snapshots reach the report through the aggregated pass@k table
     import pandas as pd

@@ -15,12 +15,22 @@ from rsrl.report.style import method_beta, method_color, method_linestyle
 
 def _cfg(paper_config: dict, **roles) -> dict:
     cfg = copy.deepcopy(paper_config)
-    cfg["grid"] = [{"models": ["Qwen2.5-Math-1.5B"], "train_sets": ["math12k"],
-                    "methods": [{"estimator": "drgrpo"}, {"estimator": "grpo"}, {"estimator": "rloo"},
-                                {"estimator": "rs", "params": {"beta": [2, 8]}},
-                                {"estimator": "pkpo", "params": {"k": [2, 4]}}]}]
-    cfg["report"] = {k: v for k, v in cfg["report"].items() if k not in ("ablation", "ablation_rows", "comparison",
-                                                                          "paired")}
+    cfg["grid"] = [
+        {
+            "models": ["Qwen2.5-Math-1.5B"],
+            "train_sets": ["math12k"],
+            "methods": [
+                {"estimator": "drgrpo"},
+                {"estimator": "grpo"},
+                {"estimator": "rloo"},
+                {"estimator": "rs", "params": {"beta": [2, 8]}},
+                {"estimator": "pkpo", "params": {"k": [2, 4]}},
+            ],
+        }
+    ]
+    cfg["report"] = {
+        k: v for k, v in cfg["report"].items() if k not in ("ablation", "ablation_rows", "comparison", "paired")
+    }
     cfg["report"]["paper_methods"]["rloo"] = {"estimator": "rloo"}
     if roles:
         cfg["report"]["roles"] = roles

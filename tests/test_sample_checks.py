@@ -16,8 +16,9 @@ class _Tok:
 
 
 def _llm(max_len):
-    return SimpleNamespace(llm_engine=SimpleNamespace(model_config=SimpleNamespace(max_model_len=max_len)),
-                           get_tokenizer=lambda: _Tok())
+    return SimpleNamespace(
+        llm_engine=SimpleNamespace(model_config=SimpleNamespace(max_model_len=max_len)), get_tokenizer=lambda: _Tok()
+    )
 
 
 def test_a_prompt_beyond_the_context_is_named():

@@ -67,10 +67,16 @@ def test_trl_drops_the_all_equal_groups_from_the_loss(tmp_path):
             seen_loss.append((out["tool_mask"].clone(), out["completion_mask"].clone(), out["num_items_in_batch"]))
             return out
 
-    trainer = Probe(model=AutoModelForCausalLM.from_pretrained(path), reward_funcs=[reward], args=args,
-                    train_dataset=Dataset.from_pandas(df[["id", "prompt", "answer"]], preserve_index=False),
-                    processing_class=AutoTokenizer.from_pretrained(path), estimator=estimators.get("grpo"),
-                    steps_per_rollout=steps_per_rollout, keep_range=(0.0, 1.0))
+    trainer = Probe(
+        model=AutoModelForCausalLM.from_pretrained(path),
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_pandas(df[["id", "prompt", "answer"]], preserve_index=False),
+        processing_class=AutoTokenizer.from_pretrained(path),
+        estimator=estimators.get("grpo"),
+        steps_per_rollout=steps_per_rollout,
+        keep_range=(0.0, 1.0),
+    )
     trainer.train()
     assert seen_rewards and len(seen_rewards) == len(seen_loss)
     dropped = 0

@@ -41,20 +41,30 @@ def test_values_departing_from_the_evidence_are_tagged_choices(record):
 
 
 def _row(**change):
-    row = {"setting": "x", "value": "16", "source": "S2 (Fig. 9 caption)", "confidence": "medium", "tag": "[S]",
-           "config": "16", "reason": ""}
+    row = {
+        "setting": "x",
+        "value": "16",
+        "source": "S2 (Fig. 9 caption)",
+        "confidence": "medium",
+        "tag": "[S]",
+        "config": "16",
+        "reason": "",
+    }
     return {**row, **change}
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"config": "8"}, "differs from the evidence"),
-    ({"tag": "[P]"}, "secondary summaries"),
-    ({"tag": "[R]", "source": "S1 only"}, "secondary summaries"),
-    ({"tag": "[C]"}, "needs a reason"),
-    ({"value": "", "tag": "[S]"}, "no evidence"),
-    ({"confidence": "certain"}, "confidence"),
-    ({"tag": "[X]"}, "tag"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"config": "8"}, "differs from the evidence"),
+        ({"tag": "[P]"}, "secondary summaries"),
+        ({"tag": "[R]", "source": "S1 only"}, "secondary summaries"),
+        ({"tag": "[C]"}, "needs a reason"),
+        ({"value": "", "tag": "[S]"}, "no evidence"),
+        ({"confidence": "certain"}, "confidence"),
+        ({"tag": "[X]"}, "tag"),
+    ],
+)
 def test_row_rules(change, message):
     with pytest.raises(sr.RecordError, match=message):
         sr.check_row("x", _row(**change))

@@ -81,8 +81,9 @@ def slurm_cluster():
             pytest.skip("no Slurm cluster answers `sinfo` and starting one needs root (scripts/slurm_up.sh)")
         if not shutil.which("slurmctld") and not shutil.which("apt-get"):
             pytest.skip("Slurm is not installed and apt-get is unavailable to install slurm-wlm and munge")
-        proc = subprocess.run(["bash", str(REPO / "scripts" / "slurm_up.sh")], capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(
+            ["bash", str(REPO / "scripts" / "slurm_up.sh")], capture_output=True, text=True, timeout=600
+        )
         if proc.returncode != 0:
             pytest.fail(f"scripts/slurm_up.sh failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         started = True
@@ -106,8 +107,12 @@ def copy_repo(dst: Path, src: Path = REPO) -> Path:
     """
     files: set[str] = set()
     if (src / ".git").exists() and shutil.which("git"):
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=src,
-                             capture_output=True, check=True)
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=src,
+            capture_output=True,
+            check=True,
+        )
         files = {f for f in out.stdout.decode().split("\0") if f}
     for top in ALWAYS_COPY:
         p = src / top
@@ -152,8 +157,10 @@ class Run:
 
     def check(self) -> Run:
         if self.returncode != 0:
-            raise AssertionError(f"snakemake {' '.join(self.args)} failed (rc {self.returncode}) after "
-                                 f"{self.seconds:.0f} s:\n{self.output[-6000:]}")
+            raise AssertionError(
+                f"snakemake {' '.join(self.args)} failed (rc {self.returncode}) after "
+                f"{self.seconds:.0f} s:\n{self.output[-6000:]}"
+            )
         return self
 
 
@@ -187,9 +194,17 @@ def cluster_caps() -> list[str]:
     return ["--max-threads", str(cpus)] if cpus else []
 
 
-def snakemake_args(targets: Sequence[str], *, profile: str | None = "slurm", configfile: str | None = None,
-                   config: dict | None = None, forcerun: Sequence[str] = (), dry_run: bool = False,
-                   snakefile: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+def snakemake_args(
+    targets: Sequence[str],
+    *,
+    profile: str | None = "slurm",
+    configfile: str | None = None,
+    config: dict | None = None,
+    forcerun: Sequence[str] = (),
+    dry_run: bool = False,
+    snakefile: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
     args = [str(VENV_BIN / "snakemake")]
     if profile:
         args += ["--profile", profile]
@@ -210,16 +225,41 @@ def snakemake_args(targets: Sequence[str], *, profile: str | None = "slurm", con
     return args
 
 
-def run_snakemake(workdir: Path, targets: Sequence[str], *, profile: str | None = "slurm",
-                  configfile: str | None = None, config: dict | None = None, forcerun: Sequence[str] = (),
-                  dry_run: bool = False, snakefile: str | None = None, extra: Sequence[str] = (),
-                  env: dict | None = None, timeout: float = 1800) -> Run:
+def run_snakemake(
+    workdir: Path,
+    targets: Sequence[str],
+    *,
+    profile: str | None = "slurm",
+    configfile: str | None = None,
+    config: dict | None = None,
+    forcerun: Sequence[str] = (),
+    dry_run: bool = False,
+    snakefile: str | None = None,
+    extra: Sequence[str] = (),
+    env: dict | None = None,
+    timeout: float = 1800,
+) -> Run:
     """Run Snakemake in `workdir` (a copy from `copy_repo`) with the given profile ("slurm" or "local")."""
-    args = snakemake_args(targets, profile=profile, configfile=configfile, config=config, forcerun=forcerun,
-                          dry_run=dry_run, snakefile=snakefile, extra=extra)
+    args = snakemake_args(
+        targets,
+        profile=profile,
+        configfile=configfile,
+        config=config,
+        forcerun=forcerun,
+        dry_run=dry_run,
+        snakefile=snakefile,
+        extra=extra,
+    )
     t0 = time.monotonic()
-    proc = subprocess.run(args, cwd=workdir, env=job_env(workdir, env), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        args,
+        cwd=workdir,
+        env=job_env(workdir, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     return Run(args, proc.returncode, proc.stdout, time.monotonic() - t0)
 
 
@@ -248,7 +288,7 @@ def assert_ran_in_slurm(run: Run, expected_jobs: int | None = None):
 # ---------------------------------------------------------------------------------------------------------------
 # A small sharded workflow with the shape of the evaluation stage
 
-SHARDS_SNAKEFILE = textwrap.dedent('''
+SHARDS_SNAKEFILE = textwrap.dedent("""
     # cells -> shards (slow, atomic) -> merge per cell -> summary
     CELLS = config.get("cells", "A,B").split(",")
     N_SHARDS = int(config.get("shards", 2))
@@ -276,7 +316,7 @@ SHARDS_SNAKEFILE = textwrap.dedent('''
         log: "logs/summary.log"
         resources: runtime=10, mem_mb=500
         shell: "sha256sum {input} > {output} 2> {log}"
-''')
+""")
 
 SHARD_SCRIPT = textwrap.dedent('''
     """Write one shard slowly: deterministic rows, progress marker, atomic rename at the end."""
@@ -314,6 +354,7 @@ def tree_digest(root: Path, pattern: str) -> dict[str, str]:
     for p in sorted(root.glob(pattern)):
         if p.name.endswith(".parquet"):
             import pandas as pd
+
             df = pd.read_parquet(p)
             data = pd.util.hash_pandas_object(df, index=False).values.tobytes()
         else:
@@ -329,12 +370,13 @@ def tree_digest(root: Path, pattern: str) -> dict[str, str]:
 @dataclasses.dataclass
 class FaultCase:
     """Where to inject a fault: the rule whose Slurm job is cancelled mid-way and the shard files it writes."""
+
     name: str
-    make_workdir: object                   # callable(Path) -> Path
+    make_workdir: object  # callable(Path) -> Path
     targets: list[str]
-    shard_rule: str                        # the Slurm job comment starts with rule_<shard_rule>_
-    shard_glob: str                        # all shard outputs, relative to the workdir
-    progress_glob: str | None = None       # a file that shows the job is mid-way (else: RUNNING for `wait_s`)
+    shard_rule: str  # the Slurm job comment starts with rule_<shard_rule>_
+    shard_glob: str  # all shard outputs, relative to the workdir
+    progress_glob: str | None = None  # a file that shows the job is mid-way (else: RUNNING for `wait_s`)
     snakefile: str | None = None
     configfile: str | None = None
     config: dict | None = None
@@ -342,17 +384,24 @@ class FaultCase:
 
 
 SHARDS_FAULT = FaultCase(
-    name="shards", make_workdir=shards_workdir, targets=["all"], shard_rule="shard",
-    shard_glob="results/cells/*/samples/*.txt", progress_glob="results/cells/*/samples/*.progress",
-    snakefile="shards.smk", config={"cells": "A", "seconds": 5},
+    name="shards",
+    make_workdir=shards_workdir,
+    targets=["all"],
+    shard_rule="shard",
+    shard_glob="results/cells/*/samples/*.txt",
+    progress_glob="results/cells/*/samples/*.progress",
+    snakefile="shards.smk",
+    config={"cells": "A", "seconds": 5},
 )
 
 DEMO_CONFIG = "config/demo.yaml"
 # A small bandit for the Slurm runs (the full one is tested in test_bandit.py): two RS-GRPO betas (the demo's
 # other theory estimators are kept), few seeds and samples, small lemma instances.
-THEORY_TINY = {"rs": {"beta": [0, 4]},
-               "bandit": {"seeds": 2, "samples": 2000, "batch_size": 16, "step_size": 0.1},
-               "lemmas": {"instances": 5, "arms": 3, "seed": 0}}
+THEORY_TINY = {
+    "rs": {"beta": [0, 4]},
+    "bandit": {"seeds": 2, "samples": 2000, "batch_size": 16, "step_size": 0.1},
+    "lemmas": {"instances": 5, "arms": 3, "seed": 0},
+}
 # The demo, shrunk so that every rule of the DAG runs through Slurm in minutes on 2 cores: two cells (beta 0 and
 # 2), a short warm start, 4 training steps with a snapshot at step 2, n = 8 samples on 16 synthetic problems and 4
 # MATH-500 problems (Table 2 at pass@1 and pass@8), one CPU per sampling/grading job, and a small bandit. Written
@@ -383,8 +432,10 @@ def demo_ci_config() -> dict:
     (model,) = cfg["models"]
     cfg["models"][model]["build"]["warmstart_steps"] = 30
     # GRPO with two seeds (two cells, grpo.seed1 and grpo.seed2) and one unseeded RS-GRPO cell.
-    cfg["grid"] = [{**cfg["grid"][0], "methods": [{"estimator": "grpo"}], "seeds": [1, 2]},
-                   {**cfg["grid"][1], "methods": [{"estimator": "rs", "params": {"beta": 2}}]}]
+    cfg["grid"] = [
+        {**cfg["grid"][0], "methods": [{"estimator": "grpo"}], "seeds": [1, 2]},
+        {**cfg["grid"][1], "methods": [{"estimator": "rs", "params": {"beta": 2}}]},
+    ]
     cfg["training"].update(max_steps=4, save_steps=2, eval_steps=[2])
     bench = cfg["benchmarks"]
     for b in bench.values():
@@ -428,9 +479,15 @@ def sampling_fault_case() -> FaultCase:
     ckpt = next(c for c in grid.checkpoints(cfg) if c.is_base)
     bench = next(iter(cfg["benchmarks"]))
     base = grid.eval_file(grid.EVAL_PATTERN, ckpt, bench)
-    return FaultCase(name="sampling", make_workdir=demo_ci_shard_workdir, targets=[f"{base}/problems.parquet"],
-                     shard_rule="sample", shard_glob=f"{base}/samples/p*_s*.parquet", configfile=DEMO_CI_CONFIG,
-                     wait_s=5.0)
+    return FaultCase(
+        name="sampling",
+        make_workdir=demo_ci_shard_workdir,
+        targets=[f"{base}/problems.parquet"],
+        shard_rule="sample",
+        shard_glob=f"{base}/samples/p*_s*.parquet",
+        configfile=DEMO_CI_CONFIG,
+        wait_s=5.0,
+    )
 
 
 def _running_job(rule: str, timeout: float) -> int:
@@ -469,8 +526,7 @@ def run_with_fault(workdir: Path, case: FaultCase, mode: str, timeout: float = 9
     # output to a file, not a pipe: nobody reads a pipe while waiting for the fault, and a full one blocks
     log = workdir.parent / f"{workdir.name}-{case.name}-{mode}.out"
     with open(log, "w") as fh:
-        proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         victim = _running_job(case.shard_rule, timeout=300)
         _wait_midway(workdir, case)
@@ -491,10 +547,24 @@ def run_with_fault(workdir: Path, case: FaultCase, mode: str, timeout: float = 9
     runs = [Run(args, proc.returncode, log.read_text(), time.monotonic() - t0)]
     if mode == "kill" or proc.returncode != 0:
         # a killed Snakemake leaves its lock behind: unlock, then run again
-        run_snakemake(workdir, case.targets, snakefile=case.snakefile, configfile=case.configfile,
-                      config=case.config, extra=["--unlock"]).check()
-        runs.append(run_snakemake(workdir, case.targets, snakefile=case.snakefile, configfile=case.configfile,
-                                  config=case.config, timeout=timeout))
+        run_snakemake(
+            workdir,
+            case.targets,
+            snakefile=case.snakefile,
+            configfile=case.configfile,
+            config=case.config,
+            extra=["--unlock"],
+        ).check()
+        runs.append(
+            run_snakemake(
+                workdir,
+                case.targets,
+                snakefile=case.snakefile,
+                configfile=case.configfile,
+                config=case.config,
+                timeout=timeout,
+            )
+        )
     return runs
 
 
@@ -522,8 +592,7 @@ def test_workflow_runs_through_slurm_and_reruns_one_cell(slurm_cluster, tmp_path
     # Targeted rerun of one cell by its results path: only that cell's job and what depends on it.
     before = {p: p.stat().st_mtime_ns for p in wd.glob("results/cells/*/*.txt")}
     forced = ["results/cells/B/merged.txt"]
-    plan = run_snakemake(wd, ["all"], snakefile="shards.smk", config=config, forcerun=forced,
-                         dry_run=True).check()
+    plan = run_snakemake(wd, ["all"], snakefile="shards.smk", config=config, forcerun=forced, dry_run=True).check()
     assert plan.job_stats == {"merge": 1, "summary": 1, "all": 1}
     rerun = run_snakemake(wd, ["all"], snakefile="shards.smk", config=config, forcerun=forced).check()
     assert rerun.job_stats == plan.job_stats
@@ -552,8 +621,15 @@ def test_interrupted_shards_rerun_to_identical_results(slurm_cluster, tmp_path, 
     # Reference: an uninterrupted run (on this machine, with the local profile, to keep it short).
     ref = case.make_workdir(tmp_path / "ref")
     ref_config = {**(case.config or {}), **({"seconds": 0} if case is SHARDS_FAULT else {})}
-    run_snakemake(ref, case.targets, profile="local", snakefile=case.snakefile, configfile=case.configfile,
-                  config=ref_config, timeout=1800).check()
+    run_snakemake(
+        ref,
+        case.targets,
+        profile="local",
+        snakefile=case.snakefile,
+        configfile=case.configfile,
+        config=ref_config,
+        timeout=1800,
+    ).check()
     expected = tree_digest(ref, case.shard_glob)
     assert expected
 
@@ -590,22 +666,50 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     run = run_snakemake(wd, DEMO_TARGETS, configfile=DEMO_CI_CONFIG, timeout=3000).check()
     print(f"\ndemo DAG through Slurm: {run.seconds:.0f} s, {len(run.slurm_jobids)} Slurm jobs, {run.job_stats}")
     assert_ran_in_slurm(run)
-    rules = {"theory_bandit", "theory_lemmas", "theory_advantage_shape", "theory_figures", "prepare_bench",
-             "prepare_train", "data_manifest", "build_model", "train_cell", "export_step", "grade",
-             "score", "aggregate_eval", "report_table2", "report_fig4", "report_fig5", "report_fig7"}
+    rules = {
+        "theory_bandit",
+        "theory_lemmas",
+        "theory_advantage_shape",
+        "theory_figures",
+        "prepare_bench",
+        "prepare_train",
+        "data_manifest",
+        "build_model",
+        "train_cell",
+        "export_step",
+        "grade",
+        "score",
+        "aggregate_eval",
+        "report_table2",
+        "report_fig4",
+        "report_fig5",
+        "report_fig7",
+    }
     assert rules <= set(run.job_stats), f"rules that did not run: {rules - set(run.job_stats)}"
     # sampling: one job per run (evaluation.sample_jobs: run): the base model and the three cells
     assert sorted(r for r in run.job_stats if r.startswith("sample")) == [f"sample_run_{i}" for i in range(4)]
-    for path in ("results/tables/passk.csv", "results/tables/table2.md", "results/figures/fig4_passk.png",
-                 "results/figures/fig5_beta_ablation.svg", "results/figures/fig7_diversity.png",
-                 "results/data/manifest.json"):
+    for path in (
+        "results/tables/passk.csv",
+        "results/tables/table2.md",
+        "results/figures/fig4_passk.png",
+        "results/figures/fig5_beta_ablation.svg",
+        "results/figures/fig7_diversity.png",
+        "results/data/manifest.json",
+    ):
         assert (wd / path).stat().st_size > 0, path
     # The HTML report of the README's first command (every figure and table marked for it, with its caption).
-    run_snakemake(wd, DEMO_TARGETS, profile="local", configfile=DEMO_CI_CONFIG,
-                  extra=["--report", "results/report.html"]).check()
+    run_snakemake(
+        wd, DEMO_TARGETS, profile="local", configfile=DEMO_CI_CONFIG, extra=["--report", "results/report.html"]
+    ).check()
     html = (wd / "results/report.html").read_text(errors="replace")
-    for name in ("fig2_advantage_shape.png", "fig3_bandit.png", "fig4_passk.png", "fig5_beta_ablation.png",
-                 "fig7_diversity.png", "table2.md"):
+    for name in (
+        "fig2_advantage_shape.png",
+        "fig3_bandit.png",
+        "fig4_passk.png",
+        "fig5_beta_ablation.png",
+        "fig7_diversity.png",
+        "table2.md",
+    ):
         assert name in html, f"{name} missing from the report"
 
     import pandas as pd
@@ -621,8 +725,7 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     # One seed of a method is its own cell: forcing it reruns that seed's jobs only.
     cell = "results/train/tiny-qwen2/sums/grpo.seed2"
     forced = [f"{cell}/model"]
-    plan = run_snakemake(wd, DEMO_TARGETS, configfile=DEMO_CI_CONFIG, forcerun=forced,
-                         dry_run=True).check().job_stats
+    plan = run_snakemake(wd, DEMO_TARGETS, configfile=DEMO_CI_CONFIG, forcerun=forced, dry_run=True).check().job_stats
     n_bench, n_snap = 2, 1  # sums_train + sums_test for the final model; sums_test for the step-2 snapshot
     cell_jobs = {"train_cell": 1, "export_step": 1, "grade": n_bench + n_snap, "score": n_bench + n_snap}
     assert {r: plan.get(r, 0) for r in cell_jobs} == cell_jobs, plan
@@ -637,6 +740,5 @@ def test_demo_dag_runs_through_slurm(slurm_cluster, tmp_path):
     assert rerun.job_stats == plan
     assert_ran_in_slurm(rerun)
     changed = {str(p.relative_to(wd)) for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t}
-    other_cells = [p for p in changed if p.startswith(("results/train/", "results/eval/"))
-                   and "/grpo.seed2" not in p]
+    other_cells = [p for p in changed if p.startswith(("results/train/", "results/eval/")) and "/grpo.seed2" not in p]
     assert not other_cells, f"outputs of other cells were rebuilt: {other_cells}"

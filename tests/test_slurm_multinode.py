@@ -50,8 +50,14 @@ STATE = Path(os.environ.get("RSRL_SLURM_MULTINODE_DIR", "/tmp/rsrl-slurm-2nodes"
 CTLD_PORT = "6917"
 # Four CPUs a node (more than the host has: the nodes share its cores), so that the four one-CPU-a-node test jobs
 # run at once.
-CLUSTER_ENV = {"RSRL_SLURM_DIR": str(STATE), "RSRL_SLURM_NODES": "2", "RSRL_SLURM_PORT": CTLD_PORT,
-               "RSRL_SLURM_SYSTEM_CONF": "0", "RSRL_SLURM_PARTITION": "debug", "RSRL_SLURM_CPUS": "4"}
+CLUSTER_ENV = {
+    "RSRL_SLURM_DIR": str(STATE),
+    "RSRL_SLURM_NODES": "2",
+    "RSRL_SLURM_PORT": CTLD_PORT,
+    "RSRL_SLURM_SYSTEM_CONF": "0",
+    "RSRL_SLURM_PARTITION": "debug",
+    "RSRL_SLURM_CPUS": "4",
+}
 # The launcher's stated wait for every node to join, shortened for the fault cases.
 WAIT_S = 45
 
@@ -71,14 +77,14 @@ class TwoNodes:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def run(self, *args: str) -> str:
-        return subprocess.run(list(args), env=self.env(), capture_output=True, text=True, check=True,
-                              timeout=60).stdout
+        return subprocess.run(list(args), env=self.env(), capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 def _slurm_script(name: str, *args: str, extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **CLUSTER_ENV, **(extra or {})}
-    return subprocess.run(["bash", str(REPO / "scripts" / name), *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / name), *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +138,7 @@ def _planned_blocks(text: str) -> list[dict]:
             elif key == "resources":
                 job["resources"] = dict(re.findall(r"(\w+)=([^,]*)", value))
             elif line.startswith("Shell command:"):
-                job["shell"] = "\n".join([line] + lines[i + 1:])
+                job["shell"] = "\n".join([line] + lines[i + 1 :])
                 break
         jobs.append(job)
     return jobs
@@ -147,13 +153,21 @@ def medium_cell_job() -> dict:
         pytest.skip("no medium-size model in config/config.yaml")
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("SNAKEMAKE_PROFILE", None)
-    proc = subprocess.run([str(VENV_BIN / "snakemake"), "--dry-run", "--cores", "256", "--profile", "slurm",
-                           "--printshellcmds", "train"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(VENV_BIN / "snakemake"), "--dry-run", "--cores", "256", "--profile", "slurm", "--printshellcmds", "train"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, f"dry run of the paper grid failed:\n{proc.stdout[-5000:]}"
-    jobs = [j for j in _planned_blocks(proc.stdout)
-            if any(re.fullmatch(rf"results/train/{re.escape(medium[0])}/[^/]+/[^/]+/metrics\.csv", o)
-                   for o in j["output"])]
+    jobs = [
+        j
+        for j in _planned_blocks(proc.stdout)
+        if any(re.fullmatch(rf"results/train/{re.escape(medium[0])}/[^/]+/[^/]+/metrics\.csv", o) for o in j["output"])
+    ]
     assert jobs, f"no training job of {medium[0]} planned:\n{proc.stdout[-3000:]}"
     job = jobs[0]
     job["nodes_expected"] = cfg["size_classes"]["medium"]["nodes"]
@@ -197,17 +211,17 @@ ray.shutdown()
 sys.exit(status)
 '''
 
-PROBE_HOOK = '''
+PROBE_HOOK = """
 import os
 
 
 def setup():
     os.environ["RSRL_PROBE_HOOK"] = "ran"
-'''
+"""
 
 # Stand-in for the `ray` executable of the fault cases: the head starts as usual; a worker (`ray start
 # --address=...`) fails at once or never joins, as RSRL_TEST_WORKER says.
-FAKE_RAY = '''#!/usr/bin/env bash
+FAKE_RAY = """#!/usr/bin/env bash
 case " $* " in
   *" --address="*)
     case "${RSRL_TEST_WORKER:-}" in
@@ -216,7 +230,7 @@ case " $* " in
     esac ;;
 esac
 exec RAY "$@"
-'''
+"""
 
 # variant -> (driver exit status, RSRL_TEST_WORKER); the fault cases run with RSRL_RAY_WAIT_S=WAIT_S, the others
 # with the launcher's default wait
@@ -238,12 +252,25 @@ def job_workdir(dst: Path, cluster: TwoNodes, job: dict) -> Path:
         f.chmod(0o755)
     res = job["resources"]
     # The medium cell's task geometry as planned; CPUs, memory and run time scaled to the test nodes (no GPUs).
-    resources = {"nodes": int(res["nodes"]), "tasks": int(res["tasks"]), "mpi": res["mpi"],
-                 "tasks_per_gpu": int(res["tasks_per_gpu"]), "cpus_per_task": 1, "mem_mb": 1000, "runtime": 15}
-    cases = {v: {"status": s, "env": f"RSRL_TEST_WORKER={w} RSRL_RAY_WAIT_S={WAIT_S}" if w else "",
-                 "python": str(fake / "python") if w else sys.executable}
-             for v, (s, w) in CASES.items()}
-    (dst / "Snakefile").write_text(textwrap.dedent(f'''
+    resources = {
+        "nodes": int(res["nodes"]),
+        "tasks": int(res["tasks"]),
+        "mpi": res["mpi"],
+        "tasks_per_gpu": int(res["tasks_per_gpu"]),
+        "cpus_per_task": 1,
+        "mem_mb": 1000,
+        "runtime": 15,
+    }
+    cases = {
+        v: {
+            "status": s,
+            "env": f"RSRL_TEST_WORKER={w} RSRL_RAY_WAIT_S={WAIT_S}" if w else "",
+            "python": str(fake / "python") if w else sys.executable,
+        }
+        for v, (s, w) in CASES.items()
+    }
+    (dst / "Snakefile").write_text(
+        textwrap.dedent(f"""
         CASES = {cases!r}
 
         rule multinode:
@@ -259,7 +286,8 @@ def job_workdir(dst: Path, cluster: TwoNodes, job: dict) -> Path:
                 "{{params.env}} RSRL_OPENRLHF_PYTHON={{params.python}} GPUS_PER_NODE=0 "
                 "bash {LAUNCHER} {{params.python}} driver.py {resources["nodes"]} {{params.status}} "
                 "> {{log}} 2>&1 && touch {{output}}"
-    '''))
+    """)
+    )
     return dst
 
 
@@ -273,7 +301,9 @@ class Run:
     def slurm_jobids(self) -> dict[str, int]:
         """variant -> Slurm job id."""
         ids = {}
-        for m in re.finditer(r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_multinode/(\w+)/", self.output):
+        for m in re.finditer(
+            r"has been submitted with SLURM jobid (\d+) \(log: \S*/rule_multinode/(\w+)/", self.output
+        ):
             ids[m.group(2)] = int(m.group(1))
         return ids
 
@@ -283,11 +313,21 @@ def run_jobs(wd: Path, cluster: TwoNodes, variants: list[str]) -> Run:
     env = cluster.env()
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.pop("SNAKEMAKE_PROFILE", None)
-    args = [str(VENV_BIN / "snakemake"), "--profile", "slurm", "--slurm-init-seconds-before-status-checks", "2",
-            "--retries", "0", "--", *[f"results/{v}.done" for v in variants]]
+    args = [
+        str(VENV_BIN / "snakemake"),
+        "--profile",
+        "slurm",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--retries",
+        "0",
+        "--",
+        *[f"results/{v}.done" for v in variants],
+    ]
     t0 = time.monotonic()
-    proc = subprocess.run(args, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        args, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900
+    )
     return Run(proc.returncode, proc.stdout, time.monotonic() - t0)
 
 
@@ -424,8 +464,9 @@ def test_a_worker_that_never_joins_fails_the_job_within_the_wait(jobs, two_nodes
     worker = two_nodes.nodes[1]
     status, seconds = stop_line(log)
     assert status != 0 and WAIT_S <= seconds <= WAIT_S + 15, log[-4000:]
-    assert re.search(rf"node\(s\) {re.escape(worker)} did not join the Ray cluster at \S+ within {WAIT_S} s", log), \
-        log[-4000:]
+    assert re.search(rf"node\(s\) {re.escape(worker)} did not join the Ray cluster at \S+ within {WAIT_S} s", log), log[
+        -4000:
+    ]
     assert "DRIVER-REPORT" not in log
     assert job_state(two_nodes, jobs.ids["worker_hangs"])["JobState"] == "FAILED"
 

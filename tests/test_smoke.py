@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rsrl import cli, grid, smoke
+from rsrl import cli, grid, shard_plan, smoke
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ def test_smoke_config_covers_every_trainer_and_estimator_on_the_smallest_model()
         s["training"]["train_batch_size"] == cfg["smoke"]["rollout_batch_size"] * cfg["smoke"]["n_samples_per_prompt"]
     )
     for b in s["benchmarks"]:
-        assert grid.eval_settings(s, b)["n"] == cfg["smoke"]["samples"]
+        assert shard_plan.eval_settings(s, b)["n"] == cfg["smoke"]["samples"]
         assert s["benchmarks"][b]["limit"] == cfg["smoke"]["problems"]
     assert Path(s["data_dir"]).is_absolute()  # the smoke run works in results/smoke/
 

@@ -29,8 +29,11 @@ EXPECTED = {
     "Qwen2.5-7B": QWEN,
     "Qwen3-4B-Base": QWEN,
     # `plain` template: its end marker is text; the generation config adds <|end_of_text|> and <|eom_id|>.
-    "Llama-3.1-8B-Instruct": stops.Stops(strings=("\nQuestion:", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"),
-                                         token_ids=(128009, 128001, 128008), text_only=("\nQuestion:",)),
+    "Llama-3.1-8B-Instruct": stops.Stops(
+        strings=("\nQuestion:", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>"),
+        token_ids=(128009, 128001, 128008),
+        text_only=("\nQuestion:",),
+    ),
 }
 
 
@@ -42,8 +45,11 @@ def cfg(paper_config):
 def test_every_paper_model_has_fixtures_and_expected_stops(cfg):
     assert set(cfg["models"]) == set(EXPECTED)
     for m in cfg["models"]:
-        assert {p.name for p in (MODELS / m).iterdir()} >= {"tokenizer_config.json", "generation_config.json",
-                                                              "config.json"}, m
+        assert {p.name for p in (MODELS / m).iterdir()} >= {
+            "tokenizer_config.json",
+            "generation_config.json",
+            "config.json",
+        }, m
 
 
 @pytest.mark.parametrize("model", sorted(EXPECTED))
@@ -91,9 +97,14 @@ def test_every_template_declares_an_end_marker():
 
 
 def test_generation_config_list_and_unknown_ids(tmp_path):
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({
-        "eos_token": {"content": "</s>", "special": True},
-        "added_tokens_decoder": {"2": {"content": "</s>", "special": True}}}))
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "eos_token": {"content": "</s>", "special": True},
+                "added_tokens_decoder": {"2": {"content": "</s>", "special": True}},
+            }
+        )
+    )
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [2, 7]}))
     got = stops.derive("qwen_math_boxed", tmp_path)
     # <|im_end|> is no token of this tokenizer: matched as text; id 7 has no known text: matched as an id.
@@ -184,22 +195,37 @@ def test_pinned_openrlhf_sampling_code_is_unchanged(tmp_path):
     """OpenRLHF 0.11.2 builds the rollouts' SamplingParams in one place, without stops (the seam's premise)."""
     from rsrl.train.openrlhf import patch
 
-    r = subprocess.run(["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True,
-                       text=True, timeout=1800)
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "openrlhf_cpu_env.sh")], cwd=REPO, capture_output=True, text=True, timeout=1800
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     py = REPO / r.stdout.strip().splitlines()[-1]
-    r = subprocess.run([str(py), "-c", f"import importlib.util as u; print(u.find_spec({patch.STOP_MODULE!r}).origin)"],
-                       cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [str(py), "-c", f"import importlib.util as u; print(u.find_spec({patch.STOP_MODULE!r}).origin)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     path = Path(r.stdout.strip())
     patch.check_stop_target(path)
     tree = ast.parse(path.read_text())
-    assert any(isinstance(n, ast.ImportFrom) and n.module == "vllm" and any(a.name == patch.STOP_ATTR for a in n.names)
-               for n in tree.body)
-    calls = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
-             and c.func.id == patch.STOP_ATTR]
+    assert any(
+        isinstance(n, ast.ImportFrom) and n.module == "vllm" and any(a.name == patch.STOP_ATTR for a in n.names)
+        for n in tree.body
+    )
+    calls = [
+        c
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == patch.STOP_ATTR
+    ]
     assert len(calls) == 1 and not {k.arg for k in calls[0].keywords} & {"stop", "stop_token_ids"}
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    r = subprocess.run([str(py), "-c", "from rsrl.train.openrlhf.patch import check_openrlhf; check_openrlhf()"],
-                       cwd=tmp_path, capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [str(py), "-c", "from rsrl.train.openrlhf.patch import check_openrlhf; check_openrlhf()"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr[-3000:]

@@ -64,6 +64,7 @@ def test_pkpo_k1_is_plain_reinforce_and_not_zero_on_equal_rewards():
 @pytest.fixture
 def toy_estimators():
     """Two estimators registered for this test only: a sign-flipped GRPO and a binary-only one."""
+
     @estimators.register("toy_flipped", params=(Param("scale", float, default=1.0),))
     def toy_flipped(rewards, scale: float = 1.0):
         return -scale * estimators.get("grpo")(rewards)

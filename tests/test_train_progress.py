@@ -32,7 +32,10 @@ def test_metrics_table_columns_and_sources():
 
 
 def test_trl_log_history_maps_optimizer_steps_to_rollouts():
-    hist = [{"step": 1, "loss": 0.0, "reward": 0.1}, {"step": 2, "loss": 0.0, "reward": 0.3},
-            {"step": 2, "train_runtime": 5.0}]
+    hist = [
+        {"step": 1, "loss": 0.0, "reward": 0.1},
+        {"step": 2, "loss": 0.0, "reward": 0.3},
+        {"step": 2, "train_runtime": 5.0},
+    ]
     out = tm.trl_scalars(hist, optimizer_steps_per_rollout=2)
     assert list(out) == [1] and out[1]["reward"] == 0.3

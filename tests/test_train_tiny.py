@@ -18,8 +18,15 @@ def _data(n=48, seed=0):
     for i in range(n):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
         p = f"What is {a} + {b}?"
-        rows.append({"id": f"t{i}", "problem": p, "answer": str(a + b), "source": "test",
-                     "prompt": build_prompt(p, "qwen_math_boxed")})
+        rows.append(
+            {
+                "id": f"t{i}",
+                "problem": p,
+                "answer": str(a + b),
+                "source": "test",
+                "prompt": build_prompt(p, "qwen_math_boxed"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -61,8 +68,9 @@ def test_warmstart_targets_are_boxed_with_some_wrong_answers():
     assert all(t.endswith("<|im_end|>") and "\\boxed{" in t for _, t in pairs)
     wrong = sum(f"\\boxed{{{a}}}" not in t for (_, t), a in zip(pairs, df["answer"]))
     assert 60 < wrong < 140
-    assert all(f"\\boxed{{{a}}}" in t for (_, t), a in zip(tiny.warmstart_targets(df, 0.0, random.Random(0)),
-                                                             df["answer"]))
+    assert all(
+        f"\\boxed{{{a}}}" in t for (_, t), a in zip(tiny.warmstart_targets(df, 0.0, random.Random(0)), df["answer"])
+    )
 
 
 def _cfg(build, grid_sets=("a",)):

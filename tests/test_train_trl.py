@@ -27,8 +27,10 @@ def test_trl_trainer_imports_without_vllm():
     import sys
 
     assert importlib.util.find_spec("vllm") is not None
-    code = ("import sys; from rsrl.train import trl_trainer as t; t.hide_vllm_from_trl(); "
-            "from trl import GRPOTrainer; print('vllm' in sys.modules)")
+    code = (
+        "import sys; from rsrl.train import trl_trainer as t; t.hide_vllm_from_trl(); "
+        "from trl import GRPOTrainer; print('vllm' in sys.modules)"
+    )
     import os
     from pathlib import Path
 
@@ -51,17 +53,34 @@ def _tiny(tmp_path):
     for i in range(64):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
         p = f"What is {a} + {b}?"
-        rows.append({"id": f"t{i}", "problem": p, "answer": str(a + b), "source": "test",
-                     "prompt": build_prompt(p, "qwen_math_boxed")})
+        rows.append(
+            {
+                "id": f"t{i}",
+                "problem": p,
+                "answer": str(a + b),
+                "source": "test",
+                "prompt": build_prompt(p, "qwen_math_boxed"),
+            }
+        )
     df = pd.DataFrame(rows)
     build(df, TinySpec(warmstart_steps=0, max_context=256), tmp_path / "model")
     return df, tmp_path / "model"
 
 
 def _cfg(**training):
-    t = {"trainer": "trl", "n_samples_per_prompt": 4, "rollout_batch_size": 4, "train_batch_size": 8,
-         "micro_train_batch_size": 4, "learning_rate": 1e-3, "max_new_tokens": 8, "max_steps": 2, "save_steps": 2,
-         "seed": 0, "temperature": 1.0}
+    t = {
+        "trainer": "trl",
+        "n_samples_per_prompt": 4,
+        "rollout_batch_size": 4,
+        "train_batch_size": 8,
+        "micro_train_batch_size": 4,
+        "learning_rate": 1e-3,
+        "max_new_tokens": 8,
+        "max_steps": 2,
+        "save_steps": 2,
+        "seed": 0,
+        "temperature": 1.0,
+    }
     t.update(training)
     return {"training": t, "evaluation": {"grader": {"boxed_only": True, "timeout_s": 5}}}
 
@@ -98,8 +117,9 @@ def test_trl_loss_receives_registry_advantages(tmp_path, name, params):
     def rows(batch):
         """(prompt ids, completion ids) of each row, without padding: identifies a sample after TRL shuffles."""
         keys = []
-        for p, pm, c, cm in zip(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"],
-                                batch["completion_mask"]):
+        for p, pm, c, cm in zip(
+            batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], batch["completion_mask"]
+        ):
             keys.append((tuple(p[pm.bool()].tolist()), tuple(c[cm.bool()].tolist())))
         return keys
 
@@ -118,10 +138,16 @@ def test_trl_loss_receives_registry_advantages(tmp_path, name, params):
             seen_loss.append((rows(inputs), inputs["advantages"].clone()))
             return super()._compute_loss(model, inputs)
 
-    trainer = Probe(model=model, reward_funcs=[reward], args=args,
-                    train_dataset=Dataset.from_pandas(df[["id", "prompt", "answer"]], preserve_index=False),
-                    processing_class=tok, estimator=est, record_path=str(tmp_path / "rollouts.jsonl"),
-                    steps_per_rollout=steps_per_rollout)
+    trainer = Probe(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_pandas(df[["id", "prompt", "answer"]], preserve_index=False),
+        processing_class=tok,
+        estimator=est,
+        record_path=str(tmp_path / "rollouts.jsonl"),
+        steps_per_rollout=steps_per_rollout,
+    )
     trainer.train()
     assert len(seen_rewards) == len(seen_out) == 2  # one generation batch per rollout
     # Each rollout's advantages are the registry's, on TRL's own reward matrix grouped [prompts, generations].
@@ -157,7 +183,9 @@ def test_grpo_config_maps_batches_to_rollouts(tmp_path):
 
 def test_reward_function_grades_boxed_answers_against_gold():
     f = trl_trainer.reward_function(boxed_only=True, timeout_s=5)
-    got = f(prompts=["p"] * 4, completions=["so \\boxed{5}", "5", "\\boxed{6}",
-                                            [{"role": "assistant", "content": "\\boxed{5}"}]],
-            answer=["5", "5", "5", "5"])
+    got = f(
+        prompts=["p"] * 4,
+        completions=["so \\boxed{5}", "5", "\\boxed{6}", [{"role": "assistant", "content": "\\boxed{5}"}]],
+        answer=["5", "5", "5", "5"],
+    )
     assert got == [1.0, 0.0, 0.0, 1.0]

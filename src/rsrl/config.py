@@ -58,8 +58,10 @@ def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed))
-        return (f"config key {where}: unknown key(s) {extra}; allowed keys are {allowed}. "
-                "Check the spelling against config/config.yaml.")
+        return (
+            f"config key {where}: unknown key(s) {extra}; allowed keys are {allowed}. "
+            "Check the spelling against config/config.yaml."
+        )
     if err.validator == "enum":
         return f"config key {where}: value {err.instance!r} is not allowed; allowed values are {err.validator_value}."
     if err.validator == "required":
@@ -103,37 +105,48 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
     models, sizes = cfg["models"], cfg["size_classes"]
     for name, m in models.items():
         if m["size"] not in sizes:
-            raise ConfigError(f"config key models.{name}.size: size class {m['size']!r} is not defined; "
-                              f"defined size classes are {sorted(sizes)} (add it under size_classes).")
-    for ts in (set(cfg["train_sets"]) & set(cfg["benchmarks"])):
-        raise ConfigError(f"config keys train_sets.{ts} and benchmarks.{ts}: a name must be either a training set "
-                          "or a benchmark, not both.")
+            raise ConfigError(
+                f"config key models.{name}.size: size class {m['size']!r} is not defined; "
+                f"defined size classes are {sorted(sizes)} (add it under size_classes)."
+            )
+    for ts in set(cfg["train_sets"]) & set(cfg["benchmarks"]):
+        raise ConfigError(
+            f"config keys train_sets.{ts} and benchmarks.{ts}: a name must be either a training set "
+            "or a benchmark, not both."
+        )
     for name, src in {**cfg["train_sets"], **cfg["benchmarks"]}.items():
         kind = "train_sets" if name in cfg["train_sets"] else "benchmarks"
         if src["loader"] != "synthetic" and "hub" not in src and "local" not in src:
-            raise ConfigError(f"config key {kind}.{name}: needs a 'hub' source (id, revision, splits) "
-                              "or a 'local' file.")
+            raise ConfigError(
+                f"config key {kind}.{name}: needs a 'hub' source (id, revision, splits) or a 'local' file."
+            )
         ex = src.get("exclude_benchmark")
         if ex is not None and ex not in cfg["benchmarks"]:
-            raise ConfigError(f"config key {kind}.{name}.exclude_benchmark: unknown benchmark {ex!r}; "
-                              f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
+            raise ConfigError(
+                f"config key {kind}.{name}.exclude_benchmark: unknown benchmark {ex!r}; "
+                f"configured benchmarks are {sorted(cfg['benchmarks'])}."
+            )
     for i, block in enumerate(cfg["grid"]):
         for key, known in (("models", models), ("train_sets", cfg["train_sets"])):
             for v in block[key]:
                 if v not in known:
-                    raise ConfigError(f"config key grid[{i}].{key}: unknown name {v!r}; "
-                                      f"allowed values are {sorted(known)}.")
+                    raise ConfigError(
+                        f"config key grid[{i}].{key}: unknown name {v!r}; allowed values are {sorted(known)}."
+                    )
         for j, m in enumerate(block["methods"]):
             where = f"config key grid[{i}].methods[{j}]"
             if m["estimator"] not in estimators.names():
-                raise ConfigError(f"{where}.estimator: unknown estimator {m['estimator']!r}; allowed values are "
-                                  f"{estimators.names()} (registered in rsrl/estimators/).")
+                raise ConfigError(
+                    f"{where}.estimator: unknown estimator {m['estimator']!r}; allowed values are "
+                    f"{estimators.names()} (registered in rsrl/estimators/)."
+                )
             params = m.get("params") or {}
             axes = [v if isinstance(v, list) else [v] for v in params.values()]
             for combo in itertools.product(*axes):
                 try:
-                    estimators.check_params(m["estimator"], dict(zip(params, combo)), context=context,
-                                            where=f"{where}.params")
+                    estimators.check_params(
+                        m["estimator"], dict(zip(params, combo)), context=context, where=f"{where}.params"
+                    )
                 except estimators.EstimatorError as exc:
                     raise ConfigError(str(exc)) from None
     try:
@@ -142,35 +155,48 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
         raise ConfigError(str(exc)) from None
     for b in cfg["evaluation"].get("per_benchmark", {}):
         if b not in cfg["benchmarks"]:
-            raise ConfigError(f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
-                              f"configured benchmarks are {sorted(cfg['benchmarks'])}.")
+            raise ConfigError(
+                f"config key evaluation.per_benchmark.{b}: unknown benchmark {b!r}; "
+                f"configured benchmarks are {sorted(cfg['benchmarks'])}."
+            )
     ns = [benchmark_settings(cfg, b)["n"] for b in cfg["benchmarks"]]
-    for k in (cfg["report"]["k_table"] if explicit_k_table else []):
+    for k in cfg["report"]["k_table"] if explicit_k_table else []:
         if k & (k - 1) or k > max(ns):
-            raise ConfigError(f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
-                              f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
-                              "Use a power of two no larger than that, or raise evaluation.per_benchmark.<b>.n.")
+            raise ConfigError(
+                f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
+                f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
+                "Use a power of two no larger than that, or raise evaluation.per_benchmark.<b>.n."
+            )
     pm = cfg["report"]["paper_methods"]
     for role, label in cfg["report"]["roles"].items():
         if label not in pm:
-            raise ConfigError(f"config key report.roles.{role}: {label!r} is not a label of report.paper_methods; "
-                              f"allowed values are {sorted(pm)}.")
+            raise ConfigError(
+                f"config key report.roles.{role}: {label!r} is not a label of report.paper_methods; "
+                f"allowed values are {sorted(pm)}."
+            )
     rep = cfg["report"].get("ablation", {})
     if rep.get("model") and rep["model"] not in models:
-        raise ConfigError(f"config key report.ablation.model: unknown model {rep['model']!r}; "
-                          f"allowed values are {sorted(models)}.")
+        raise ConfigError(
+            f"config key report.ablation.model: unknown model {rep['model']!r}; allowed values are {sorted(models)}."
+        )
     for b in rep.get("benchmarks", []):
         if b not in cfg["benchmarks"]:
-            raise ConfigError(f"config key report.ablation.benchmarks: unknown benchmark {b!r}; "
-                              f"allowed values are {sorted(cfg['benchmarks'])}.")
+            raise ConfigError(
+                f"config key report.ablation.benchmarks: unknown benchmark {b!r}; "
+                f"allowed values are {sorted(cfg['benchmarks'])}."
+            )
     if rep.get("train_set") and rep["train_set"] not in cfg["train_sets"]:
-        raise ConfigError(f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
-                          f"allowed values are {sorted(cfg['train_sets'])}.")
+        raise ConfigError(
+            f"config key report.ablation.train_set: unknown training set {rep['train_set']!r}; "
+            f"allowed values are {sorted(cfg['train_sets'])}."
+        )
     for key in ("ablation", "comparison"):
         for b in (cfg["report"].get(key) or {}).get("benchmarks", []):
             if b not in cfg["benchmarks"]:
-                raise ConfigError(f"config key report.{key}.benchmarks: unknown benchmark {b!r}; "
-                                  f"allowed values are {sorted(cfg['benchmarks'])}.")
+                raise ConfigError(
+                    f"config key report.{key}.benchmarks: unknown benchmark {b!r}; "
+                    f"allowed values are {sorted(cfg['benchmarks'])}."
+                )
 
 
 def check_training_steps(training: dict, where: str = "training") -> None:
@@ -178,8 +204,10 @@ def check_training_steps(training: dict, where: str = "training") -> None:
     t = training
     late = [st for st in t["eval_steps"] if st > t["max_steps"]]
     if late:
-        raise ConfigError(f"config key {where}.eval_steps: step(s) {late} lie beyond {where}.max_steps "
-                          f"({t['max_steps']}); no snapshot would be taken there. Remove them or raise max_steps.")
+        raise ConfigError(
+            f"config key {where}.eval_steps: step(s) {late} lie beyond {where}.max_steps "
+            f"({t['max_steps']}); no snapshot would be taken there. Remove them or raise max_steps."
+        )
 
 
 def check_openrlhf_training(training: dict, where: str = "training") -> None:
@@ -193,16 +221,22 @@ def check_openrlhf_training(training: dict, where: str = "training") -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if t["train_batch_size"] % t["micro_train_batch_size"]:
-        raise ConfigError(f"config keys {where}.train_batch_size ({t['train_batch_size']}) must be a multiple of "
-                          f"{where}.micro_train_batch_size ({t['micro_train_batch_size']}).")
+        raise ConfigError(
+            f"config keys {where}.train_batch_size ({t['train_batch_size']}) must be a multiple of "
+            f"{where}.micro_train_batch_size ({t['micro_train_batch_size']})."
+        )
     if (rbs * n) % t["train_batch_size"]:
-        raise ConfigError(f"config keys {where}: rollout_batch_size * n_samples_per_prompt ({rbs * n}) must be a "
-                          f"multiple of train_batch_size ({t['train_batch_size']}).")
+        raise ConfigError(
+            f"config keys {where}: rollout_batch_size * n_samples_per_prompt ({rbs * n}) must be a "
+            f"multiple of train_batch_size ({t['train_batch_size']})."
+        )
     for st in t["eval_steps"]:
         if st % t["save_steps"] or st > t["max_steps"]:
-            raise ConfigError(f"config key {where}.eval_steps: step {st} must be a multiple of {where}.save_steps "
-                              f"({t['save_steps']}) and at most {where}.max_steps ({t['max_steps']}); snapshots are "
-                              "taken at checkpoints.")
+            raise ConfigError(
+                f"config key {where}.eval_steps: step {st} must be a multiple of {where}.save_steps "
+                f"({t['save_steps']}) and at most {where}.max_steps ({t['max_steps']}); snapshots are "
+                "taken at checkpoints."
+            )
 
 
 def validate(cfg: dict) -> dict:
@@ -246,9 +280,11 @@ def _construct_mapping(loader, node, deep=False):
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ConfigError(f"config file {loader.source_path}: key {key!r} appears twice in one mapping (lines "
-                              f"{seen[key] + 1} and {key_node.start_mark.line + 1}); YAML would silently keep the "
-                              "last one. Remove one of them.")
+            raise ConfigError(
+                f"config file {loader.source_path}: key {key!r} appears twice in one mapping (lines "
+                f"{seen[key] + 1} and {key_node.start_mark.line + 1}); YAML would silently keep the "
+                "last one. Remove one of them."
+            )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
 
@@ -266,8 +302,10 @@ def read_yaml(path: str | Path) -> dict:
     try:
         return loader.get_single_data() or {}
     except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(f"config file {path}: {exc.problem} at line {exc.problem_mark.line + 1} (YAML tags such "
-                          "as !!python/... are not allowed in a config; write plain values).") from None
+        raise ConfigError(
+            f"config file {path}: {exc.problem} at line {exc.problem_mark.line + 1} (YAML tags such "
+            "as !!python/... are not allowed in a config; write plain values)."
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path}: not valid YAML: {exc}") from None
     finally:

@@ -103,8 +103,9 @@ def block_costs(cfg: dict, problem_count, sample_job_hours) -> list[BlockCost]:
             if block.get("enabled", True) and c.run_id in snap:
                 targets += [(b, len(steps)) for b in rows.get((c.model, c.train_set), [])]
             for b, times in targets:
-                expected = _add(expected, None if (e := eval_hours(cfg, c.model, b, problem_count(cfg, b))) is None
-                                else times * e)
+                expected = _add(
+                    expected, None if (e := eval_hours(cfg, c.model, b, problem_count(cfg, b))) is None else times * e
+                )
                 upper += times * eval_upper(cfg, c.model, b, sample_job_hours)
         out.append(BlockCost(grid.block_name(cfg, i), bool(block.get("enabled", True)), len(cells), expected, upper))
     return out

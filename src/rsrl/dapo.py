@@ -26,8 +26,11 @@ def clip_bounds(training: dict) -> tuple[float, float]:
 def dynamic_sampling(training: dict) -> dict:
     """The ``dynamic_sampling`` block with its defaults: enable, reward_range, prompt_factor."""
     ds = dict(training.get("dynamic_sampling") or {})
-    return {"enable": bool(ds.get("enable", False)), "reward_range": tuple(ds.get("reward_range", (0.0, 1.0))),
-            "prompt_factor": float(ds.get("prompt_factor", 1.0))}
+    return {
+        "enable": bool(ds.get("enable", False)),
+        "reward_range": tuple(ds.get("reward_range", (0.0, 1.0))),
+        "prompt_factor": float(ds.get("prompt_factor", 1.0)),
+    }
 
 
 def check(training: dict, where: str = "training", group_sizes: list[int] | None = None) -> None:
@@ -35,16 +38,20 @@ def check(training: dict, where: str = "training", group_sizes: list[int] | None
     sample (every group is then 'all equal') or an empty reward range. ``group_sizes``: other N the grid trains."""
     low, high = clip_bounds(training)
     if not 0 < low <= high:
-        raise ValueError(f"config key {where}.eps_clip_high: the clip bounds must satisfy 0 < eps_clip <= "
-                         f"eps_clip_high; got eps_clip = {low}, eps_clip_high = {high}.")
+        raise ValueError(
+            f"config key {where}.eps_clip_high: the clip bounds must satisfy 0 < eps_clip <= "
+            f"eps_clip_high; got eps_clip = {low}, eps_clip_high = {high}."
+        )
     ds = dynamic_sampling(training)
     if not ds["enable"]:
         return
     sizes = [int(training["n_samples_per_prompt"])] + list(group_sizes or [])
     if min(sizes) < 2:
-        raise ValueError(f"config key {where}.dynamic_sampling.enable: dynamic sampling keeps groups whose rewards "
-                         f"differ, which needs at least 2 samples per prompt; got N = {min(sizes)}. Raise "
-                         f"{where}.n_samples_per_prompt or disable dynamic sampling.")
+        raise ValueError(
+            f"config key {where}.dynamic_sampling.enable: dynamic sampling keeps groups whose rewards "
+            f"differ, which needs at least 2 samples per prompt; got N = {min(sizes)}. Raise "
+            f"{where}.n_samples_per_prompt or disable dynamic sampling."
+        )
     lo, hi = ds["reward_range"]
     if not lo < hi:
         raise ValueError(f"config key {where}.dynamic_sampling.reward_range: need min < max; got [{lo}, {hi}].")

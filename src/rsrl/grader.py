@@ -9,6 +9,22 @@ from rsrl.grading.reward import reward, rewards
 from rsrl.grading.settings import CLASS_CAP, DEFAULTS
 from rsrl.grading.verify import extraction_config, extraction_key, grade_one, grade_sequential, verify
 
-__all__ = ["Grader", "GradeStats", "reward", "rewards", "grade_sequential", "grade_one", "prepare",
-           "cut_at_end_of_turn", "gold_latex", "END_OF_TURN_MARKERS", "DEFAULTS", "CLASS_CAP", "extraction_config",
-           "extraction_key", "verify", "answer_class_ids", "WorkerStartError"]
+__all__ = [
+    "Grader",
+    "GradeStats",
+    "reward",
+    "rewards",
+    "grade_sequential",
+    "grade_one",
+    "prepare",
+    "cut_at_end_of_turn",
+    "gold_latex",
+    "END_OF_TURN_MARKERS",
+    "DEFAULTS",
+    "CLASS_CAP",
+    "extraction_config",
+    "extraction_key",
+    "verify",
+    "answer_class_ids",
+    "WorkerStartError",
+]

@@ -9,7 +9,6 @@ final models, step snapshots of the focus cell), and which checkpoint is evaluat
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 from rsrl import config as rcfg
@@ -76,9 +75,11 @@ def validate(cfg: dict) -> dict:
     for c in all_cells:
         key = (c.model, c.train_set, c.run_id)
         if key in seen:
-            raise rcfg.ConfigError(f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
-                                   "parameter values that name the same method); each (model, train_set, method) "
-                                   "may appear once.")
+            raise rcfg.ConfigError(
+                f"config key grid: duplicate cell {c.key} (listed twice across grid blocks, or two "
+                "parameter values that name the same method); each (model, train_set, method) "
+                "may appear once."
+            )
         seen.add(key)
     if any(c.trainer == "openrlhf" for c in all_cells):
         rcfg.check_openrlhf_training(cfg["training"])
@@ -175,10 +176,18 @@ def block_cells(cfg: dict, i: int) -> list[Cell]:
     if block.get("group_sizes"):
         bad = [n for n in sizes if total is None or total % n]
         if bad:
-            raise GridError(f"config key grid[{i}].total_batch: a group-size ablation keeps prompts x N fixed, so "
-                            f"every N in grid[{i}].group_sizes must divide total_batch ({total}); {bad} do not.")
-    return [Cell(model, ts, m, trainer, None if s is None else int(s), n, total if n else None)
-            for model in block["models"] for ts in block["train_sets"] for m in methods for n in sizes for s in seeds]
+            raise GridError(
+                f"config key grid[{i}].total_batch: a group-size ablation keeps prompts x N fixed, so "
+                f"every N in grid[{i}].group_sizes must divide total_batch ({total}); {bad} do not."
+            )
+    return [
+        Cell(model, ts, m, trainer, None if s is None else int(s), n, total if n else None)
+        for model in block["models"]
+        for ts in block["train_sets"]
+        for m in methods
+        for n in sizes
+        for s in seeds
+    ]
 
 
 def block_name(cfg: dict, i: int) -> str:
@@ -215,8 +224,11 @@ def for_cell(cfg: dict, cell: Cell) -> dict:
     samples N per prompt from ``total_batch / N`` prompts per rollout, one update per rollout."""
     training = {**cfg["training"], "seed": cell.train_seed(cfg)}
     if cell.group_size is not None:
-        training.update(n_samples_per_prompt=cell.group_size, rollout_batch_size=cell.total_batch // cell.group_size,
-                        train_batch_size=cell.total_batch)
+        training.update(
+            n_samples_per_prompt=cell.group_size,
+            rollout_batch_size=cell.total_batch // cell.group_size,
+            train_batch_size=cell.total_batch,
+        )
     return {**cfg, "training": training}
 
 
@@ -275,7 +287,8 @@ def focus_cell(cfg: dict) -> tuple[str, str] | None:
     if not candidates:
         raise GridError(
             f"config key report.ablation: {{model: {model}, train_set: {train_set}}} has no trained cell in the "
-            f"grid; grid (model, train_set) pairs are {rs}. Name one of them or remove report.ablation.")
+            f"grid; grid (model, train_set) pairs are {rs}. Name one of them or remove report.ablation."
+        )
     return next((r for r in candidates if _n_method(cfg, r) >= 2), candidates[0])
 
 
@@ -286,8 +299,11 @@ def ablation_methods(cfg: dict, row: tuple[str, str] | None = None) -> list[str]
     if fc is None:
         return []
     r = roles(cfg)
-    keep = {c.run_id for c in cells(cfg) if (c.model, c.train_set) == fc and c.estimator in (r.reference, r.method)
-            and c.group_size is None}
+    keep = {
+        c.run_id
+        for c in cells(cfg)
+        if (c.model, c.train_set) == fc and c.estimator in (r.reference, r.method) and c.group_size is None
+    }
     return [m for m in methods_of(cfg, *fc) if m in keep]
 
 
@@ -308,8 +324,10 @@ def comparison_cell(cfg: dict) -> tuple[str, str] | None:
     if conf.get("model") or conf.get("train_set"):
         cand = [r for r in rs if r[0] == conf.get("model", r[0]) and r[1] == conf.get("train_set", r[1])]
         if not cand:
-            raise GridError(f"config key report.comparison: {conf} has no trained cell in the grid; grid "
-                            f"(model, train_set) pairs are {rs}.")
+            raise GridError(
+                f"config key report.comparison: {conf} has no trained cell in the grid; grid "
+                f"(model, train_set) pairs are {rs}."
+            )
         return cand[0]
     n_est = {r: len({c.estimator for c in cells(cfg) if (c.model, c.train_set) == r}) for r in rs}
     best = max(rs, key=lambda r: n_est[r], default=None)
@@ -319,10 +337,15 @@ def comparison_cell(cfg: dict) -> tuple[str, str] | None:
 def _figure_rows(cfg: dict) -> dict[tuple[str, str], list[str]]:
     """(model, train_set) -> benchmarks its step snapshots are evaluated on (Fig. 5's and Fig. 6's cells)."""
     out: dict[tuple[str, str], list[str]] = {}
-    extra = [((r["model"], r["train_set"]), [b for b in cfg["benchmarks"] if b in (r.get("benchmarks") or [b])])
-             for r in ablation_rows(cfg)]
-    for row, bench in ((focus_cell(cfg), ablation_benchmarks(cfg)), (comparison_cell(cfg), comparison_benchmarks(cfg)),
-                       *extra):
+    extra = [
+        ((r["model"], r["train_set"]), [b for b in cfg["benchmarks"] if b in (r.get("benchmarks") or [b])])
+        for r in ablation_rows(cfg)
+    ]
+    for row, bench in (
+        (focus_cell(cfg), ablation_benchmarks(cfg)),
+        (comparison_cell(cfg), comparison_benchmarks(cfg)),
+        *extra,
+    ):
         if row is not None:
             out[row] = [b for b in cfg["benchmarks"] if b in bench or b in out.get(row, [])]
     return out
@@ -338,10 +361,16 @@ def snapshot_cells(cfg: dict) -> list[Cell]:
     """Cells whose step snapshots are exported and evaluated: the methods of Fig. 5's and Fig. 6's cells."""
     rows_ = _figure_rows(cfg)
     main = {focus_cell(cfg), comparison_cell(cfg)}
-    extra = {(r["model"], r["train_set"]): set(ablation_methods(cfg, (r["model"], r["train_set"])))
-             for r in ablation_rows(cfg)}  # Fig. 5's further rows: its methods only
-    return [c for c in cells(cfg) if (c.model, c.train_set) in rows_
-            and ((c.model, c.train_set) in main or c.run_id in extra[(c.model, c.train_set)])]
+    extra = {
+        (r["model"], r["train_set"]): set(ablation_methods(cfg, (r["model"], r["train_set"])))
+        for r in ablation_rows(cfg)
+    }  # Fig. 5's further rows: its methods only
+    return [
+        c
+        for c in cells(cfg)
+        if (c.model, c.train_set) in rows_
+        and ((c.model, c.train_set) in main or c.run_id in extra[(c.model, c.train_set)])
+    ]
 
 
 def ablation_benchmarks(cfg: dict) -> list[str]:
@@ -370,89 +399,9 @@ def eval_targets(cfg: dict) -> list[tuple[Checkpoint, str]]:
     """(checkpoint, benchmark) of every evaluation: base and final models on every benchmark, snapshots on their
     figure's benchmarks (Fig. 5, Fig. 6). The order is the order of the aggregated tables."""
     rows_ = _figure_rows(cfg)
-    return ([(c, b) for c in checkpoints(cfg) for b in cfg["benchmarks"]]
-            + [(c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]])
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Sample shards: how one (checkpoint, benchmark) evaluation is split into jobs (rows and seeds per shard:
-# rsrl.evaluate.shards)
-
-#: Most samples per problem (sample indices fit in the 16 low bits of a sample's seed).
-MAX_SAMPLES = 1 << 16
-
-
-def n_blocks(n: int, samples_per_shard: int) -> int:
-    if n < 1 or samples_per_shard < 1:
-        raise ValueError(f"n_blocks: need n >= 1 and samples_per_shard >= 1; got n={n}, "
-                         f"samples_per_shard={samples_per_shard}")
-    return math.ceil(n / samples_per_shard)
-
-
-def shard_ids(n: int, problem_shards: int, samples_per_shard: int) -> list[tuple[int, int]]:
-    """(p, s) of every shard of a benchmark with `n` samples per problem."""
-    return [(p, s) for p in range(problem_shards) for s in range(n_blocks(n, samples_per_shard))]
-
-
-def eval_settings(cfg: dict, benchmark: str, seed: int | None = None) -> dict:
-    """Sampling settings plus the sharding of one benchmark (n, temperature, top_p, max_tokens, limit,
-    problem_shards, samples_per_shard, seed). ``seed``: the checkpoint's (:func:`rsrl.grid.sample_seed`), default
-    ``evaluation.seed``."""
-    st = dict(rcfg.benchmark_settings(cfg, benchmark))
-    ev = cfg["evaluation"]
-    st["problem_shards"] = int(ev["problem_shards"])
-    st["samples_per_shard"] = int(ev["samples_per_shard"])
-    st["seed"] = int(ev["seed"] if seed is None else seed)
-    if st["n"] > MAX_SAMPLES:
-        raise ValueError(f"evaluation.per_benchmark.{benchmark}.n = {st['n']} exceeds {MAX_SAMPLES}")
-    return st
-
-
-SAMPLE_RUN_RULE = "sample_run_"  # + a batch's index: the workflow's rule of that batch
-
-
-@dataclass(frozen=True)
-class SampleBatch:
-    """The sampling shards of one run (a cell's final model and its snapshots, or a base model) done by one job
-    (``evaluation.sample_jobs: run``): one process, one engine start-up per checkpoint."""
-
-    index: int  # position in sample_batches: the workflow's rule for it is sample_run_<index>
-    model: str
-    train_set: str
-    run: str  # run id, or BASE
-    targets: tuple[tuple[Checkpoint, str, int, int], ...]  # (checkpoint, benchmark, p, s), in eval_targets order
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}/{self.train_set}/{self.run}"
-
-    @property
-    def rule(self) -> str:
-        return f"{SAMPLE_RUN_RULE}{self.index}"
-
-    def checkpoints(self) -> list[Checkpoint]:
-        return list(dict.fromkeys(c for c, _, _, _ in self.targets))
-
-
-def sample_batches(cfg: dict) -> list[SampleBatch]:
-    """One :class:`SampleBatch` per run when ``evaluation.sample_jobs`` is ``run``; none (one job per shard) when it
-    is ``shard``, the default."""
-    if cfg["evaluation"]["sample_jobs"] != "run":
-        return []
-    by_run: dict[tuple[str, str, str], list] = {}
-    for ckpt, bench in eval_targets(cfg):
-        st = eval_settings(cfg, bench)
-        for p, s in shard_ids(st["n"], st["problem_shards"], st["samples_per_shard"]):
-            by_run.setdefault((ckpt.model, ckpt.train_set, ckpt.method), []).append((ckpt, bench, p, s))
-    return [SampleBatch(i, m, t, r, tuple(v)) for i, ((m, t, r), v) in enumerate(by_run.items())]
-
-
-def sample_batch(cfg: dict, model: str, train_set: str, run: str) -> SampleBatch:
-    for b in sample_batches(cfg):
-        if (b.model, b.train_set, b.run) == (model, train_set, run):
-            return b
-    raise GridError(f"{model}/{train_set}/{run} is not a sampling batch of this config (evaluation.sample_jobs "
-                    f"is {cfg['evaluation']['sample_jobs']!r}; batches exist only with 'run')")
+    return [(c, b) for c in checkpoints(cfg) for b in cfg["benchmarks"]] + [
+        (c, b) for c in snapshot_checkpoints(cfg) for b in rows_[(c.model, c.train_set)]
+    ]
 
 
 def diversity_checkpoints(cfg: dict) -> list[Checkpoint]:
@@ -504,6 +453,9 @@ def paired_targets(cfg: dict, reference: str) -> list[tuple[Checkpoint, str]]:
         runs = [c for c in cells(cfg) if (c.model, c.train_set) == (model, train_set)]
         ids = {c.method_id for c in runs}
         if reference in ids and len(ids) > 1:
-            out += [(Checkpoint(model, train_set, r), b) for r in methods_of(cfg, model, train_set)
-                    for b in cfg["benchmarks"]]
+            out += [
+                (Checkpoint(model, train_set, r), b)
+                for r in methods_of(cfg, model, train_set)
+                for b in cfg["benchmarks"]
+            ]
     return out

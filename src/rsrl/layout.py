@@ -14,7 +14,6 @@ class LayoutError(ValueError):
     """Files that do not match the layout; the message names what is missing or unexpected."""
 
 
-
 RESULTS = "results"
 WORK = "work"
 TRAIN_DATA_PATTERN = "results/data/train/{train_set}.parquet"
@@ -88,7 +87,6 @@ def table(stem: str, ext: str) -> str:
     return f"{TABLES}/{stem}.{ext}"
 
 
-
 def match_files(targets: list[tuple[Checkpoint, str]], pattern: str, files: list, what: str) -> list:
     """The files of ``targets`` (one per target, in the targets' order), identified by their layout path.
 
@@ -102,10 +100,10 @@ def match_files(targets: list[tuple[Checkpoint, str]], pattern: str, files: list
     missing = ["/".join(w) for w in want if w not in given]
     extra = sorted("/".join(g) for g in set(given) - set(want))
     if missing or extra or len(given) != len(files):
-        raise LayoutError(f"{what}: the files passed do not match the configured evaluations: missing "
-                        f"{missing[:3]}{' ...' if len(missing) > 3 else ''} ({len(missing)}), unexpected "
-                        f"{extra[:3]}{' ...' if len(extra) > 3 else ''} ({len(extra)}). Pass the files of "
-                        "rsrl.grid for this config (the workflow does), each once.")
+        raise LayoutError(
+            f"{what}: the files passed do not match the configured evaluations: missing "
+            f"{missing[:3]}{' ...' if len(missing) > 3 else ''} ({len(missing)}), unexpected "
+            f"{extra[:3]}{' ...' if len(extra) > 3 else ''} ({len(extra)}). Pass the files of "
+            "rsrl.grid for this config (the workflow does), each once."
+        )
     return [given[w] for w in want]
-
-

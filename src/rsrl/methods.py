@@ -73,8 +73,11 @@ class Method:
         """Validated method; parameters equal to their declared default are dropped (they do not name a method)."""
         checked = estimators.check_params(estimator, dict(params or {}), where=where)
         spec = estimators.spec(estimator)
-        kept = tuple((p.name, checked[p.name]) for p in spec.params
-                     if p.name in checked and (p.required or checked[p.name] != p.default))
+        kept = tuple(
+            (p.name, checked[p.name])
+            for p in spec.params
+            if p.name in checked and (p.required or checked[p.name] != p.default)
+        )
         m = cls(estimator, kept)
         m._check_round_trip(where)
         return m
@@ -92,8 +95,12 @@ class Method:
         spec = estimators.spec(self.estimator)
         if not self.params:
             return spec.label
-        parts = [f"{spec.param(k).symbol or k}={v:.6g}" if isinstance(v, float) else
-                 f"{spec.param(k).symbol or k}={format_value(v)}" for k, v in self.params]
+        parts = [
+            f"{spec.param(k).symbol or k}={v:.6g}"
+            if isinstance(v, float)
+            else f"{spec.param(k).symbol or k}={format_value(v)}"
+            for k, v in self.params
+        ]
         return f"{spec.label} ({', '.join(parts)})"
 
     @property
@@ -104,12 +111,16 @@ class Method:
     def _check_round_trip(self, where: str | None) -> None:
         for k, v in self.params:
             if isinstance(v, str) and (not _SAFE_STR.fullmatch(v) or _STEP in v or _SEED in v):
-                raise MethodError(f"{where or self.estimator}: parameter {k}={v!r} cannot be part of a method name "
-                                  "(use letters, digits, '.', '+' and '-' only)")
+                raise MethodError(
+                    f"{where or self.estimator}: parameter {k}={v!r} cannot be part of a method name "
+                    "(use letters, digits, '.', '+' and '-' only)"
+                )
         back = parse(self.id)
         if back != self:
-            raise MethodError(f"{where or self.estimator}: parameters {self.param_dict} do not round trip through "
-                              f"the method name {self.id!r} (read back as {back.param_dict})")
+            raise MethodError(
+                f"{where or self.estimator}: parameters {self.param_dict} do not round trip through "
+                f"the method name {self.id!r} (read back as {back.param_dict})"
+            )
 
 
 def parse(method_id: str) -> Method:
@@ -121,17 +132,18 @@ def parse(method_id: str) -> Method:
     if est is None:
         raise MethodError(f"method {method_id!r} names no registered estimator; registered: {estimators.names()}")
     spec = estimators.spec(est)
-    rest = method_id[len(est):]
+    rest = method_id[len(est) :]
     values: dict[str, Any] = {}
     declared = list(spec.params)
     i = 0
     while rest:
         starts = [(j, p) for j, p in enumerate(declared) if j >= i and rest.startswith("_" + p.name)]
         if not starts:
-            raise MethodError(f"method {method_id!r}: cannot read {rest!r}; parameters of {est!r} are "
-                              f"{spec.param_names}")
+            raise MethodError(
+                f"method {method_id!r}: cannot read {rest!r}; parameters of {est!r} are {spec.param_names}"
+            )
         j, p = max(starts, key=lambda t: len(t[1].name))  # the longest declared name that matches
-        rest = rest[1 + len(p.name):]
+        rest = rest[1 + len(p.name) :]
         # The value runs to the next `_<later declared param>` (values never contain '_').
         end = rest.find("_")
         text, rest = (rest, "") if end < 0 else (rest[:end], rest[end:])
@@ -249,5 +261,10 @@ def sort_key(checkpoint_id: str) -> tuple:
     m = parse(base)
     values = tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for _, v in m.params)
     n = split_group(split_checkpoint(checkpoint_id)[0])[1]
-    return (estimators.spec(m.estimator).order, values, -1 if n is None else n, -1 if seed is None else seed,
-            -1 if step is None else step)
+    return (
+        estimators.spec(m.estimator).order,
+        values,
+        -1 if n is None else n,
+        -1 if seed is None else seed,
+        -1 if step is None else step,
+    )

@@ -33,9 +33,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["pass_at_k", "pass_at_k_curve", "default_ks", "bootstrap_ci", "wilson_ci", "problem_ci",
-           "paired_bootstrap_diff", "seed_t_diff",
-           "PassAtKCurve", "BootstrapCI", "PairedDiff", "MIN_SEEDS"]
+__all__ = [
+    "pass_at_k",
+    "pass_at_k_curve",
+    "default_ks",
+    "bootstrap_ci",
+    "wilson_ci",
+    "problem_ci",
+    "paired_bootstrap_diff",
+    "seed_t_diff",
+    "PassAtKCurve",
+    "BootstrapCI",
+    "PairedDiff",
+    "MIN_SEEDS",
+]
 
 #: Seeds per method that :func:`seed_t_diff` needs: with one, seed-to-seed variation cannot be estimated.
 MIN_SEEDS = 2
@@ -66,15 +77,19 @@ def pass_at_k(n, c, k) -> np.ndarray | float:
         raise ValueError(f"pass_at_k: every problem needs n >= 1 samples; got n = {int(n_b.min())}")
     if np.any((c_b < 0) | (c_b > n_b)):
         bad = np.argwhere((c_b < 0) | (c_b > n_b))[0]
-        raise ValueError(f"pass_at_k: need 0 <= c <= n; got c = {int(c_b[tuple(bad)])}, n = {int(n_b[tuple(bad)])} "
-                         f"at index {tuple(int(i) for i in bad)}")
+        raise ValueError(
+            f"pass_at_k: need 0 <= c <= n; got c = {int(c_b[tuple(bad)])}, n = {int(n_b[tuple(bad)])} "
+            f"at index {tuple(int(i) for i in bad)}"
+        )
     if np.any(k_b < 1):
         raise ValueError(f"pass_at_k: k must be >= 1; got k = {int(k_b.min())}")
     if np.any(k_b > n_b):
         bad = np.argwhere(k_b > n_b)[0]
-        raise ValueError(f"pass_at_k: k = {int(k_b[tuple(bad)])} exceeds the number of samples n = "
-                         f"{int(n_b[tuple(bad)])} (index {tuple(int(i) for i in bad)}); pass@k has no unbiased "
-                         f"estimate for k > n. Draw more samples or use k <= n.")
+        raise ValueError(
+            f"pass_at_k: k = {int(k_b[tuple(bad)])} exceeds the number of samples n = "
+            f"{int(n_b[tuple(bad)])} (index {tuple(int(i) for i in bad)}); pass@k has no unbiased "
+            f"estimate for k > n. Draw more samples or use k <= n."
+        )
     # One table row per distinct (n, c): problems share rows, every k is a column lookup.
     n_nc, c_nc = np.broadcast_arrays(n_a, c_a)
     key = n_nc.ravel() * (int(n_b.max()) + 1) + c_nc.ravel()
@@ -112,9 +127,9 @@ def default_ks(n_min: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PassAtKCurve:
-    ks: np.ndarray          # [K]
+    ks: np.ndarray  # [K]
     per_problem: np.ndarray  # [P, K]
-    mean: np.ndarray        # [K] benchmark pass@k
+    mean: np.ndarray  # [K] benchmark pass@k
 
     def as_dict(self) -> dict[int, float]:
         return {int(k): float(v) for k, v in zip(self.ks, self.mean)}
@@ -170,8 +185,9 @@ def _resample_weights(n_problems: int, n_boot: int, seed) -> np.ndarray:
 def _prep(values, name: str) -> tuple[np.ndarray, bool]:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim not in (1, 2) or v.shape[0] == 0:
-        raise ValueError(f"{name}: values must be [problems] or [problems, columns] with at least one problem; "
-                         f"got shape {v.shape}")
+        raise ValueError(
+            f"{name}: values must be [problems] or [problems, columns] with at least one problem; got shape {v.shape}"
+        )
     if not np.all(np.isfinite(v)):
         raise ValueError(f"{name}: values contain NaN or inf")
     return (v[:, None] if v.ndim == 1 else v), v.ndim == 1
@@ -225,15 +241,18 @@ def _prep_seeds(values, name: str) -> tuple[np.ndarray, bool]:
     """[seeds, problems] or [seeds, problems, columns] -> [seeds, problems, columns] and whether columns were absent."""
     v = np.asarray(values, dtype=np.float64)
     if v.ndim not in (2, 3) or v.shape[0] == 0 or v.shape[1] == 0:
-        raise ValueError(f"{name}: with by_seed=True values must be [seeds, problems] or [seeds, problems, columns] "
-                         f"with at least one seed and one problem; got shape {v.shape}")
+        raise ValueError(
+            f"{name}: with by_seed=True values must be [seeds, problems] or [seeds, problems, columns] "
+            f"with at least one seed and one problem; got shape {v.shape}"
+        )
     if not np.all(np.isfinite(v)):
         raise ValueError(f"{name}: values contain NaN or inf")
     return (v[:, :, None] if v.ndim == 2 else v), v.ndim == 2
 
 
-def paired_bootstrap_diff(a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0, *,
-                          by_seed: bool = False) -> PairedDiff:
+def paired_bootstrap_diff(
+    a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0, *, by_seed: bool = False
+) -> PairedDiff:
     """Mean difference ``a - b`` of two methods on the same problems with a paired percentile bootstrap CI.
 
     ``a`` and ``b`` are ``[problems]`` or ``[problems, columns]`` (columns, e.g. several k, are resampled
@@ -260,8 +279,9 @@ def paired_bootstrap_diff(a, b, n_boot: int = 10000, alpha: float = 0.05, seed=0
         same = va.shape == vb.shape
         va, vb = va[None], vb[None]
     if not same:
-        raise ValueError(f"paired_bootstrap_diff: a and b must cover the same problems; shapes {va.shape} and "
-                         f"{vb.shape} differ")
+        raise ValueError(
+            f"paired_bootstrap_diff: a and b must cover the same problems; shapes {va.shape} and {vb.shape} differ"
+        )
     sa, n_problems, n_cols = va.shape
     sb = vb.shape[0]
     # Every (seed of a, seed of b) pair's per-problem difference: [P, sa * sb * columns].
@@ -321,8 +341,9 @@ def seed_t_diff(a, b, alpha: float = 0.05) -> PairedDiff:
     diff = ma - mb
     if sa < MIN_SEEDS or sb < MIN_SEEDS:
         nan = np.full(n_cols, np.nan)
-        return PairedDiff(_squeeze(diff, one_d), _squeeze(nan, one_d), _squeeze(nan.copy(), one_d),
-                          _squeeze(nan.copy(), one_d))
+        return PairedDiff(
+            _squeeze(diff, one_d), _squeeze(nan, one_d), _squeeze(nan.copy(), one_d), _squeeze(nan.copy(), one_d)
+        )
     terms = [va.mean(axis=1).var(axis=0, ddof=1) / sa, vb.mean(axis=1).var(axis=0, ddof=1) / sb]
     dfs = [sa - 1, sb - 1]
     if n_problems > 1:
@@ -330,7 +351,7 @@ def seed_t_diff(a, b, alpha: float = 0.05) -> PairedDiff:
         dfs.append(n_problems - 1)
     var = np.sum(terms, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = var ** 2 / np.sum([t ** 2 / d for t, d in zip(terms, dfs)], axis=0)
+        df = var**2 / np.sum([t**2 / d for t, d in zip(terms, dfs)], axis=0)
         df = np.where(var > 0, df, 1.0)
         hw = stats.t.ppf(1 - alpha / 2, df) * np.sqrt(var)
         tstat = np.where(var > 0, np.abs(diff) / np.sqrt(var), np.where(diff == 0, 0.0, np.inf))

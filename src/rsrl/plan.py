@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsrl import cost, grid
+from rsrl import cost, grid, shard_plan
 from rsrl import resources as rsrc
 from rsrl.evaluate import shards as sh
 from rsrl.report.command import commands as report_commands
@@ -91,7 +91,7 @@ def build(cfg: dict) -> Plan:
     n_snap = len(grid.snapshot_cells(cfg)) * len(grid.snapshot_steps(cfg))
     plan.add("export_step", n_snap, node_h=n_snap * rsrc.SHORT_RUNTIME_MIN / 60)
     targets = grid.eval_targets(cfg)
-    batches = grid.sample_batches(cfg)  # evaluation.sample_jobs: run -- one sampling job per run
+    batches = shard_plan.sample_batches(cfg)  # evaluation.sample_jobs: run -- one sampling job per run
     for b in batches:
         gpu_h, node_h = sample_job_hours(cfg, b.model)
         plan.add(b.rule, 1, gpu_h=gpu_h, node_h=node_h)
@@ -135,15 +135,23 @@ def sample_job_hours(cfg: dict, model: str) -> tuple[float, float]:
 
 
 def stage_of(rule: str) -> str:
-    if rule.startswith(grid.SAMPLE_RUN_RULE):  # one rule per run (rsrl.grid.SampleBatch.rule)
+    if rule.startswith(shard_plan.SAMPLE_RUN_RULE):  # one rule per run (rsrl.shard_plan.SampleBatch.rule)
         return "evaluate"
     return next((s for s, rules in STAGES.items() if rule in rules), "all")
 
 
 def table(plan: Plan) -> pd.DataFrame:
     """One row per rule: stage, rule, jobs, gpu_hours, node_hours (requested)."""
-    rows = [{"stage": stage_of(r), "rule": r, "jobs": n, "gpu_hours": plan.gpu_hours.get(r, 0.0),
-             "node_hours": plan.node_hours.get(r, 0.0)} for r, n in plan.jobs.items()]
+    rows = [
+        {
+            "stage": stage_of(r),
+            "rule": r,
+            "jobs": n,
+            "gpu_hours": plan.gpu_hours.get(r, 0.0),
+            "node_hours": plan.node_hours.get(r, 0.0),
+        }
+        for r, n in plan.jobs.items()
+    ]
     return pd.DataFrame(rows, columns=["stage", "rule", "jobs", "gpu_hours", "node_hours"])
 
 
@@ -153,18 +161,32 @@ def render(cfg: dict, plan: Plan) -> str:
     for c in cells:
         lines.append(f"  {c.key:60s} {c.trainer:8s} {rsrc.train(cfg, c)['nodes']} node(s)")
     df = table(plan)
-    lines += ["", ("Jobs and GPU-hours per stage: expected (tokens / throughput, rsrl.cost) and upper bound (Slurm "
-                   "time limits; node-hours likewise):")]
+    lines += [
+        "",
+        (
+            "Jobs and GPU-hours per stage: expected (tokens / throughput, rsrl.cost) and upper bound (Slurm "
+            "time limits; node-hours likewise):"
+        ),
+    ]
     by_stage = df.groupby("stage", sort=False)[["jobs", "gpu_hours", "node_hours"]].sum()
     lines.append(f"  {'stage':10s} {'jobs':>8s} {'expected GPU-h':>15s} {'upper GPU-h':>12s} {'upper node-h':>13s}")
     for stage, r in by_stage.iterrows():
-        lines.append(f"  {stage:10s} {int(r.jobs):8d} {_hours(plan.expected.get(stage, 0.0)):>15s} "
-                     f"{r.gpu_hours:12,.0f} {r.node_hours:13,.0f}")
+        lines.append(
+            f"  {stage:10s} {int(r.jobs):8d} {_hours(plan.expected.get(stage, 0.0)):>15s} "
+            f"{r.gpu_hours:12,.0f} {r.node_hours:13,.0f}"
+        )
     total = None if None in plan.expected.values() else sum(plan.expected.values())
-    lines.append(f"  {'total':10s} {int(df.jobs.sum()):8d} {_hours(total):>15s} {df.gpu_hours.sum():12,.0f} "
-                 f"{df.node_hours.sum():13,.0f}")
-    lines += ["", ("GPU-hours per grid block (training its runs, evaluating their final models and figure snapshots; "
-                   "base models and shared runs not split):")]
+    lines.append(
+        f"  {'total':10s} {int(df.jobs.sum()):8d} {_hours(total):>15s} {df.gpu_hours.sum():12,.0f} "
+        f"{df.node_hours.sum():13,.0f}"
+    )
+    lines += [
+        "",
+        (
+            "GPU-hours per grid block (training its runs, evaluating their final models and figure snapshots; "
+            "base models and shared runs not split):"
+        ),
+    ]
     lines.append(f"  {'block':32s} {'runs':>5s} {'expected GPU-h':>15s} {'upper GPU-h':>12s}")
     for on in (True, False):
         if not on and any(not b.enabled for b in plan.blocks):
@@ -172,16 +194,21 @@ def render(cfg: dict, plan: Plan) -> str:
         for b in (b for b in plan.blocks if b.enabled == on):
             lines.append(f"  {b.name:32s} {b.runs:5d} {_hours(b.expected):>15s} {b.upper:12,.0f}")
     lines += ["", "Jobs per rule:"] + [f"  {r.rule:26s} {r.jobs:8d}" for r in df.itertuples()]
-    lines += ["", "Evaluation samples (problems x n, summed over checkpoints) and generated tokens (at most "
-              "max_tokens each):"]
+    lines += [
+        "",
+        "Evaluation samples (problems x n, summed over checkpoints) and generated tokens (at most max_tokens each):",
+    ]
     for b in cfg["benchmarks"]:
         if b in plan.samples:
             lines.append(f"  {b:16s} {plan.samples[b]:14,d} samples  <= {plan.max_tokens[b]:18,d} tokens")
     if plan.problems_unknown:
-        lines.append(f"  problem counts unknown until the data stage has run (`snakemake data`): "
-                     f"{', '.join(plan.problems_unknown)}")
-    lines.append(f"  {'total':16s} {sum(plan.samples.values()):14,d} samples  <= "
-                 f"{sum(plan.max_tokens.values()):18,d} tokens")
+        lines.append(
+            f"  problem counts unknown until the data stage has run (`snakemake data`): "
+            f"{', '.join(plan.problems_unknown)}"
+        )
+    lines.append(
+        f"  {'total':16s} {sum(plan.samples.values()):14,d} samples  <= {sum(plan.max_tokens.values()):18,d} tokens"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -192,10 +219,12 @@ def render_smoke(cfg: dict) -> str:
     scfg = smoke.smoke_config(cfg)
     df = table(build(scfg))
     df = df[df["stage"] != "theory"]  # the smoke run builds train, evaluate and report
-    lines = [f"Smoke run (`snakemake smoke`, in {smoke.SMOKE_DIR}/; run it before `all`): "
-             f"{len(grid.cells(scfg))} cells on {smoke.smallest_model(cfg)}, "
-             f"{scfg['training']['max_steps']} steps each, {scfg['smoke']['problems']} problems x "
-             f"{scfg['smoke']['samples']} samples per benchmark:",
-             f"  {int(df.jobs.sum())} jobs, {df.gpu_hours.sum():,.1f} GPU-hours, {df.node_hours.sum():,.1f} "
-             "node-hours requested (time limits: an upper bound)"]
+    lines = [
+        f"Smoke run (`snakemake smoke`, in {smoke.SMOKE_DIR}/; run it before `all`): "
+        f"{len(grid.cells(scfg))} cells on {smoke.smallest_model(cfg)}, "
+        f"{scfg['training']['max_steps']} steps each, {scfg['smoke']['problems']} problems x "
+        f"{scfg['smoke']['samples']} samples per benchmark:",
+        f"  {int(df.jobs.sum())} jobs, {df.gpu_hours.sum():,.1f} GPU-hours, {df.node_hours.sum():,.1f} "
+        "node-hours requested (time limits: an upper bound)",
+    ]
     return "\n".join(lines) + "\n"

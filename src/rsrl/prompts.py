@@ -30,9 +30,15 @@ TEMPLATE_END: dict[str, str] = {
 
 # Every text that ends (or, opening a new turn, implies the end of) an assistant turn, over the templates above
 # and the model families of the config: ChatML (Qwen), Llama 3 headers, and the end-of-text tokens of both.
-END_OF_TURN_MARKERS: tuple[str, ...] = (*dict.fromkeys(TEMPLATE_END.values()),
-                                        "<|endoftext|>", "<|im_start|>",
-                                        "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|start_header_id|>")
+END_OF_TURN_MARKERS: tuple[str, ...] = (
+    *dict.fromkeys(TEMPLATE_END.values()),
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+)
 
 
 def build_prompt(problem: str, template: str) -> str:
@@ -40,8 +46,10 @@ def build_prompt(problem: str, template: str) -> str:
     try:
         fmt = TEMPLATES[template]
     except KeyError:
-        raise ValueError(f"unknown prompt template {template!r}; allowed templates are {sorted(TEMPLATES)} "
-                         "(config key prompt_template).") from None
+        raise ValueError(
+            f"unknown prompt template {template!r}; allowed templates are {sorted(TEMPLATES)} "
+            "(config key prompt_template)."
+        ) from None
     return fmt.format(problem=problem)
 
 
@@ -58,9 +66,11 @@ def for_model(df: pd.DataFrame, cfg: dict, model: str | None) -> pd.DataFrame:
     if want == model_template(cfg):
         return df
     if "problem" not in df.columns:
-        raise ValueError(f"model {model!r} uses prompt template {want!r} (config key models.{model}.prompt_template), "
-                         "which is rendered from the `problem` column, but the table has none; rebuild it with the "
-                         "data stage.")
+        raise ValueError(
+            f"model {model!r} uses prompt template {want!r} (config key models.{model}.prompt_template), "
+            "which is rendered from the `problem` column, but the table has none; rebuild it with the "
+            "data stage."
+        )
     out = df.copy()
     out["prompt"] = [build_prompt(p, want) for p in out["problem"].astype(str)]
     return out

@@ -25,9 +25,16 @@ def train(cfg: dict, cell: grid.Cell) -> dict:
     """Slurm resources of one training cell."""
     size = grid.size_class(cfg, cell.model)
     if cell.trainer == "trl":
-        return {"nodes": 1, "gres": "", "cpus_per_task": sample_threads(cfg, cell.model),
-                "mem_mb": sample_mem_mb(cfg, cell.model),
-                "runtime": size["runtime_min"], "tasks_per_gpu": 0, "tasks": 1, "gpus": 0}
+        return {
+            "nodes": 1,
+            "gres": "",
+            "cpus_per_task": sample_threads(cfg, cell.model),
+            "mem_mb": sample_mem_mb(cfg, cell.model),
+            "runtime": size["runtime_min"],
+            "tasks_per_gpu": 0,
+            "tasks": 1,
+            "gpus": 0,
+        }
     return {
         "nodes": size["nodes"],
         "gres": _gres(size),
@@ -65,8 +72,14 @@ def sample_engines(cfg: dict, model: str) -> int:
 
 def sample(cfg: dict, model: str) -> dict:
     size = grid.size_class(cfg, model)
-    return {"gpu": size["eval_gpus"], "runtime": size["runtime_min"], "mem_mb": sample_mem_mb(cfg, model),
-            "threads": sample_threads(cfg, model), "nodes": 1, "vllm_engines": sample_engines(cfg, model)}
+    return {
+        "gpu": size["eval_gpus"],
+        "runtime": size["runtime_min"],
+        "mem_mb": sample_mem_mb(cfg, model),
+        "threads": sample_threads(cfg, model),
+        "nodes": 1,
+        "vllm_engines": sample_engines(cfg, model),
+    }
 
 
 # Settings that change how a job is scheduled or how much memory a step takes, never what it computes.
@@ -82,7 +95,9 @@ def train_fingerprint(cfg: dict, cell: grid.Cell) -> dict:
     size = grid.size_class(cfg, cell.model)
     return {
         "training": {k: v for k, v in grid.for_cell(cfg, cell)["training"].items() if k not in TRAINING_MEMORY_ONLY},
-        "model": cfg["models"][cell.model], "trainer": cell.trainer, "estimator": cell.estimator,
+        "model": cfg["models"][cell.model],
+        "trainer": cell.trainer,
+        "estimator": cell.estimator,
         "params": cell.params,
         "grader": {k: v for k, v in cfg["evaluation"]["grader"].items() if k not in GRADER_SCHEDULING},
         "layout": {} if cell.trainer == "trl" else {k: size.get(k) for k in SIZE_RESULT_KEYS},

@@ -60,6 +60,7 @@ class RecordError(ValueError):
 
 def normalize(value: Any) -> str:
     """A canonical text of a value: numbers as floats, mappings with sorted keys (for comparisons)."""
+
     def canon(v):
         if isinstance(v, bool) or v is None or isinstance(v, str):
             return v
@@ -70,6 +71,7 @@ def normalize(value: Any) -> str:
         if isinstance(v, (list, tuple)):
             return [canon(x) for x in v]
         return str(v)
+
     return json.dumps(canon(value), sort_keys=True)
 
 
@@ -130,8 +132,10 @@ def check_row(setting: str, row: dict) -> None:
         raise RecordError(f"{where}: confidence {row['confidence']!r} is not one of {list(CONFIDENCE)}.")
     evidence = parse_cell(row["value"])
     if row["value"].strip() and normalize(evidence) != normalize(parse_cell(row["config"])) and tag != "[C]":
-        raise RecordError(f"{where}: the config's value {row['config']!r} differs from the evidence's "
-                          f"{row['value']!r}; tag it [C] and give the reason.")
+        raise RecordError(
+            f"{where}: the config's value {row['config']!r} differs from the evidence's "
+            f"{row['value']!r}; tag it [C] and give the reason."
+        )
     if tag == "[C]" and not reason:
         raise RecordError(f"{where}: a [C] entry (this pipeline's choice) needs a reason.")
     if not row["value"].strip() and tag != "[C]":
@@ -160,27 +164,41 @@ def check(cfg: dict, record: dict[str, dict], defaults: dict | None = None, valu
         if not values and (setting.startswith(PER_BENCHMARK) or value == {}):
             continue  # benchmark-specific: the config check leaves other benchmark sets free
         row = record.get(setting)
-        default = defaults.get(setting, defaults.get("grid.*." + setting.rsplit(".", 1)[-1]
-                                                     if setting.startswith("grid.") else None, _NONE))
+        default = defaults.get(
+            setting,
+            defaults.get("grid.*." + setting.rsplit(".", 1)[-1] if setting.startswith("grid.") else None, _NONE),
+        )
         if row is None and default is not _NONE and normalize(default) == normalize(value):
             continue
         if row is None:
-            raise RecordError(f"config key {setting}: no entry in the setup record (config key setup_record); add "
-                              "a row with the value the evidence supports, its source and confidence, or tag it "
-                              "[C] with the reason.")
+            raise RecordError(
+                f"config key {setting}: no entry in the setup record (config key setup_record); add "
+                "a row with the value the evidence supports, its source and confidence, or tag it "
+                "[C] with the reason."
+            )
         if values and normalize(value) != normalize(parse_cell(row["config"])):
-            raise RecordError(f"config key {setting}: value {value!r} differs from the setup record's config value "
-                              f"{row['config']!r}; update the record (and its tag and reason) with the config.")
+            raise RecordError(
+                f"config key {setting}: value {value!r} differs from the setup record's config value "
+                f"{row['config']!r}; update the record (and its tag and reason) with the config."
+            )
         check_row(setting, row)
 
 
 def to_markdown(record: dict[str, dict]) -> str:
     """The record as a Markdown table (setting, evidence, source, confidence, tag, this pipeline's value, reason):
     the README's copy, which a test keeps equal to it."""
+
     def esc(text: str) -> str:
         return text.replace("|", "\\|") or "–"
+
     lines = ["| setting | evidence | source | confidence | tag | config | reason |", "|---|---|---|---|---|---|---|"]
     for setting, r in record.items():
-        lines.append("| " + " | ".join(esc(x) for x in (f"`{setting}`", r["value"], r["source"], r["confidence"],
-                                                          r["tag"], r["config"], r["reason"])) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                esc(x)
+                for x in (f"`{setting}`", r["value"], r["source"], r["confidence"], r["tag"], r["config"], r["reason"])
+            )
+            + " |"
+        )
     return "\n".join(lines)

@@ -64,8 +64,10 @@ def read_model_json(model_path: str | Path, filename: str) -> dict | None:
         from huggingface_hub.errors import EntryNotFoundError
 
         if p.exists() or p.is_absolute() or str(model_path).startswith(".") or str(model_path).count("/") != 1:
-            raise FileNotFoundError(f"model directory {model_path} does not exist (nor is it a hub id "
-                                    "<owner>/<name>); build or download the model first.")
+            raise FileNotFoundError(
+                f"model directory {model_path} does not exist (nor is it a hub id "
+                "<owner>/<name>); build or download the model first."
+            )
 
         try:
             local = hf_hub_download(str(model_path), filename)
@@ -104,8 +106,11 @@ def added_tokens(model_path: str | Path) -> dict[str, int]:
     out = {_token_text(t): int(i) for i, t in (tc.get("added_tokens_decoder") or {}).items() if _token_text(t)}
     if not out:
         tj = read_model_json(model_path, TOKENIZER_JSON) or {}
-        out = {_token_text(t): t["id"] for t in tj.get("added_tokens", [])
-               if isinstance(t, dict) and isinstance(t.get("id"), int) and _token_text(t)}
+        out = {
+            _token_text(t): t["id"]
+            for t in tj.get("added_tokens", [])
+            if isinstance(t, dict) and isinstance(t.get("id"), int) and _token_text(t)
+        }
     return out
 
 

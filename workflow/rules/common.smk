@@ -12,6 +12,7 @@ import rsrl.config as rcfg  # noqa: E402
 from snakemake.exceptions import IncompleteCheckpointException  # noqa: E402
 from snakemake.io import strip_wildcard_constraints  # noqa: E402
 from rsrl import grid  # noqa: E402
+from rsrl import shard_plan  # noqa: E402
 from rsrl import resources as rsrc  # noqa: E402
 from rsrl import tracking  # noqa: E402
 from rsrl.evaluate import shards as eval_shards_plan  # noqa: E402
@@ -213,14 +214,20 @@ def eval_sampling_params(wc):
 
 def batch_sampling_params(batch):
     """What a run's sampling batch depends on: every shard's parameters and every checkpoint's weights path."""
-    return json.dumps({"shards": [[c.id, b, p, s, shard_sampling_params(c, b, p, s)] for c, b, p, s in batch.targets],
-                       "sources": [grid.checkpoint_source(CFG, c) for c in batch.checkpoints()]}, sort_keys=True)
+    return json.dumps(
+        {
+            "shards": [[c.id, b, p, s, shard_sampling_params(c, b, p, s)] for c, b, p, s in batch.targets],
+            "sources": [grid.checkpoint_source(CFG, c) for c in batch.checkpoints()],
+        },
+        sort_keys=True,
+    )
 
 
 def grade_params(wc):
     """What grading computes from the config: the grader's semantics, not its workers or deadlines."""
-    return json.dumps({k: v for k, v in CFG["evaluation"]["grader"].items() if k not in rsrc.GRADER_SCHEDULING},
-                      sort_keys=True)
+    return json.dumps(
+        {k: v for k, v in CFG["evaluation"]["grader"].items() if k not in rsrc.GRADER_SCHEDULING}, sort_keys=True
+    )
 
 
 def eval_resource(key):
@@ -228,7 +235,7 @@ def eval_resource(key):
     return lambda wc: rsrc.sample(CFG, wc.model)[key]
 
 
-SAMPLE_BATCHES = grid.sample_batches(CFG)  # empty unless evaluation.sample_jobs is "run"
+SAMPLE_BATCHES = shard_plan.sample_batches(CFG)  # empty unless evaluation.sample_jobs is "run"
 
 EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL_TARGETS]
 EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TARGETS]

@@ -3,8 +3,9 @@
 
 DATA_TRAIN = [grid.train_data(t) for t in TRAIN_SETS]
 DATA_BENCH = [grid.bench_data(b) for b in BENCHMARKS]
-DATA_MANIFESTS = ([grid.MANIFEST_PATTERN.format(kind="train", name=t) for t in TRAIN_SETS]
-                  + [grid.MANIFEST_PATTERN.format(kind="bench", name=b) for b in BENCHMARKS])
+DATA_MANIFESTS = [grid.MANIFEST_PATTERN.format(kind="train", name=t) for t in TRAIN_SETS] + [
+    grid.MANIFEST_PATTERN.format(kind="bench", name=b) for b in BENCHMARKS
+]
 
 
 rule prepare_bench:
@@ -17,10 +18,10 @@ rule prepare_bench:
         "logs/data/bench/{benchmark}.log",
     wildcard_constraints:
         benchmark="|".join(re.escape(b) for b in BENCHMARKS),
-    params:
-        source=lambda wc: data_params("benchmarks", wc.benchmark),
     conda:
         SOFTWARE_ENV
+    params:
+        source=lambda wc: data_params("benchmarks", wc.benchmark),
     shell:
         "python -m rsrl.data prepare --config $RSRL_CONFIG --kind bench --name {wildcards.benchmark} "
         "--out {output.table} --manifest {output.manifest} > {log} 2>&1"
@@ -38,11 +39,11 @@ checkpoint prepare_train:
         "logs/data/train/{train_set}.log",
     wildcard_constraints:
         train_set="|".join(re.escape(t) for t in TRAIN_SETS),
-    params:
-        source=lambda wc: data_params("train_sets", wc.train_set),
-    threads: 4
     conda:
         SOFTWARE_ENV
+    threads: 4
+    params:
+        source=lambda wc: data_params("train_sets", wc.train_set),
     shell:
         "python -m rsrl.data prepare --config $RSRL_CONFIG --kind train --name {wildcards.train_set} "
         "--out {output.table} --manifest {output.manifest} --benchmarks {input.benchmarks} "

@@ -16,10 +16,8 @@ if not SAMPLE_BATCHES:
             grid.SAMPLES_PATTERN,
         log:
             "logs/eval/{model}/{train_set}/{method}/{benchmark}/sample_p{p}_s{s}.log",
-        params:
-            model_path=eval_model_source,
-            settings=eval_sampling_params,
-            seed=eval_sample_seed,
+        conda:
+            SOFTWARE_ENV
         threads: eval_resource("threads")
         resources:
             gpu=eval_resource("gpu"),
@@ -27,15 +25,17 @@ if not SAMPLE_BATCHES:
             runtime=eval_resource("runtime"),
             mem_mb=eval_resource("mem_mb"),
             vllm_engines=eval_resource("vllm_engines"),  # a device-sized engine: the local profile runs one at a time
-        conda:
-            SOFTWARE_ENV
+        params:
+            model_path=eval_model_source,
+            settings=eval_sampling_params,
+            seed=eval_sample_seed,
         shell:
             "python -m rsrl.evaluate sample --config $RSRL_CONFIG --benchmark {wildcards.benchmark} "
             "--bench-file {input.bench} --model {wildcards.model} --model-path {params.model_path:q} "
             "--problem-shard {wildcards.p} --sample-block {wildcards.s} --seed {params.seed} --out {output} > {log} 2>&1"
 
 
-# evaluation.sample_jobs: run -- one rule per run (rsrl.grid.sample_batches: rule sample_run_<i>), whose one job
+# evaluation.sample_jobs: run -- one rule per run (rsrl.shard_plan.sample_batches: rule sample_run_<i>), whose one job
 # samples every shard of the run's checkpoints with one engine start-up per checkpoint.
 for _batch in SAMPLE_BATCHES:
     _res = rsrc.sample(CFG, _batch.model)
@@ -50,11 +50,8 @@ for _batch in SAMPLE_BATCHES:
             [grid.eval_file(grid.SAMPLES_PATTERN, c, b, p=p, s=s) for c, b, p, s in _batch.targets],
         log:
             f"logs/eval/{_batch.name}/sample_run.log",
-        params:
-            settings=batch_sampling_params(_batch),
-            model=_batch.model,
-            train_set=_batch.train_set,
-            run=_batch.run,
+        conda:
+            SOFTWARE_ENV
         threads: _res["threads"]
         resources:
             gpu=_res["gpu"],
@@ -62,8 +59,11 @@ for _batch in SAMPLE_BATCHES:
             runtime=_res["runtime"],
             mem_mb=_res["mem_mb"],
             vllm_engines=_res["vllm_engines"],
-        conda:
-            SOFTWARE_ENV
+        params:
+            settings=batch_sampling_params(_batch),
+            model=_batch.model,
+            train_set=_batch.train_set,
+            run=_batch.run,
         shell:
             "python -m rsrl.evaluate sample-run --config $RSRL_CONFIG --model {params.model:q} "
             "--train-set {params.train_set:q} --run {params.run:q} > {log} 2>&1"
@@ -77,11 +77,11 @@ rule grade:
         grid.GRADED_PATTERN,
     log:
         "logs/eval/{model}/{train_set}/{method}/{benchmark}/grade_p{p}_s{s}.log",
-    params:
-        grader=grade_params,
-    threads: CFG["evaluation"]["grader"]["workers"]
     conda:
         SOFTWARE_ENV
+    threads: CFG["evaluation"]["grader"]["workers"]
+    params:
+        grader=grade_params,
     shell:
         "python -m rsrl.evaluate grade --config $RSRL_CONFIG --samples {input.samples} "
         "--bench-file {input.bench} --out {output} --workers {threads} > {log} 2>&1"

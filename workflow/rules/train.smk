@@ -24,8 +24,11 @@ fi
 TRAIN_OUTPUTS = (
     [grid.model_dir(c.model, c.train_set, c.run_id) for c in CELLS]
     + [grid.train_metrics(c.model, c.train_set, c.run_id) for c in CELLS]
-    + [grid.snapshot_dir(c.model, c.train_set, c.run_id, s)
-       for c in grid.snapshot_cells(CFG) for s in grid.snapshot_steps(CFG)]
+    + [
+        grid.snapshot_dir(c.model, c.train_set, c.run_id, s)
+        for c in grid.snapshot_cells(CFG)
+        for s in grid.snapshot_steps(CFG)
+    ]
 )
 
 
@@ -36,22 +39,20 @@ rule build_model:
         directory(grid.BASE_MODEL_PATTERN),
     log:
         "logs/models/{model}.log",
-    params:
-        data=lambda wc: train_set_digest(warmstart_set_name(wc.model)),
-        spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
+    conda:
+        SOFTWARE_ENV
     threads: 2
     resources:
         runtime=rsrc.SHORT_RUNTIME_MIN,
-    conda:
-        SOFTWARE_ENV
+    params:
+        data=lambda wc: train_set_digest(warmstart_set_name(wc.model)),
+        spec=lambda wc: json.dumps(CFG["models"][wc.model], sort_keys=True),
     shell:
         "python -m rsrl.models build --config $RSRL_CONFIG --model {wildcards.model} --train {input.train} "
         "--out {output} --threads {threads} > {log} 2>&1"
 
 
 rule train_cell:
-    wildcard_constraints:
-        model=SINGLENODE_RE,
     input:
         data=lambda wc: train_set_input(wc.train_set),
         model=lambda wc: built_model(wc.model),
@@ -60,15 +61,10 @@ rule train_cell:
         metrics=grid.TRAIN_METRICS_PATTERN,
     log:
         "logs/train/{model}/{train_set}/{method}.log",
-    params:
-        data=lambda wc: train_set_digest(wc.train_set),
-        cell=train_params,
-        trainer=train_trainer,
-        base_model=lambda wc: grid.model_source(CFG, wc.model),
-        work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
-        out=lambda wc: grid.CELL_PATTERN.format(**wc),
-        script=TRAIN_SCRIPT,
-        gpus_per_node=lambda wc: size_class(wc.model)["gpus_per_node"],
+    wildcard_constraints:
+        model=SINGLENODE_RE,
+    conda:
+        SOFTWARE_ENV
     threads: lambda wc: train_resource("cpus_per_task")(wc)
     resources:
         nodes=train_resource("nodes"),
@@ -78,8 +74,15 @@ rule train_cell:
         runtime=train_resource("runtime"),
         tasks_per_gpu=train_resource("tasks_per_gpu"),
         tasks=train_resource("tasks"),
-    conda:
-        SOFTWARE_ENV
+    params:
+        data=lambda wc: train_set_digest(wc.train_set),
+        cell=train_params,
+        trainer=train_trainer,
+        base_model=lambda wc: grid.model_source(CFG, wc.model),
+        work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
+        out=lambda wc: grid.CELL_PATTERN.format(**wc),
+        script=TRAIN_SCRIPT,
+        gpus_per_node=lambda wc: size_class(wc.model)["gpus_per_node"],
     shell:
         TRAIN_SHELL
 
@@ -105,12 +108,12 @@ rule export_step:
         directory(grid.SNAPSHOT_PATTERN),
     log:
         "logs/train/{model}/{train_set}/{method}.step{step}.log",
-    params:
-        work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
-    resources:
-        runtime=rsrc.SHORT_RUNTIME_MIN,
     conda:
         SOFTWARE_ENV
+    resources:
+        runtime=rsrc.SHORT_RUNTIME_MIN,
+    params:
+        work=lambda wc: grid.work_dir(wc.model, wc.train_set, wc.method),
     shell:
         "python -m rsrl.train export-step --work {params.work} --step {wildcards.step} --out {output} > {log} 2>&1"
 

@@ -24,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True)
     p.add_argument("--out", required=True, help="output Parquet file")
     p.add_argument("--manifest", required=True, help="output manifest JSON")
-    p.add_argument("--benchmarks", nargs="*", default=[],
-                   help="prepared benchmark Parquet files (decontamination and exclude_benchmark)")
+    p.add_argument(
+        "--benchmarks",
+        nargs="*",
+        default=[],
+        help="prepared benchmark Parquet files (decontamination and exclude_benchmark)",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes for checking gold answers")
     p.add_argument("--log", help="also log to this file")
     m = sub.add_parser("manifest", help="merge per-output manifests")

@@ -53,9 +53,9 @@ def _window_hashes(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.nd
     with np.errstate(over="ignore"):
         h = np.zeros(m, np.uint64)
         for j in range(n):
-            h = h * _MULT + codes[j:j + m]
+            h = h * _MULT + codes[j : j + m]
         h ^= h >> np.uint64(29)
-    ok = parent[:m] == parent[n - 1:]
+    ok = parent[:m] == parent[n - 1 :]
     return parent[:m][ok].astype(np.int64), h[ok]
 
 
@@ -64,9 +64,9 @@ _BUCKET_SHIFT = np.uint64(40)  # 2**24 buckets for the prefilter bitmap
 
 @dataclass
 class Match:
-    kind: str        # "exact" or "ngram"
+    kind: str  # "exact" or "ngram"
     benchmark: str
-    share: float     # share of the training problem's n-grams found in benchmarks (1.0 for exact matches)
+    share: float  # share of the training problem's n-grams found in benchmarks (1.0 for exact matches)
     problem_id: str  # the matched benchmark problem (for n-grams: the one sharing most n-grams)
 
 
@@ -117,7 +117,7 @@ class BenchmarkIndex:
         for i in np.unique(p[cand]):
             if out[i] is not None:
                 continue
-            grams = np.unique(h[starts[i]:starts[i + 1]])
+            grams = np.unique(h[starts[i] : starts[i + 1]])
             mine = p[cand] == i
             found = np.unique(h[cand[mine]])
             share = len(found) / len(grams)

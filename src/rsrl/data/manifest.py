@@ -28,10 +28,14 @@ def merge(paths: list[str | Path]) -> dict:
         if key in outputs:
             raise DataError(f"manifest {p}: output {key} is listed twice.")
         outputs[key] = m
-    summary = {k: {**{s: m[s] for s in ("rows_read", "rows_kept", "rows_dropped")},
-                   "expected_rows": m.get("size_check", {}).get("expected_rows"),
-                   "size_check": m.get("size_check", {}).get("status")}
-               for k, m in sorted(outputs.items())}
+    summary = {
+        k: {
+            **{s: m[s] for s in ("rows_read", "rows_kept", "rows_dropped")},
+            "expected_rows": m.get("size_check", {}).get("expected_rows"),
+            "size_check": m.get("size_check", {}).get("status"),
+        }
+        for k, m in sorted(outputs.items())
+    }
     return {"outputs": dict(sorted(outputs.items())), "summary": summary}
 
 

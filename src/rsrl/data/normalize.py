@@ -74,6 +74,7 @@ def as_text(values, column: str, where: str, ids=None, allow_numbers: bool = Fal
             out.append(str(int(v)))
         else:
             row = ids[i] if ids is not None else f"row {i}"
-            raise DataError(f"{where}: column {column!r} must hold strings; {row} has a {type(v).__name__} "
-                            f"({str(v)[:80]!r}).")
+            raise DataError(
+                f"{where}: column {column!r} must hold strings; {row} has a {type(v).__name__} ({str(v)[:80]!r})."
+            )
     return out

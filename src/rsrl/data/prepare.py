@@ -42,8 +42,7 @@ def source_entry(cfg: dict, kind: str, name: str) -> dict:
         raise DataError(f"unknown kind {kind!r}; allowed kinds are {sorted(KINDS)}.")
     sets = cfg[KINDS[kind]]
     if name not in sets:
-        raise DataError(f"dataset {name!r} is not configured under {KINDS[kind]}; configured names are "
-                        f"{sorted(sets)}.")
+        raise DataError(f"dataset {name!r} is not configured under {KINDS[kind]}; configured names are {sorted(sets)}.")
     return sets[name]
 
 
@@ -65,8 +64,9 @@ def _drop(df: pd.DataFrame, mask, reason: str, loaded: loaders.Loaded, list_ids:
     return df.loc[~mask]
 
 
-def check_answers(answers: list[str], workers: int = 1, desc: str = "check answers",
-                  min_parallel: int = 2000) -> dict[str, bool]:
+def check_answers(
+    answers: list[str], workers: int = 1, desc: str = "check answers", min_parallel: int = 2000
+) -> dict[str, bool]:
     """Whether each distinct answer is parseable by math-verify; in `workers` processes for large sets."""
     unique = list(dict.fromkeys(answers))
     if workers <= 1 or len(unique) < min_parallel:
@@ -74,8 +74,15 @@ def check_answers(answers: list[str], workers: int = 1, desc: str = "check answe
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:  # math-verify's timeouts need each worker's main thread
-        flags = list(tqdm(pool.map(is_parseable, unique, chunksize=256), total=len(unique), desc=desc,
-                          unit=" answers", mininterval=5))
+        flags = list(
+            tqdm(
+                pool.map(is_parseable, unique, chunksize=256),
+                total=len(unique),
+                desc=desc,
+                unit=" answers",
+                mininterval=5,
+            )
+        )
     return dict(zip(unique, flags))
 
 
@@ -94,11 +101,13 @@ def size_check(src: dict, kind: str, name: str, rows_read: int, rows_kept: int, 
         return {**out, "status": "unchecked", "reason": f"{key}.limit asks for a subset of {src['limit']} rows"}
     if abs(diff) > tolerance * expected:
         drops = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none"
-        raise DataError(f"dataset {name!r}: kept {rows_kept} rows, but its published size is {expected} (config key "
-                        f"{key}.expected_rows): a difference of {diff:+d} ({diff / expected:+.1%}) is more than the "
-                        f"tolerance of {tolerance:.1%} ({key}.size_tolerance). Read {rows_read} rows; dropped: {drops}. "
-                        f"Check the source and these drops; if they are right, raise {key}.size_tolerance (or set "
-                        f"{key}.limit to prepare a subset).")
+        raise DataError(
+            f"dataset {name!r}: kept {rows_kept} rows, but its published size is {expected} (config key "
+            f"{key}.expected_rows): a difference of {diff:+d} ({diff / expected:+.1%}) is more than the "
+            f"tolerance of {tolerance:.1%} ({key}.size_tolerance). Read {rows_read} rows; dropped: {drops}. "
+            f"Check the source and these drops; if they are right, raise {key}.size_tolerance (or set "
+            f"{key}.limit to prepare a subset)."
+        )
     return {**out, "status": "ok"}
 
 
@@ -114,25 +123,32 @@ def check_benchmark_rows(df: pd.DataFrame, name: str) -> None:
     for col in ("problem", "answer"):
         empty = [i for i, v in zip(df["id"], df[col]) if _blank(v)]
         if empty:
-            raise DataError(f"{where}: {len(empty)} row(s) with an empty {col}, e.g. id {empty[0]!r}; a benchmark "
-                            "row cannot be dropped (it would change every pass@k). Fix the source file or its "
-                            f"column mapping (benchmarks.{name}.columns).")
+            raise DataError(
+                f"{where}: {len(empty)} row(s) with an empty {col}, e.g. id {empty[0]!r}; a benchmark "
+                "row cannot be dropped (it would change every pass@k). Fix the source file or its "
+                f"column mapping (benchmarks.{name}.columns)."
+            )
     if "source_id" in df.columns:
         dup_ids = df["source_id"][df["source_id"].duplicated()]
         if len(dup_ids):
-            raise DataError(f"{where}: id {dup_ids.iloc[0]!r} appears {int((df['source_id'] == dup_ids.iloc[0]).sum())} "
-                            f"times in the source ({len(dup_ids)} repeated id(s)); ids must be unique.")
+            raise DataError(
+                f"{where}: id {dup_ids.iloc[0]!r} appears {int((df['source_id'] == dup_ids.iloc[0]).sum())} "
+                f"times in the source ({len(dup_ids)} repeated id(s)); ids must be unique."
+            )
     keys = problem_keys(df["problem"].tolist())
     seen: dict[str, str] = {}
     for rid, k in zip(df["id"], keys):
         if k in seen:
-            raise DataError(f"{where}: rows {seen[k]!r} and {rid!r} hold the same problem; a repeated problem would "
-                            "count twice in pass@k. Remove one of them from the source.")
+            raise DataError(
+                f"{where}: rows {seen[k]!r} and {rid!r} hold the same problem; a repeated problem would "
+                "count twice in pass@k. Remove one of them from the source."
+            )
         seen[k] = rid
 
 
-def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] | None = None,
-          workers: int = 1) -> tuple[pd.DataFrame, dict]:
+def build(
+    cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] | None = None, workers: int = 1
+) -> tuple[pd.DataFrame, dict]:
     """The prepared table and its manifest entry (without the file hash)."""
     src = source_entry(cfg, kind, name)
     loader = loaders.get(src["loader"], name)
@@ -149,8 +165,9 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
 
     problems = [clean_text(p) if isinstance(p, str) else None for p in df["problem"]]
     df["problem"] = pd.Series(problems, index=df.index, dtype=object)
-    df["answer"] = pd.Series([a.strip() if isinstance(a, str) else None for a in df["answer"]], index=df.index,
-                             dtype=object)
+    df["answer"] = pd.Series(
+        [a.strip() if isinstance(a, str) else None for a in df["answer"]], index=df.index, dtype=object
+    )
     if kind == "bench":
         check_benchmark_rows(df, name)
     df = df.drop(columns=["source_id"], errors="ignore")
@@ -161,12 +178,13 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     ex = src.get("exclude_benchmark")
     if ex:
         if ex not in benchmarks:
-            raise DataError(f"dataset {name!r}: exclude_benchmark {ex!r} needs the prepared benchmark file "
-                            f"results/data/bench/{ex}.parquet (pass it with --benchmarks).")
+            raise DataError(
+                f"dataset {name!r}: exclude_benchmark {ex!r} needs the prepared benchmark file "
+                f"results/data/bench/{ex}.parquet (pass it with --benchmarks)."
+            )
         keys = set(problem_keys(benchmarks[ex]["problem"].tolist()))
         hit = [k in keys for k in problem_keys(df["problem"].tolist())]
-        decon["excluded_benchmark"] = {"benchmark": ex, "rows": int(sum(hit)),
-                                       "benchmark_problems": len(keys)}
+        decon["excluded_benchmark"] = {"benchmark": ex, "rows": int(sum(hit)), "benchmark_problems": len(keys)}
         df = _drop(df, hit, "excluded_benchmark", loaded)
 
     if kind == "train" and benchmarks:
@@ -180,8 +198,15 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
         for rid, m in zip(df["id"], matches):
             if m is not None:
                 per_bench[m.benchmark][m.kind] += 1
-                listed.append({"id": rid, "kind": m.kind, "benchmark": m.benchmark, "share": round(m.share, 4),
-                               "matched": m.problem_id})
+                listed.append(
+                    {
+                        "id": rid,
+                        "kind": m.kind,
+                        "benchmark": m.benchmark,
+                        "share": round(m.share, 4),
+                        "matched": m.problem_id,
+                    }
+                )
         if src["loader"] == "synthetic":
             # A benchmark drawn from the training split is the training problems on purpose (a solve rate on
             # them); one drawn from the test split must not share a problem with a training set.
@@ -192,13 +217,21 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
             overlap_rows = [x for x in listed if x["kind"] == "exact" and not from_train_split(x["benchmark"])]
             if overlap_rows:
                 x = overlap_rows[0]
-                raise DataError(f"dataset {name!r}: synthetic training problem {x['id']} is also benchmark "
-                                f"{x['benchmark']!r} problem {x['matched']} ({len(overlap_rows)} shared problems); "
-                                "train and test splits must be disjoint: give both the same synthetic.test_fraction.")
+                raise DataError(
+                    f"dataset {name!r}: synthetic training problem {x['id']} is also benchmark "
+                    f"{x['benchmark']!r} problem {x['matched']} ({len(overlap_rows)} shared problems); "
+                    "train and test splits must be disjoint: give both the same synthetic.test_fraction."
+                )
         remove = dcfg.get("decontaminate", True)
-        decon.update({"enabled": remove, "ngram": n, "ngram_overlap": overlap,
-                      "benchmarks": {b: {"exact": c["exact"], "ngram": c["ngram"]} for b, c in per_bench.items()},
-                      "matches": listed})
+        decon.update(
+            {
+                "enabled": remove,
+                "ngram": n,
+                "ngram_overlap": overlap,
+                "benchmarks": {b: {"exact": c["exact"], "ngram": c["ngram"]} for b, c in per_bench.items()},
+                "matches": listed,
+            }
+        )
         if remove:
             kinds = [None if m is None else m.kind for m in matches]
             df = _drop(df, [k == "exact" for k in kinds], "contaminated_exact", loaded)
@@ -223,10 +256,12 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     unparseable = [{"id": i, "answer": a} for i, a, b in zip(df["id"], df["answer"], bad) if b]
     if kind == "bench" and unparseable:
         x = unparseable[0]
-        raise DataError(f"benchmark {name!r}: the gold answer of row id {x['id']!r} ({x['answer'][:80]!r}) is not "
-                        f"readable by math-verify, so no completion could be graded right against it "
-                        f"({len(unparseable)} such row(s)); a benchmark row cannot be dropped (it would change every "
-                        f"pass@k). Fix the answer in the source file or its column mapping (benchmarks.{name}).")
+        raise DataError(
+            f"benchmark {name!r}: the gold answer of row id {x['id']!r} ({x['answer'][:80]!r}) is not "
+            f"readable by math-verify, so no completion could be graded right against it "
+            f"({len(unparseable)} such row(s)); a benchmark row cannot be dropped (it would change every "
+            f"pass@k). Fix the answer in the source file or its column mapping (benchmarks.{name})."
+        )
     df = _drop(df, bad, "unparseable_answer", loaded)
     df = _drop(df, [o is None for o in ok if o is not False], "over_limit", loaded, list_ids=False)
 
@@ -239,14 +274,25 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     size = size_check(src, kind, name, rows_read, len(df), dropped)
     hub = src.get("hub", {})
     manifest = {
-        "name": name, "kind": kind, "loader": src["loader"], "data_source": prov.data_source,
-        "source_id": prov.id or prov.file or (f"synthetic:{loaded.notes['synthetic']['task']}"
-                                               if src["loader"] == "synthetic" else name),
-        "revision": prov.revision, "splits": prov.splits, "config_name": hub.get("config_name"),
-        "file": prov.file, "rows_read_by_split": prov.rows_read,
-        "rows_read": rows_read, "rows_kept": len(df), "rows_dropped": dropped, "size_check": size,
+        "name": name,
+        "kind": kind,
+        "loader": src["loader"],
+        "data_source": prov.data_source,
+        "source_id": prov.id
+        or prov.file
+        or (f"synthetic:{loaded.notes['synthetic']['task']}" if src["loader"] == "synthetic" else name),
+        "revision": prov.revision,
+        "splits": prov.splits,
+        "config_name": hub.get("config_name"),
+        "file": prov.file,
+        "rows_read_by_split": prov.rows_read,
+        "rows_read": rows_read,
+        "rows_kept": len(df),
+        "rows_dropped": dropped,
+        "size_check": size,
         "dropped_ids": {k: v for k, v in sorted(loaded.dropped_ids.items())},
-        "prompt_template": template, "columns": list(df.columns),
+        "prompt_template": template,
+        "columns": list(df.columns),
     }
     if unparseable:
         manifest["unparseable_answers"] = unparseable
@@ -257,8 +303,15 @@ def build(cfg: dict, kind: str, name: str, benchmarks: dict[str, pd.DataFrame] |
     return df, manifest
 
 
-def prepare(cfg: dict, kind: str, name: str, out: str | Path, manifest_path: str | Path,
-            benchmark_files: list[str | Path] = (), workers: int = 1) -> dict:
+def prepare(
+    cfg: dict,
+    kind: str,
+    name: str,
+    out: str | Path,
+    manifest_path: str | Path,
+    benchmark_files: list[str | Path] = (),
+    workers: int = 1,
+) -> dict:
     """Build one output and write it (Parquet, then its manifest), atomically."""
     df, manifest = build(cfg, kind, name, read_benchmarks(list(benchmark_files)), workers)
     rio.write_table(out, df)
@@ -269,6 +322,11 @@ def prepare(cfg: dict, kind: str, name: str, out: str | Path, manifest_path: str
     except BaseException:
         Path(out).unlink(missing_ok=True)
         raise
-    log.info("dataset %s: kept %d of %d rows read; dropped %s", name, manifest["rows_kept"], manifest["rows_read"],
-             manifest["rows_dropped"] or "none")
+    log.info(
+        "dataset %s: kept %d of %d rows read; dropped %s",
+        name,
+        manifest["rows_kept"],
+        manifest["rows_read"],
+        manifest["rows_dropped"] or "none",
+    )
     return manifest

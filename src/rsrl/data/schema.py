@@ -29,8 +29,10 @@ def validate(df: pd.DataFrame, name: str, where: str = "") -> pd.DataFrame:
         bad = df.index[~df[col].map(lambda v: isinstance(v, str) and v.strip() != "")]
         if len(bad):
             row = df.loc[bad[0]]
-            raise DataError(f"{loc}: column {col!r} must be a non-empty string; row id {row.get('id')!r} has "
-                            f"{row[col]!r} ({len(bad)} such rows).")
+            raise DataError(
+                f"{loc}: column {col!r} must be a non-empty string; row id {row.get('id')!r} has "
+                f"{row[col]!r} ({len(bad)} such rows)."
+            )
     dup = df["id"][df["id"].duplicated()]
     if len(dup):
         raise DataError(f"{loc}: column 'id' must be unique; {len(dup)} duplicate id(s), e.g. {dup.iloc[0]!r}.")

@@ -45,9 +45,11 @@ class Columns:
 
         def need(logical: str, col: str) -> None:
             if col not in available:
-                raise DataError(f"{where}: no column {col!r} (read as {logical!r}); the columns are "
-                                f"{sorted(available)}. Map the right one with `columns: {{{logical}: <column>}}` "
-                                "in the source's config entry.")
+                raise DataError(
+                    f"{where}: no column {col!r} (read as {logical!r}); the columns are "
+                    f"{sorted(available)}. Map the right one with `columns: {{{logical}: <column>}}` "
+                    "in the source's config entry."
+                )
             out[col] = logical
 
         for logical, default in self.required.items():
@@ -133,8 +135,9 @@ def _from_records(rows: list[dict], where: str) -> pa.Table:
             arrays[c] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             kinds = sorted({type(v).__name__ for v in values if v is not None})
-            raise DataError(f"{where}: column {c!r} mixes value types {kinds} ({exc}); each column needs one type."
-                            ) from None
+            raise DataError(
+                f"{where}: column {c!r} mixes value types {kinds} ({exc}); each column needs one type."
+            ) from None
     return pa.table(arrays) if arrays else pa.table({})
 
 
@@ -156,8 +159,10 @@ def _read_local(name: str, path: Path, cols: Columns, mapping: dict) -> pa.Table
     if suffix not in LOCAL_SUFFIXES:
         raise DataError(f"{where}: unsupported file type {suffix!r}; use one of {list(LOCAL_SUFFIXES)}.")
     if not path.is_file():
-        raise DataError(f"{where}: local file does not exist. Check `local:` and `data_dir` in the config, or use "
-                        "`data_source: hub`.")
+        raise DataError(
+            f"{where}: local file does not exist. Check `local:` and `data_dir` in the config, or use "
+            "`data_source: hub`."
+        )
     if path.stat().st_size == 0:
         raise DataError(f"{where}: file is empty.")
     try:
@@ -253,8 +258,10 @@ def read(name: str, src: dict, cfg: dict, cols: Columns, selective: bool = False
         mode = "local" if use_local_file(src, cfg) else "hub"
     if mode == "local" or ("hub" not in src and "local" in src):  # a local-only source is read locally always
         if "local" not in src:
-            raise DataError(f"dataset {name!r}: data_source is 'local' but this source has no `local:` file. Add "
-                            "`local: <file relative to data_dir>` to its config entry, or use `data_source: hub`.")
+            raise DataError(
+                f"dataset {name!r}: data_source is 'local' but this source has no `local:` file. Add "
+                "`local: <file relative to data_dir>` to its config entry, or use `data_source: hub`."
+            )
         path = data_path(cfg, src["local"])
         log.info("dataset %s: reading %s", name, path)
         table = _read_local(name, path, cols, mapping)
@@ -264,12 +271,15 @@ def read(name: str, src: dict, cfg: dict, cols: Columns, selective: bool = False
             prov.id, prov.revision = src["hub"]["id"], src["hub"].get("revision", "main")
     else:
         if "hub" not in src:
-            raise DataError(f"dataset {name!r}: data_source is 'hub' but this source has neither a `hub:` entry "
-                            "nor a `local:` file. Add `hub: {id: ..., revision: ..., splits: [...]}`.")
+            raise DataError(
+                f"dataset {name!r}: data_source is 'hub' but this source has neither a `hub:` entry "
+                "nor a `local:` file. Add `hub: {id: ..., revision: ..., splits: [...]}`."
+            )
         hub = src["hub"]
         splits = list(hub.get("splits", ["train"]))
-        prov = Provenance("hub", id=hub["id"], revision=hub.get("revision", "main"),
-                          config_name=hub.get("config_name"), splits=splits)
+        prov = Provenance(
+            "hub", id=hub["id"], revision=hub.get("revision", "main"), config_name=hub.get("config_name"), splits=splits
+        )
         for split in splits:
             log.info("dataset %s: loading %s (revision %s, split %s)", name, hub["id"], prov.revision, split)
             table = _read_hub(name, hub, split, cols, mapping, selective)

@@ -31,8 +31,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Param", "Spec", "get", "names", "register", "spec", "check_params", "describe", "rs_advantage_batch",
-           "EstimatorError"]
+__all__ = [
+    "Param",
+    "Spec",
+    "get",
+    "names",
+    "register",
+    "spec",
+    "check_params",
+    "describe",
+    "rs_advantage_batch",
+    "EstimatorError",
+]
 
 Estimator = Callable[..., Any]
 
@@ -157,10 +167,17 @@ class Spec:
 _REGISTRY: dict[str, Spec] = {}
 
 
-def register(name: str, *, params: tuple[Param, ...] | list[Param] = (), label: str | None = None,
-             check: Callable[[dict, dict], None] | None = None, binary_only: bool = False,
-             summary: str = "", examples: tuple[dict, ...] | list[dict] = (),
-             shade_by: str | None = None) -> Callable[[Estimator], Estimator]:
+def register(
+    name: str,
+    *,
+    params: tuple[Param, ...] | list[Param] = (),
+    label: str | None = None,
+    check: Callable[[dict, dict], None] | None = None,
+    binary_only: bool = False,
+    summary: str = "",
+    examples: tuple[dict, ...] | list[dict] = (),
+    shade_by: str | None = None,
+) -> Callable[[Estimator], Estimator]:
     """Register ``fn(rewards, **params)`` under ``name`` with its parameters (see :class:`Param`)."""
     if not name or not name.replace("_", "").isalnum() or not name[0].isalpha() or name != name.lower():
         raise ValueError(f"estimator name {name!r}: use lower-case letters, digits and '_', starting with a letter")
@@ -172,8 +189,10 @@ def register(name: str, *, params: tuple[Param, ...] | list[Param] = (), label: 
         sig = list(inspect.signature(fn).parameters)[1:]
         declared = [p.name for p in params]
         if sig != declared:
-            raise ValueError(f"advantage estimator {name!r}: the function's parameters {sig} differ from the "
-                             f"declared ones {declared}")
+            raise ValueError(
+                f"advantage estimator {name!r}: the function's parameters {sig} differ from the "
+                f"declared ones {declared}"
+            )
         for p in params:
             if not p.name.isidentifier() or not p.name[0].isalpha():
                 raise ValueError(f"advantage estimator {name!r}: parameter name {p.name!r} must be an identifier")
@@ -186,8 +205,18 @@ def register(name: str, *, params: tuple[Param, ...] | list[Param] = (), label: 
             raise ValueError(f"advantage estimator {name!r}: required parameters need `examples`")
         if shade_by is not None and shade_by not in declared:
             raise ValueError(f"advantage estimator {name!r}: shade_by {shade_by!r} is not one of its parameters")
-        _REGISTRY[name] = Spec(name, fn, params, label or name, check, binary_only, len(_REGISTRY),
-                               summary or (inspect.getdoc(fn) or "").split("\n")[0], ex, shade_by)
+        _REGISTRY[name] = Spec(
+            name,
+            fn,
+            params,
+            label or name,
+            check,
+            binary_only,
+            len(_REGISTRY),
+            summary or (inspect.getdoc(fn) or "").split("\n")[0],
+            ex,
+            shade_by,
+        )
         for e in ex:
             check_params(name, e, where=f"advantage estimator {name!r} (example {e})")
         return fn
@@ -228,8 +257,10 @@ def check_params(name: str, params: dict, context: dict | None = None, where: st
     where = where or f"advantage estimator {name!r}"
     unknown = sorted(set(params) - set(s.param_names))
     if unknown:
-        raise EstimatorError(f"{where}: unknown parameter(s) {unknown} of estimator {name!r}; allowed parameters "
-                             f"are {s.param_names or 'none'} ({describe(name)})")
+        raise EstimatorError(
+            f"{where}: unknown parameter(s) {unknown} of estimator {name!r}; allowed parameters "
+            f"are {s.param_names or 'none'} ({describe(name)})"
+        )
     missing = [p.name for p in s.params if p.required and p.name not in params]
     if missing:
         raise EstimatorError(f"{where}: estimator {name!r} needs parameter(s) {missing} ({describe(name)})")
@@ -289,12 +320,15 @@ def to_work(rewards):
 
 def check_group(x, name: str, min_n: int = 1) -> None:
     if x.ndim < 1:
-        raise EstimatorError(f"advantage estimator {name!r}: rewards must have shape [G, N] (groups x samples); "
-                             f"got a scalar")
+        raise EstimatorError(
+            f"advantage estimator {name!r}: rewards must have shape [G, N] (groups x samples); got a scalar"
+        )
     n = x.shape[-1]
     if n < min_n:
-        raise EstimatorError(f"advantage estimator {name!r}: needs at least {min_n} samples per group (last axis); "
-                             f"got shape {tuple(x.shape)}")
+        raise EstimatorError(
+            f"advantage estimator {name!r}: needs at least {min_n} samples per group (last axis); "
+            f"got shape {tuple(x.shape)}"
+        )
 
 
 def check_binary(x, name: str) -> None:
@@ -302,8 +336,9 @@ def check_binary(x, name: str) -> None:
     bad = (x != 0) & (x != 1)
     if bool(bad.any()):
         value = float(x[bad].reshape(-1)[0])
-        raise EstimatorError(f"advantage estimator {name!r} is defined for binary rewards (0 or 1) only; got a "
-                             f"reward of {value!r}")
+        raise EstimatorError(
+            f"advantage estimator {name!r} is defined for binary rewards (0 or 1) only; got a reward of {value!r}"
+        )
 
 
 def centered(x):
@@ -312,11 +347,13 @@ def centered(x):
     return d - d.mean(-1, keepdims=True) if not is_torch(x) else d - d.mean(-1, keepdim=True)
 
 
-# The estimators. Import order is registration order (the order of tables and legends).
+# The estimators. Import order is registration order (the order of tables, legends and colours): kept by hand.
+# isort: off
 from rsrl.estimators import group_baselines as _group_baselines  # noqa: E402,F401
+from rsrl.estimators import risk_sensitive as _risk_sensitive  # noqa: E402,F401
+from rsrl.estimators.risk_sensitive import rs_advantage_batch  # noqa: E402
+from rsrl.estimators import pkpo as _pkpo  # noqa: E402,F401
 from rsrl.estimators import passk_chen as _passk_chen  # noqa: E402,F401
 from rsrl.estimators import passk_mahdavi as _passk_mahdavi  # noqa: E402,F401
-from rsrl.estimators import pkpo as _pkpo  # noqa: E402,F401
-from rsrl.estimators import risk_sensitive as _risk_sensitive  # noqa: E402,F401
 from rsrl.estimators import riskpo as _riskpo  # noqa: E402,F401
-from rsrl.estimators.risk_sensitive import rs_advantage_batch  # noqa: E402
+# isort: on

@@ -21,10 +21,14 @@ from rsrl.estimators import Param, centered, check_group, is_torch, register, to
 GRPO = "grpo"
 
 
-@register(GRPO, label="GRPO", params=(
-    Param("eps", float, default=1e-6, minimum=0, doc="added to the group std"),
-    Param("unbiased", bool, default=True, doc="N - 1 (true) or N (false) in the std"),
-))
+@register(
+    GRPO,
+    label="GRPO",
+    params=(
+        Param("eps", float, default=1e-6, minimum=0, doc="added to the group std"),
+        Param("unbiased", bool, default=True, doc="N - 1 (true) or N (false) in the std"),
+    ),
+)
 def grpo(rewards, eps: float = 1e-6, unbiased: bool = True):
     """GRPO: group-standardised rewards."""
     x, back = to_work(rewards)

@@ -34,8 +34,12 @@ from rsrl.estimators import Param, register
 from rsrl.estimators.group_baselines import grpo
 from rsrl.estimators.passk_param import K_EXAMPLES, K, check_k, numpy_group
 
-NORMALIZE_STAR = Param("normalize_star", bool, default=False,
-                       doc="rescale the coefficients to mean 1 over the batch's active samples (fork option)")
+NORMALIZE_STAR = Param(
+    "normalize_star",
+    bool,
+    default=False,
+    doc="rescale the coefficients to mean 1 over the batch's active samples (fork option)",
+)
 
 
 def star_coefficients(p_hat: np.ndarray, k: int, normalize_star: bool = False) -> np.ndarray:
@@ -48,8 +52,14 @@ def star_coefficients(p_hat: np.ndarray, k: int, normalize_star: bool = False) -
     return coef
 
 
-@register("passk_mahdavi", label="Mahdavi et al.", params=(K, NORMALIZE_STAR), check=check_k, binary_only=True,
-          examples=K_EXAMPLES + ({"k": 4, "normalize_star": True},))
+@register(
+    "passk_mahdavi",
+    label="Mahdavi et al.",
+    params=(K, NORMALIZE_STAR),
+    check=check_k,
+    binary_only=True,
+    examples=K_EXAMPLES + ({"k": 4, "normalize_star": True},),
+)
 def passk_mahdavi(rewards, k: int, normalize_star: bool = False):
     """Pass@k reweighting (Mahdavi et al., smahdavi4/verl): the GRPO advantage times k(1 − p̂)^(k−1)."""
     xn, n, back = numpy_group(rewards, k, "passk_mahdavi", 2, binary=True)

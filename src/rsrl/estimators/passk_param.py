@@ -25,8 +25,10 @@ def check_k(params: dict, context: dict) -> None:
 def check_k_call(k: int, n: int, name: str) -> None:
     """Call-time check of ``k`` against the samples per prompt ``n`` of the reward matrix."""
     if k > n:
-        raise EstimatorError(f"advantage estimator {name!r}: k = {k} exceeds the number of samples per prompt "
-                             f"N = {n} (last axis of the rewards); need 1 <= k <= N")
+        raise EstimatorError(
+            f"advantage estimator {name!r}: k = {k} exceeds the number of samples per prompt "
+            f"N = {n} (last axis of the rewards); need 1 <= k <= N"
+        )
 
 
 def numpy_group(rewards, k: int, name: str, min_n: int = 1, binary: bool = False):

@@ -97,9 +97,13 @@ def rs_advantage_batch(rewards: np.ndarray, beta: np.ndarray) -> np.ndarray:
 NAME = "rs"
 
 
-@register(NAME, label="RS-GRPO", shade_by="beta", params=(
-    Param("beta", float, minimum=0, symbol="β", doc="risk sensitivity; 0 is the mean-baseline limit"),
-), examples=[{"beta": b} for b in (0.0, 0.5, 2.0, 4.0, 8.0, 32.0)])
+@register(
+    NAME,
+    label="RS-GRPO",
+    shade_by="beta",
+    params=(Param("beta", float, minimum=0, symbol="β", doc="risk sensitivity; 0 is the mean-baseline limit"),),
+    examples=[{"beta": b} for b in (0.0, 0.5, 2.0, 4.0, 8.0, 32.0)],
+)
 def rs(rewards, beta: float):
     """RS-GRPO: the risk-sensitive advantage (1/β)(exp(β r_i) / mean_j exp(β r_j) − 1)."""
     x, back = to_work(rewards)

@@ -55,9 +55,9 @@ import numpy as np
 from rsrl.estimators import EstimatorError, Param, check_group, is_torch, register, to_work
 
 CREDITS = ("std", "sum-mean", "uniform", "score")
-_EPS = 1e-6          # added to the standard deviations (official code)
-_STD_FLOOR = 1e-3    # a question's reward std at or below this counts as 1 (credit "std", official code)
-_SUM_FLOOR = 1e-6    # credit "sum-mean": below this |sum of (r - m_q)| the paper's advantage is split evenly
+_EPS = 1e-6  # added to the standard deviations (official code)
+_STD_FLOOR = 1e-3  # a question's reward std at or below this counts as 1 (credit "std", official code)
+_SUM_FLOOR = 1e-6  # credit "sum-mean": below this |sum of (r - m_q)| the paper's advantage is split evenly
 
 
 def _quantile(ordered: np.ndarray, level: float) -> np.ndarray:
@@ -67,30 +67,61 @@ def _quantile(ordered: np.ndarray, level: float) -> np.ndarray:
     h = (n - 1) * level
     lo = min(int(np.floor(h)), n - 1)
     hi = min(lo + 1, n - 1)
-    a, b = ordered[..., lo:lo + 1], ordered[..., hi:hi + 1]
+    a, b = ordered[..., lo : lo + 1], ordered[..., hi : hi + 1]
     return a + (h - lo) * (b - a)
 
 
 def _check(params: dict, context: dict) -> None:
     if not params["alpha"] < params["beta"]:
-        raise ValueError(f"riskpo needs alpha < beta (quantile levels); got alpha = {params['alpha']}, "
-                         f"beta = {params['beta']}")
+        raise ValueError(
+            f"riskpo needs alpha < beta (quantile levels); got alpha = {params['alpha']}, beta = {params['beta']}"
+        )
     g = context.get("prompts_per_batch")
     if g is not None and g % params["B"] != 0:
-        raise ValueError(f"riskpo bundles B = {params['B']} consecutive prompts, but a batch has {g} prompts, not a "
-                         f"multiple of B; choose B dividing the prompts per batch")
+        raise ValueError(
+            f"riskpo bundles B = {params['B']} consecutive prompts, but a batch has {g} prompts, not a "
+            f"multiple of B; choose B dividing the prompts per batch"
+        )
 
 
-@register("riskpo", label="RiskPO", check=_check, params=(
-    Param("alpha", float, default=0.2, minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True,
-          symbol="α", doc="lower quantile level of the paper scores (CVaR tail and RVaR band start)"),
-    Param("beta", float, default=0.9, minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True,
-          symbol="β", doc="upper quantile level of the paper scores (RVaR band end); alpha < beta"),
-    Param("w", float, default=1.5, minimum=0, symbol="ω", doc="weight of the lower-tail CVaR term"),
-    Param("B", int, default=5, minimum=1, symbol="B", doc="questions per bundle (consecutive prompts)"),
-    Param("credit", str, default="std", choices=CREDITS, doc="how a paper's advantage reaches its responses"),
-), examples=[{"B": 1}, {"B": 2, "credit": "sum-mean"}, {"B": 3, "beta": 0.8, "credit": "uniform"},
-             {"B": 6, "credit": "score"}])
+@register(
+    "riskpo",
+    label="RiskPO",
+    check=_check,
+    params=(
+        Param(
+            "alpha",
+            float,
+            default=0.2,
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+            exclusive_maximum=True,
+            symbol="α",
+            doc="lower quantile level of the paper scores (CVaR tail and RVaR band start)",
+        ),
+        Param(
+            "beta",
+            float,
+            default=0.9,
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+            exclusive_maximum=True,
+            symbol="β",
+            doc="upper quantile level of the paper scores (RVaR band end); alpha < beta",
+        ),
+        Param("w", float, default=1.5, minimum=0, symbol="ω", doc="weight of the lower-tail CVaR term"),
+        Param("B", int, default=5, minimum=1, symbol="B", doc="questions per bundle (consecutive prompts)"),
+        Param("credit", str, default="std", choices=CREDITS, doc="how a paper's advantage reaches its responses"),
+    ),
+    examples=[
+        {"B": 1},
+        {"B": 2, "credit": "sum-mean"},
+        {"B": 3, "beta": 0.8, "credit": "uniform"},
+        {"B": 6, "credit": "score"},
+    ],
+)
 def riskpo(rewards, alpha: float = 0.2, beta: float = 0.9, w: float = 1.5, B: int = 5, credit: str = "std"):
     """RiskPO: the Mixed-VaR advantage of bundled papers, credited back to each response."""
     x, back = to_work(rewards)
@@ -104,16 +135,18 @@ def riskpo(rewards, alpha: float = 0.2, beta: float = 0.9, w: float = 1.5, B: in
     r = xn.reshape(1, -1) if xn.ndim == 1 else xn
     g, n = r.shape[-2], r.shape[-1]
     if g % B != 0:
-        raise EstimatorError(f"advantage estimator 'riskpo': a batch of {g} prompts is not a multiple of the bundle "
-                             f"size B = {B}; every B consecutive prompts form a bundle")
-    r = r.reshape(*r.shape[:-2], g // B, B, n)                  # [..., bundles, B, N]
-    papers = r.sum(-2)                                          # [..., bundles, N]
+        raise EstimatorError(
+            f"advantage estimator 'riskpo': a batch of {g} prompts is not a multiple of the bundle "
+            f"size B = {B}; every B consecutive prompts form a bundle"
+        )
+    r = r.reshape(*r.shape[:-2], g // B, B, n)  # [..., bundles, B, N]
+    papers = r.sum(-2)  # [..., bundles, N]
     ordered = np.sort(papers, axis=-1)
     q_a, q_b = _quantile(ordered, alpha), _quantile(ordered, beta)
     spread = papers.std(-1, ddof=1, keepdims=True) if n > 1 else np.ones_like(papers[..., :1])
     rvar = (np.clip(papers, q_a, q_b) - q_b) / (beta - alpha)
     cvar = -np.maximum(q_a - papers, 0.0) / alpha
-    adv = ((w * cvar + rvar) / (w + 1.0) / (spread + _EPS))[..., None, :]   # [..., bundles, 1, N]
+    adv = ((w * cvar + rvar) / (w + 1.0) / (spread + _EPS))[..., None, :]  # [..., bundles, 1, N]
     if credit == "uniform":
         out = np.broadcast_to(adv, r.shape)
     elif credit == "score":

@@ -17,8 +17,9 @@ import sys
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m rsrl.evaluate", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m rsrl.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("sample", help="sample one shard with vLLM")
@@ -29,8 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-path", required=True, help="HF directory or hub id")
     p.add_argument("--problem-shard", type=int, required=True, help="problem shard p (see rsrl.evaluate.shards)")
     p.add_argument("--sample-block", type=int, required=True, help="sample block s (see rsrl.evaluate.shards)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="the checkpoint's evaluation seed (rsrl.grid.sample_seed; default evaluation.seed)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the checkpoint's evaluation seed (rsrl.grid.sample_seed; default evaluation.seed)",
+    )
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("sample-run", help="sample every shard of one run (evaluation.sample_jobs: run)")
@@ -72,9 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "sample":
         from rsrl.evaluate.sample import sample_shard
 
-        sample_shard(cfg, benchmark=args.benchmark, bench_file=args.bench_file, model=args.model,
-                     model_path=args.model_path, p=args.problem_shard, s=args.sample_block, out=args.out,
-                     seed=args.seed)
+        sample_shard(
+            cfg,
+            benchmark=args.benchmark,
+            bench_file=args.bench_file,
+            model=args.model,
+            model_path=args.model_path,
+            p=args.problem_shard,
+            s=args.sample_block,
+            out=args.out,
+            seed=args.seed,
+        )
     elif args.cmd == "sample-run":
         from rsrl.evaluate.sample import sample_run
 
@@ -86,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "score":
         from rsrl.evaluate.metrics import score
 
-        score(cfg, graded_files=args.graded, bench_file=args.bench_file, problems_out=args.problems,
-              metrics_out=args.metrics, benchmark=args.benchmark)
+        score(
+            cfg,
+            graded_files=args.graded,
+            bench_file=args.bench_file,
+            problems_out=args.problems,
+            metrics_out=args.metrics,
+            benchmark=args.benchmark,
+        )
     elif args.cmd == "aggregate":
         from rsrl.evaluate.aggregate import aggregate
 

@@ -31,10 +31,16 @@ PASSK_COLUMNS = KEYS + ["k", "pass_at_k", "ci_low", "ci_high", "n_problems", "n_
 def checkpoint_keys(ckpt: Checkpoint, benchmark: str) -> dict:
     """The key columns of one (checkpoint, benchmark)."""
     m = method_of(ckpt.id)
-    return {"model": ckpt.model, "train_set": ckpt.train_set, "method": ckpt.id,
-            "estimator": m.estimator if m else "", "params": m.params_json if m else "",
-            "seed": ckpt.seed if ckpt.seed is not None else pd.NA,
-            "step": ckpt.step if ckpt.step is not None else pd.NA, "benchmark": benchmark}
+    return {
+        "model": ckpt.model,
+        "train_set": ckpt.train_set,
+        "method": ckpt.id,
+        "estimator": m.estimator if m else "",
+        "params": m.params_json if m else "",
+        "seed": ckpt.seed if ckpt.seed is not None else pd.NA,
+        "step": ckpt.step if ckpt.step is not None else pd.NA,
+        "benchmark": benchmark,
+    }
 
 
 def _ci_cols(m: pd.DataFrame, metric: str, k: int | None, name: str) -> dict:
@@ -49,8 +55,9 @@ def _ci_cols(m: pd.DataFrame, metric: str, k: int | None, name: str) -> dict:
     return {name: r["value"], f"{name}_ci_low": r["ci_low"], f"{name}_ci_high": r["ci_high"]}
 
 
-def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], passk_out: str,
-              summary_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregate(
+    cfg: dict, metrics_files: list[str], problems_files: list[str], passk_out: str, summary_out: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build both tables from the metrics.csv and problems.parquet of every evaluation (rows in grid order)."""
     from rsrl.io import write_table
 
@@ -78,7 +85,7 @@ def aggregate(cfg: dict, metrics_files: list[str], problems_files: list[str], pa
         row["timeout_share"] = row["timeouts"] / max(1, int(probs["n"].sum()))
         row["mean_tokens"] = float(np.average(probs["mean_tokens"], weights=probs["n"]))
         summary.append(row)
-    passk_df = (pd.concat(passk, ignore_index=True) if passk else pd.DataFrame(columns=PASSK_COLUMNS))
+    passk_df = pd.concat(passk, ignore_index=True) if passk else pd.DataFrame(columns=PASSK_COLUMNS)
     passk_df["step"] = passk_df["step"].astype("Int64")
     passk_df["seed"] = passk_df["seed"].astype("Int64")
     summary_df = pd.DataFrame(summary)

@@ -33,8 +33,17 @@ from rsrl.grading.batch import Grader
 
 log = logging.getLogger(__name__)
 
-GRADED_COLUMNS = ["problem_id", "sample_idx", "correct", "timeout", "answer", "answer_class", "class_fallback",
-                  "n_tokens", "finish_reason"]
+GRADED_COLUMNS = [
+    "problem_id",
+    "sample_idx",
+    "correct",
+    "timeout",
+    "answer",
+    "answer_class",
+    "class_fallback",
+    "n_tokens",
+    "finish_reason",
+]
 
 
 def grader_from_config(cfg: dict, workers: int | None = None) -> Grader:
@@ -53,25 +62,34 @@ def grade_samples(samples: pd.DataFrame, bench: pd.DataFrame, grader: Grader, pr
     pids = samples["problem_id"].astype(str)
     unknown = sorted(set(pids) - set(gold))
     if unknown:
-        raise ValueError(f"sample shard has problem ids missing from the benchmark table: {unknown[:5]}; the "
-                         "benchmark changed after sampling — delete the shard's samples and rerun")
+        raise ValueError(
+            f"sample shard has problem ids missing from the benchmark table: {unknown[:5]}; the "
+            "benchmark changed after sampling — delete the shard's samples and rerun"
+        )
     res = grader.grade(completions_of(samples), [gold[p] for p in pids], progress=progress)
-    classes = grader.answer_classes(pids.tolist(), res["extracted"].tolist(), res["correct"].to_numpy(),
-                                    progress=progress)
-    finish = samples["finish_reason"].astype("string") if "finish_reason" in samples else \
-        pd.Series(pd.NA, index=samples.index, dtype="string")
+    classes = grader.answer_classes(
+        pids.tolist(), res["extracted"].tolist(), res["correct"].to_numpy(), progress=progress
+    )
+    finish = (
+        samples["finish_reason"].astype("string")
+        if "finish_reason" in samples
+        else pd.Series(pd.NA, index=samples.index, dtype="string")
+    )
     finish = finish.where(~res["cut"].to_numpy(), "cut")
-    return pd.DataFrame({
-        "problem_id": pids.to_numpy(),
-        "sample_idx": samples["sample_idx"].to_numpy(),
-        "correct": res["correct"].to_numpy(),
-        "timeout": res["timeout"].to_numpy(),
-        "answer": res["extracted"].array,
-        "answer_class": classes["answer_class"].array,
-        "class_fallback": classes["class_fallback"].to_numpy(),
-        "n_tokens": samples["n_tokens"].to_numpy() if "n_tokens" in samples else 0,
-        "finish_reason": finish.array,
-    }, columns=GRADED_COLUMNS)
+    return pd.DataFrame(
+        {
+            "problem_id": pids.to_numpy(),
+            "sample_idx": samples["sample_idx"].to_numpy(),
+            "correct": res["correct"].to_numpy(),
+            "timeout": res["timeout"].to_numpy(),
+            "answer": res["extracted"].array,
+            "answer_class": classes["answer_class"].array,
+            "class_fallback": classes["class_fallback"].to_numpy(),
+            "n_tokens": samples["n_tokens"].to_numpy() if "n_tokens" in samples else 0,
+            "finish_reason": finish.array,
+        },
+        columns=GRADED_COLUMNS,
+    )
 
 
 def grade_shard(cfg: dict, *, samples_file: str, bench_file: str, out: str, workers: int | None = None) -> pd.DataFrame:

@@ -49,8 +49,20 @@ ALPHA = 0.05
 #: maj@k skips counts of the correct class less likely than this (an error below 1e-10 for n <= 65536).
 NEGLIGIBLE = 1e-18
 
-PROBLEM_COLUMNS = ["problem_id", "n", "c", "accuracy", "n_distinct", "majority_answer", "majority_correct",
-                   "timeouts", "mean_tokens", "length_share", "cut_share", "class_fallbacks"]
+PROBLEM_COLUMNS = [
+    "problem_id",
+    "n",
+    "c",
+    "accuracy",
+    "n_distinct",
+    "majority_answer",
+    "majority_correct",
+    "timeouts",
+    "mean_tokens",
+    "length_share",
+    "cut_share",
+    "class_fallbacks",
+]
 METRIC_COLUMNS = ["metric", "k", "value", "ci_low", "ci_high"]
 
 
@@ -141,17 +153,17 @@ def _maj_one(a_c: int, others: np.ndarray, n: int, k: int) -> float:
         p_t = binom.pmf(t, a_c, q)
         if p_t < NEGLIGIBLE:
             continue
-        d = k - t                       # votes left for the others
-        big = others[others >= t]       # classes that could tie or beat t
+        d = k - t  # votes left for the others
+        big = others[others >= t]  # classes that could tie or beat t
         rest = pool - int(big.sum())
         poly = np.zeros((min(len(big), d // t) + 1, d + 1))  # [ties, votes drawn from `big`]
         poly[0, 0] = 1.0
         for a in big:
             b = binom.pmf(np.arange(t + 1), a, q)
             conv = fftconvolve(poly, b[None, :t], axes=1) if t > 32 else convolve(poly, b[None, :t], method="direct")
-            new = conv[:, :d + 1]
+            new = conv[:, : d + 1]
             if d >= t and poly.shape[0] > 1:
-                new[1:, t:] += poly[:-1, :d + 1 - t] * b[t]
+                new[1:, t:] += poly[:-1, : d + 1 - t] * b[t]
             poly = new
         r = binom.pmf(d - np.arange(d + 1), rest, q)  # the remaining votes come from the rest
         per_ties = np.clip(poly, 0.0, None) @ r
@@ -188,14 +200,22 @@ def problem_table(graded: pd.DataFrame, problem_ids=None) -> pd.DataFrame:
             maj_answer, maj_correct = names[m], bool(code_correct[m])
         else:
             maj_answer, maj_correct = None, False
-        rows.append({
-            "problem_id": pid, "n": len(g), "c": int(correct.sum()), "accuracy": float(correct.mean()),
-            "n_distinct": len(names), "majority_answer": maj_answer, "majority_correct": maj_correct,
-            "timeouts": int(g["timeout"].sum()),
-            "mean_tokens": float(g["n_tokens"].mean()) if "n_tokens" in g else np.nan,
-            "length_share": _share(g, "length"), "cut_share": _share(g, "cut"),
-            "class_fallbacks": int(g["class_fallback"].sum()) if "class_fallback" in g else 0,
-        })
+        rows.append(
+            {
+                "problem_id": pid,
+                "n": len(g),
+                "c": int(correct.sum()),
+                "accuracy": float(correct.mean()),
+                "n_distinct": len(names),
+                "majority_answer": maj_answer,
+                "majority_correct": maj_correct,
+                "timeouts": int(g["timeout"].sum()),
+                "mean_tokens": float(g["n_tokens"].mean()) if "n_tokens" in g else np.nan,
+                "length_share": _share(g, "length"),
+                "cut_share": _share(g, "cut"),
+                "class_fallbacks": int(g["class_fallback"].sum()) if "class_fallback" in g else 0,
+            }
+        )
     df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
     df["majority_answer"] = df["majority_answer"].astype("string")
     return df
@@ -215,8 +235,7 @@ def maj_table(graded: pd.DataFrame, problem_ids, ks) -> np.ndarray:
     return maj
 
 
-def metrics_table(graded: pd.DataFrame, problems: pd.DataFrame, *, seed: int = 0,
-                  n_boot: int = N_BOOT) -> pd.DataFrame:
+def metrics_table(graded: pd.DataFrame, problems: pd.DataFrame, *, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
     """The tidy metrics table (see the module docstring)."""
     n = problems["n"].to_numpy(np.int64)
     c = problems["c"].to_numpy(np.int64)
@@ -244,8 +263,15 @@ def metrics_table(graded: pd.DataFrame, problems: pd.DataFrame, *, seed: int = 0
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def score(cfg: dict, *, graded_files: list[str], bench_file: str | None, problems_out: str, metrics_out: str,
-          benchmark: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score(
+    cfg: dict,
+    *,
+    graded_files: list[str],
+    bench_file: str | None,
+    problems_out: str,
+    metrics_out: str,
+    benchmark: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read graded shards, write problems.parquet and metrics.csv atomically."""
     from rsrl.io import write_table
 
@@ -262,13 +288,15 @@ def score(cfg: dict, *, graded_files: list[str], bench_file: str | None, problem
             from rsrl.evaluate.shards import eval_settings
 
             st = eval_settings(cfg, benchmark)
-            ids, n_expected = ids[:st.get("limit") or len(ids)], st["n"]
+            ids, n_expected = ids[: st.get("limit") or len(ids)], st["n"]
     problems = problem_table(graded, ids)
     if n_expected is not None and (problems["n"] != n_expected).any():
         bad = problems[problems["n"] != n_expected].iloc[0]
-        raise ValueError(f"score: problem {bad['problem_id']} has {bad['n']} graded samples, expected n = "
-                         f"{n_expected} (evaluation.per_benchmark.{benchmark}.n); a shard is missing from "
-                         f"{graded_files}")
+        raise ValueError(
+            f"score: problem {bad['problem_id']} has {bad['n']} graded samples, expected n = "
+            f"{n_expected} (evaluation.per_benchmark.{benchmark}.n); a shard is missing from "
+            f"{graded_files}"
+        )
     metrics = metrics_table(graded, problems, seed=int(cfg["evaluation"].get("seed", 0)))
     write_table(problems_out, problems)
     write_table(metrics_out, metrics)

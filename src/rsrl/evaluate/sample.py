@@ -48,8 +48,9 @@ def read_benchmark(path: str | os.PathLike, limit: int | None = None) -> pd.Data
     """The benchmark table (columns id, answer, prompt at least), first `limit` rows if given."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"benchmark table {path} does not exist; it is written by the data stage "
-                                f"(snakemake {path})")
+        raise FileNotFoundError(
+            f"benchmark table {path} does not exist; it is written by the data stage (snakemake {path})"
+        )
     df = pd.read_parquet(path)
     missing = {"id", "answer", "prompt"} - set(df.columns)
     if missing:
@@ -69,11 +70,25 @@ def shard_requests(bench: pd.DataFrame, settings: dict, p: int, s: int) -> pd.Da
     for r in plan.rows:
         pid = bench.at[r, "id"]
         seeds = sh.sample_seeds(settings["seed"], pid, plan.start, plan.count)
-        rows.append(pd.DataFrame({"problem_id": pid, "sample_idx": np.arange(plan.start, plan.start + plan.count),
-                                  "seed": seeds, "prompt": bench.at[r, "prompt"]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "problem_id": pid,
+                    "sample_idx": np.arange(plan.start, plan.start + plan.count),
+                    "seed": seeds,
+                    "prompt": bench.at[r, "prompt"],
+                }
+            )
+        )
     if not rows:
-        return pd.DataFrame({"problem_id": pd.Series(dtype=str), "sample_idx": pd.Series(dtype=np.int64),
-                             "seed": pd.Series(dtype=np.int64), "prompt": pd.Series(dtype=str)})
+        return pd.DataFrame(
+            {
+                "problem_id": pd.Series(dtype=str),
+                "sample_idx": pd.Series(dtype=np.int64),
+                "seed": pd.Series(dtype=np.int64),
+                "prompt": pd.Series(dtype=str),
+            }
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -148,16 +163,20 @@ def build_engine(cfg: dict, model: str | None, model_path: str):
 
 def sampling_kwargs(settings: dict, stops: rstops.Stops | None) -> dict:
     """Keyword arguments of ``vllm.SamplingParams`` shared by every request of a shard (all but n and seed)."""
-    kw = {"temperature": float(settings["temperature"]), "top_p": float(settings["top_p"]),
-          "max_tokens": int(settings["max_tokens"])}
+    kw = {
+        "temperature": float(settings["temperature"]),
+        "top_p": float(settings["top_p"]),
+        "max_tokens": int(settings["max_tokens"]),
+    }
     if stops is not None:
         kw["stop"] = list(stops.strings)
         kw["stop_token_ids"] = list(stops.token_ids)
     return kw
 
 
-def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full",
-             stops: rstops.Stops | None = None) -> pd.DataFrame:
+def generate(
+    llm, requests: pd.DataFrame, settings: dict, store: str = "full", stops: rstops.Stops | None = None
+) -> pd.DataFrame:
     """Run `requests` (from :func:`shard_requests`) through `llm`, stopping at `stops`; the sample table of the
     shard."""
     from vllm import SamplingParams
@@ -181,17 +200,24 @@ def generate(llm, requests: pd.DataFrame, settings: dict, store: str = "full",
         raise RuntimeError(f"vLLM returned {len(outs)} samples for {len(requests)} requested")
     texts = [o.text for o in outs]
     n_tokens = np.array([len(o.token_ids) for o in outs], dtype=np.int64)
-    log.info("generated %d samples, %d tokens in %.1f s (%.0f tokens/s)", len(outs), n_tokens.sum(), dt,
-             n_tokens.sum() / max(dt, 1e-9))
-    df = pd.DataFrame({
-        "problem_id": requests["problem_id"].astype(str).to_numpy(),
-        "sample_idx": requests["sample_idx"].to_numpy(np.int64),
-        "completion": pd.array(texts, dtype="string"),
-        "extracted": pd.array([last_boxed(t) for t in texts], dtype="string"),
-        "n_tokens": n_tokens,
-        "finish_reason": pd.array([str(o.finish_reason) for o in outs], dtype="string"),
-        "seed": requests["seed"].to_numpy(np.int64),
-    })
+    log.info(
+        "generated %d samples, %d tokens in %.1f s (%.0f tokens/s)",
+        len(outs),
+        n_tokens.sum(),
+        dt,
+        n_tokens.sum() / max(dt, 1e-9),
+    )
+    df = pd.DataFrame(
+        {
+            "problem_id": requests["problem_id"].astype(str).to_numpy(),
+            "sample_idx": requests["sample_idx"].to_numpy(np.int64),
+            "completion": pd.array(texts, dtype="string"),
+            "extracted": pd.array([last_boxed(t) for t in texts], dtype="string"),
+            "n_tokens": n_tokens,
+            "finish_reason": pd.array([str(o.finish_reason) for o in outs], dtype="string"),
+            "seed": requests["seed"].to_numpy(np.int64),
+        }
+    )
     if store == "answers":
         df = df.drop(columns=["completion"])
     return df
@@ -210,14 +236,27 @@ def check_prompt_lengths(llm, requests: pd.DataFrame, settings: dict, benchmark:
     long = [(pid, n) for pid, n in zip(first["problem_id"], lengths) if n >= limit]
     if long:
         pid, n = long[0]
-        raise ValueError(f"{benchmark}: the prompt of problem {pid!r} has {n} tokens, at or beyond the model's "
-                         f"context of {limit} tokens ({len(long)} problem(s) of this shard, e.g. "
-                         f"{[p for p, _ in long[:5]]}). Raise models.<model>.max_context if the model allows it, "
-                         "or remove the problem from the benchmark's source.")
+        raise ValueError(
+            f"{benchmark}: the prompt of problem {pid!r} has {n} tokens, at or beyond the model's "
+            f"context of {limit} tokens ({len(long)} problem(s) of this shard, e.g. "
+            f"{[p for p, _ in long[:5]]}). Raise models.<model>.max_context if the model allows it, "
+            "or remove the problem from the benchmark's source."
+        )
 
 
-def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | None, model_path: str, p: int, s: int,
-                 out: str, llm=None, seed: int | None = None) -> pd.DataFrame:
+def sample_shard(
+    cfg: dict,
+    *,
+    benchmark: str,
+    bench_file: str,
+    model: str | None,
+    model_path: str,
+    p: int,
+    s: int,
+    out: str,
+    llm=None,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """Sample shard (p, s) and write it atomically to `out` (Parquet, zstd). ``seed``: the checkpoint's evaluation
     seed (:func:`rsrl.grid.sample_seed`), default ``evaluation.seed``."""
     from rsrl.io import write_table
@@ -227,8 +266,14 @@ def sample_shard(cfg: dict, *, benchmark: str, bench_file: str, model: str | Non
     settings = sh.eval_settings(cfg, benchmark, seed)
     bench = templates.for_model(read_benchmark(bench_file, settings.get("limit")), cfg, model)
     requests = shard_requests(bench, settings, p, s)
-    log.info("%s shard p%d_s%d: %d problems x %d samples", benchmark, p, s, requests["problem_id"].nunique(),
-             len(requests) // max(1, requests["problem_id"].nunique()))
+    log.info(
+        "%s shard p%d_s%d: %d problems x %d samples",
+        benchmark,
+        p,
+        s,
+        requests["problem_id"].nunique(),
+        len(requests) // max(1, requests["problem_id"].nunique()),
+    )
     stops = rstops.resolve(cfg, model, model_path)
     log.info("stop sequences %s, stop token ids %s", list(stops.strings), list(stops.token_ids))
     if llm is None:
@@ -251,16 +296,19 @@ def release_engine(llm) -> None:
 
 
 def sample_run(cfg: dict, model: str, train_set: str, run: str) -> list[str]:
-    """Sample every shard of one run's batch (:func:`rsrl.grid.sample_batch`): one engine per checkpoint, shards
+    """Sample every shard of one run's batch (:func:`rsrl.shard_plan.sample_batch`): one engine per checkpoint, shards
     whose output exists are kept (a rerun resumes). Returns the outputs written."""
-    from rsrl import grid
+    from rsrl import grid, shard_plan
 
     share_cpus()
-    batch = grid.sample_batch(cfg, model, train_set, run)
+    batch = shard_plan.sample_batch(cfg, model, train_set, run)
     written = []
     for ckpt in batch.checkpoints():
-        todo = [(b, p, s, grid.eval_file(grid.SAMPLES_PATTERN, ckpt, b, p=p, s=s))
-                for c, b, p, s in batch.targets if c == ckpt]
+        todo = [
+            (b, p, s, grid.eval_file(grid.SAMPLES_PATTERN, ckpt, b, p=p, s=s))
+            for c, b, p, s in batch.targets
+            if c == ckpt
+        ]
         todo = [t for t in todo if not Path(t[3]).exists()]
         if not todo:
             continue
@@ -268,8 +316,18 @@ def sample_run(cfg: dict, model: str, train_set: str, run: str) -> list[str]:
         log.info("%s: %d shard(s) of %s", batch.name, len(todo), ckpt.id)
         llm = build_engine(cfg, model, source)
         for bench, p, s, out in todo:
-            sample_shard(cfg, benchmark=bench, bench_file=grid.bench_data(bench), model=model, model_path=source,
-                         p=p, s=s, out=out, llm=llm, seed=grid.sample_seed(cfg, ckpt))
+            sample_shard(
+                cfg,
+                benchmark=bench,
+                bench_file=grid.bench_data(bench),
+                model=model,
+                model_path=source,
+                p=p,
+                s=s,
+                out=out,
+                llm=llm,
+                seed=grid.sample_seed(cfg, ckpt),
+            )
             written.append(out)
         release_engine(llm)
     return written

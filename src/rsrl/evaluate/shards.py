@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rsrl.grid import MAX_SAMPLES, eval_settings, n_blocks, shard_ids  # noqa: F401  (re-exported)
+from rsrl.shard_plan import MAX_SAMPLES, eval_settings, n_blocks, shard_ids  # noqa: F401  (re-exported)
 
 
 def problem_hash(problem_id: str) -> int:
@@ -35,19 +35,21 @@ def problem_hash(problem_id: str) -> int:
 def sample_seeds(base_seed: int, problem_id: str, start: int, count: int) -> np.ndarray:
     """Seeds of samples ``start .. start + count - 1`` of one problem (see the module docstring)."""
     if start < 0 or count < 0 or start + count > MAX_SAMPLES:
-        raise ValueError(f"sample_seeds: samples {start}..{start + count - 1} of problem {problem_id!r} are outside "
-                         f"0..{MAX_SAMPLES - 1}; evaluation.per_benchmark.*.n may be at most {MAX_SAMPLES}")
+        raise ValueError(
+            f"sample_seeds: samples {start}..{start + count - 1} of problem {problem_id!r} are outside "
+            f"0..{MAX_SAMPLES - 1}; evaluation.per_benchmark.*.n may be at most {MAX_SAMPLES}"
+        )
     base = (int(base_seed) % (1 << 15)) << 48 | problem_hash(problem_id) << 16
     return np.arange(start, start + count, dtype=np.int64) + np.int64(base)
 
 
 @dataclass(frozen=True)
 class Shard:
-    p: int                 # problem shard
-    s: int                 # sample block
+    p: int  # problem shard
+    s: int  # sample block
     rows: tuple[int, ...]  # benchmark table row indices
-    start: int             # first sample index
-    count: int             # samples per problem in this shard
+    start: int  # first sample index
+    count: int  # samples per problem in this shard
 
     @property
     def name(self) -> str:
@@ -58,15 +60,19 @@ def shard(n_problems: int, n: int, problem_shards: int, samples_per_shard: int, 
     """Shard ``(p, s)``: its rows and sample range. Raises for a shard outside the plan."""
     nb = n_blocks(n, samples_per_shard)
     if not (0 <= p < problem_shards and 0 <= s < nb):
-        raise ValueError(f"shard p{p}_s{s} is outside the plan of {problem_shards} problem shard(s) x {nb} sample "
-                         f"block(s) (n={n}, samples_per_shard={samples_per_shard})")
+        raise ValueError(
+            f"shard p{p}_s{s} is outside the plan of {problem_shards} problem shard(s) x {nb} sample "
+            f"block(s) (n={n}, samples_per_shard={samples_per_shard})"
+        )
     start = s * samples_per_shard
     return Shard(p, s, tuple(range(p, n_problems, problem_shards)), start, min(n, start + samples_per_shard) - start)
 
 
 def shard_plan(n_problems: int, n: int, problem_shards: int, samples_per_shard: int) -> list[Shard]:
-    return [shard(n_problems, n, problem_shards, samples_per_shard, p, s)
-            for p, s in shard_ids(n, problem_shards, samples_per_shard)]
+    return [
+        shard(n_problems, n, problem_shards, samples_per_shard, p, s)
+        for p, s in shard_ids(n, problem_shards, samples_per_shard)
+    ]
 
 
 def check_ids(problem_ids) -> None:
@@ -81,5 +87,3 @@ def check_ids(problem_ids) -> None:
         if h in hashes:
             raise ValueError(f"problem ids {hashes[h]!r} and {i!r} share a 32-bit seed hash; rename one of them")
         hashes[h] = i
-
-

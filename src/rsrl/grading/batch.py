@@ -34,13 +34,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class GradeStats:
     items: int = 0
-    keyed: int = 0            # distinct (gold, extraction key) pairs
-    verified: int = 0         # parse + verify calls made
-    no_answer: int = 0        # completions without any extraction match (incorrect without verification)
-    timeouts: int = 0         # items graded incorrect because of a timeout
-    cut: int = 0              # completions cut at an end-of-turn marker
-    percent_credit: int = 0   # correct verdicts for an answer with a percent sign against a gold without one
-    class_checks: int = 0     # verifications between answers (answer classes)
+    keyed: int = 0  # distinct (gold, extraction key) pairs
+    verified: int = 0  # parse + verify calls made
+    no_answer: int = 0  # completions without any extraction match (incorrect without verification)
+    timeouts: int = 0  # items graded incorrect because of a timeout
+    cut: int = 0  # completions cut at an end-of-turn marker
+    percent_credit: int = 0  # correct verdicts for an answer with a percent sign against a gold without one
+    class_checks: int = 0  # verifications between answers (answer classes)
     class_fallbacks: int = 0  # answers (samples) whose class is their string alone: past the cap or a timeout
     workers_replaced: int = 0
     seconds: float = 0.0
@@ -65,9 +65,15 @@ class Grader:
     item; ``answer_classes(problem_ids, answers, correct)`` groups answers into classes (module docstring).
     """
 
-    def __init__(self, *, workers: int = DEFAULTS["workers"], boxed_only: bool = DEFAULTS["boxed_only"],
-                 timeout_s: float = DEFAULTS["timeout_s"], deadline_s: float = DEFAULTS["deadline_s"],
-                 chunk_size: int = 128):
+    def __init__(
+        self,
+        *,
+        workers: int = DEFAULTS["workers"],
+        boxed_only: bool = DEFAULTS["boxed_only"],
+        timeout_s: float = DEFAULTS["timeout_s"],
+        deadline_s: float = DEFAULTS["deadline_s"],
+        chunk_size: int = 128,
+    ):
         self.boxed_only = bool(boxed_only)
         self.timeout_s = float(timeout_s)
         self.deadline_s = float(deadline_s)
@@ -80,8 +86,12 @@ class Grader:
     @classmethod
     def from_settings(cls, settings: dict, workers: int | None = None) -> Grader:
         """A grader with the settings of a validated config's ``evaluation.grader`` (`workers` overrides)."""
-        return cls(workers=max(1, int(workers or settings["workers"])), boxed_only=settings["boxed_only"],
-                   timeout_s=settings["timeout_s"], deadline_s=settings["deadline_s"])
+        return cls(
+            workers=max(1, int(workers or settings["workers"])),
+            boxed_only=settings["boxed_only"],
+            timeout_s=settings["timeout_s"],
+            deadline_s=settings["deadline_s"],
+        )
 
     def close(self):
         self.pool.close()
@@ -96,9 +106,12 @@ class Grader:
         """Extraction key per text (`reads`: :func:`~rsrl.grading.verify.boxes_read` of its gold); None where even
         a lone key computation outlived the deadline."""
         chunks = [list(range(i, min(i + self.chunk_size, len(texts)))) for i in range(0, len(texts), self.chunk_size)]
-        res = self.pool.map("rsrl.grading.verify:extraction_keys",
-                            [([texts[j] for j in c], self.boxed_only, [reads[j] for j in c]) for c in chunks],
-                            deadline=self.deadline_s, progress="extract" if progress else None)
+        res = self.pool.map(
+            "rsrl.grading.verify:extraction_keys",
+            [([texts[j] for j in c], self.boxed_only, [reads[j] for j in c]) for c in chunks],
+            deadline=self.deadline_s,
+            progress="extract" if progress else None,
+        )
         keys: list[bytes | None] = [None] * len(texts)
         retry = []
         for c, (ok, val) in zip(chunks, res):
@@ -110,8 +123,11 @@ class Grader:
             else:
                 retry += c  # find the culprit: one item per task
         if retry:
-            res = self.pool.map("rsrl.grading.verify:extraction_keys",
-                                [([texts[j]], self.boxed_only, [reads[j]]) for j in retry], deadline=self.deadline_s)
+            res = self.pool.map(
+                "rsrl.grading.verify:extraction_keys",
+                [([texts[j]], self.boxed_only, [reads[j]]) for j in retry],
+                deadline=self.deadline_s,
+            )
             for j, (ok, val) in zip(retry, res):
                 if ok:
                     keys[j] = val[0]
@@ -145,9 +161,12 @@ class Grader:
             else:
                 groups.setdefault((g, k), []).append(i)
         todo = [(gk, idx) for gk, idx in groups.items() if gk not in self._verdicts]
-        res = self.pool.map("rsrl.grading.verify:grade_one",
-                            [(texts[idx[0]], g, self.boxed_only, self.timeout_s) for (g, _), idx in todo],
-                            deadline=self.deadline_s, progress="verify" if progress else None)
+        res = self.pool.map(
+            "rsrl.grading.verify:grade_one",
+            [(texts[idx[0]], g, self.boxed_only, self.timeout_s) for (g, _), idx in todo],
+            deadline=self.deadline_s,
+            progress="verify" if progress else None,
+        )
         for ((g, k), idx), (ok, val) in zip(todo, res):
             if ok:
                 if not val[2]:  # a timed-out verdict may succeed another time; cache only clean ones
@@ -168,23 +187,30 @@ class Grader:
         self.stats.verified += len(todo)
         self.stats.timeouts += int(timeout.sum())
         self.stats.cut += int(cut.sum())
-        self.stats.percent_credit += sum(1 for i in np.flatnonzero(correct)
-                                         if "%" in (extracted[i] or "") and "%" not in golds[i])
+        self.stats.percent_credit += sum(
+            1 for i in np.flatnonzero(correct) if "%" in (extracted[i] or "") and "%" not in golds[i]
+        )
         self.stats.workers_replaced += self.pool.killed + self.pool.crashed - killed0
         self.stats.seconds += time.perf_counter() - t0
-        return pd.DataFrame({"correct": correct, "timeout": timeout, "extracted": pd.array(extracted, dtype="string"),
-                             "cut": cut})
+        return pd.DataFrame(
+            {"correct": correct, "timeout": timeout, "extracted": pd.array(extracted, dtype="string"), "cut": cut}
+        )
 
-    def answer_classes(self, problem_ids: Sequence, answers: Sequence[str | None], correct: Sequence[bool], *,
-                       progress: bool = False):
+    def answer_classes(
+        self, problem_ids: Sequence, answers: Sequence[str | None], correct: Sequence[bool], *, progress: bool = False
+    ):
         """Class label per sample: the first member string of its class within its problem (None: no answer),
         and whether the class is a fallback (the answer's string alone). See the module docstring."""
         import pandas as pd
 
         t0 = time.perf_counter()
-        df = pd.DataFrame({"pid": pd.array([str(p) for p in problem_ids], dtype=object),
-                           "answer": pd.array(list(answers), dtype="string"),
-                           "correct": np.asarray(correct, dtype=bool)})
+        df = pd.DataFrame(
+            {
+                "pid": pd.array([str(p) for p in problem_ids], dtype=object),
+                "answer": pd.array(list(answers), dtype="string"),
+                "correct": np.asarray(correct, dtype=bool),
+            }
+        )
         # Distinct (problem, verdict, answer) with their counts, most frequent first (ties: first seen).
         cnt = df[df["answer"].notna()].groupby(["pid", "correct", "answer"], sort=False).size().reset_index(name="n")
         cnt["order"] = np.arange(len(cnt))
@@ -200,9 +226,12 @@ class Grader:
         tasks = [strings[:CLASS_CAP] for strings in lists]
         # Past its budget a task still finishes the comparison under way: two parses and two verifications.
         budget = max(0.0, self.deadline_s - 3 * self.timeout_s) / 2
-        res = self.pool.map("rsrl.grading.classes:answer_class_ids",
-                            [(s, [self._parses.get(a) for a in s], self.timeout_s, budget) for s in tasks],
-                            deadline=self.deadline_s, progress="classes" if progress else None)
+        res = self.pool.map(
+            "rsrl.grading.classes:answer_class_ids",
+            [(s, [self._parses.get(a) for a in s], self.timeout_s, budget) for s in tasks],
+            deadline=self.deadline_s,
+            progress="classes" if progress else None,
+        )
         label, fallback = {}, set()  # (problem, string) -> class label; answers of fallback classes
         for pid, strings, (ok, val) in zip(lists.index, lists, res):
             if ok:
@@ -222,14 +251,21 @@ class Grader:
         if keys:  # a shard whose answers are all correct has no wrong class to label
             cnt.loc[~right, "label"] = [label.get(k, k[1]) for k in keys]
             cnt.loc[~right, "fallback"] = [k in fallback for k in keys]
-        out = df.merge(cnt[["pid", "correct", "answer", "label", "fallback"]], on=["pid", "correct", "answer"],
-                       how="left", sort=False)
+        out = df.merge(
+            cnt[["pid", "correct", "answer", "label", "fallback"]],
+            on=["pid", "correct", "answer"],
+            how="left",
+            sort=False,
+        )
         fell = out["fallback"].fillna(False).to_numpy(bool)
         self.stats.class_fallbacks += int(fell.sum())
         self.stats.seconds += time.perf_counter() - t0
-        return pd.DataFrame({"answer_class": pd.array(out["label"].where(out["answer"].notna(), None).tolist(),
-                                                      dtype="string"),
-                             "class_fallback": fell})
+        return pd.DataFrame(
+            {
+                "answer_class": pd.array(out["label"].where(out["answer"].notna(), None).tolist(), dtype="string"),
+                "class_fallback": fell,
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------

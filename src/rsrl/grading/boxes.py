@@ -30,7 +30,7 @@ class Box(NamedTuple):
     braced: bool
 
     def content(self, text: str) -> str:
-        return text[self.open + 1:self.close] if self.braced else text[self.open:self.close]
+        return text[self.open + 1 : self.close] if self.braced else text[self.open : self.close]
 
 
 def brace_pairs(text: str) -> dict[int, int]:
@@ -69,7 +69,7 @@ def boxes(text: str, pairs: dict[int, int] | None = None) -> tuple[list[Box], bo
                 out.append(Box(m.start(), i, pairs[i], True))
             elif last:
                 open_last = True
-        elif i > m.end() and "\n" not in text[m.end():i]:  # "\boxed 7": the content up to "$" or the line's end
+        elif i > m.end() and "\n" not in text[m.end() : i]:  # "\boxed 7": the content up to "$" or the line's end
             end = _BRACELESS_END.search(text, i)
             stop = end.start() if end else len(text)
             while stop > i and text[stop - 1] in " \t":

@@ -26,7 +26,7 @@ def _plain_expression(x) -> bool:
     from sympy import Add, E, Float, I, Mul, Pow, Rational, Symbol, pi
 
     if isinstance(x, (Rational, Float)):
-        return abs(x) < 10 ** 100
+        return abs(x) < 10**100
     if isinstance(x, Symbol) or x in (pi, E, I):
         return True
     if isinstance(x, Pow):
@@ -49,8 +49,10 @@ def _value(x) -> complex | None:
 def _expression_value(x) -> complex | None:
     if not _plain_expression(x):
         return None
-    subs = {s: 1 + int.from_bytes(hashlib.blake2b(s.name.encode(), digest_size=4).digest(), "big") / 2 ** 32
-            for s in x.free_symbols}
+    subs = {
+        s: 1 + int.from_bytes(hashlib.blake2b(s.name.encode(), digest_size=4).digest(), "big") / 2**32
+        for s in x.free_symbols
+    }
     try:
         v = complex(x.evalf(30, subs=subs))
     except (TypeError, ValueError, OverflowError, ArithmeticError):
@@ -75,8 +77,9 @@ def cannot_verify(a: list, b: list) -> bool:
     x = next((v for v in a if not isinstance(v, str)), None)
     y = next((v for v in b if not isinstance(v, str)), None)
     if x is None or y is None:
-        return not any(s.strip() and s.strip() == t.strip() for s in a if isinstance(s, str)
-                       for t in b if isinstance(t, str))
+        return not any(
+            s.strip() and s.strip() == t.strip() for s in a if isinstance(s, str) for t in b if isinstance(t, str)
+        )
     if isinstance(x, Equality) != isinstance(y, Equality):
         x, y = (x.rhs if isinstance(x, Equality) else x), (y.rhs if isinstance(y, Equality) else y)
     vx, vy = _value(x), _value(y)
@@ -108,8 +111,9 @@ def _same(r: str, pr: list, a: str, pa: list, t: int) -> bool:
     return same
 
 
-def answer_class_ids(answers: Sequence[str], parses: Sequence[bytes | None], timeout_s: float,
-                     budget_s: float) -> tuple[list[int | None], int]:
+def answer_class_ids(
+    answers: Sequence[str], parses: Sequence[bytes | None], timeout_s: float, budget_s: float
+) -> tuple[list[int | None], int]:
     """Classes of distinct answer strings of one problem, in order (most frequent first): class index per string,
     None for strings not compared within `budget_s` seconds; and the number of verifications made.
 

@@ -36,15 +36,22 @@ _END_PUNCT = re.compile(r"(?<![.,\s\\])\s*[.,]\s*$")  # not after \\ (a thin spa
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:(?:\\,|\\thinspace\s*|\\ |~| )\d{3})+(?:\.\d+)?")
 _SEP = re.compile(r"\\,|\\thinspace\s*|\\ |~| ")
-_SCIENTIFIC = re.compile(rf"({_NUMBER})\s*(?:[eE]\s*([+-]?\d+)"
-                         r"|(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)")
-_WORDY = re.compile(r"\\(?:text|textbf|mathrm|textrm|mbox)\s*\{\s*(-?\d+(?:\.\d+)?(?:/\d+)?)"
-                    r"\s*([A-Za-z][A-Za-z .'-]*)\}")
+_SCIENTIFIC = re.compile(
+    rf"({_NUMBER})\s*(?:[eE]\s*([+-]?\d+)"
+    r"|(?:\\times|\\cdot|\*)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)"
+)
+_WORDY = re.compile(
+    r"\\(?:text|textbf|mathrm|textrm|mbox)\s*\{\s*(-?\d+(?:\.\d+)?(?:/\d+)?)"
+    r"\s*([A-Za-z][A-Za-z .'-]*)\}"
+)
 _DEGREE = re.compile(r"(\d)\s*(?:°|\\degree(?![A-Za-z])|\^\s*°|\^\s*\{\s*°\s*\})")
 _INFINITY = re.compile(r"([+-]?)\s*\\(?:text|mathrm|textrm)\s*\{\s*(?:infinity|infinite|inf)\s*\}", re.IGNORECASE)
 
-_CHOICE = re.compile(r"\s*(?:\\(?:text|textbf|mathbf|mathrm|textrm)\s*\{\s*\(([A-E])\)\s*\}|\(([A-E])\))"
-                     r"(?:(?:\s|\\[ ,;:!]|~|\\q?quad)+([^+\-*/^=<>!\s].*?))?\s*", re.DOTALL)
+_CHOICE = re.compile(
+    r"\s*(?:\\(?:text|textbf|mathbf|mathrm|textrm)\s*\{\s*\(([A-E])\)\s*\}|\(([A-E])\))"
+    r"(?:(?:\s|\\[ ,;:!]|~|\\q?quad)+([^+\-*/^=<>!\s].*?))?\s*",
+    re.DOTALL,
+)
 _GOLD_LETTER = re.compile(r"\s*(?:\\(?:text|textbf|mathbf|mathrm)\s*\{\s*)?\(?([A-E])\)?\s*\}?\s*")
 _NUMERAL = re.compile(r"\s*([0-9A-Z]+)\s*(?:_\s*\{?\s*\(?\s*(\d+)\s*\)?\s*\}?)?\s*")
 _GROUPED = re.compile(r"\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*")  # 1,000: one number
@@ -141,7 +148,7 @@ def split_top(s: str) -> list[str]:
     while i < len(s):
         ch = s[i]
         if ch == "\\":  # an escaped brace \\{ \\} delimits a set; any other command is skipped
-            nxt = s[i + 1:i + 2]
+            nxt = s[i + 1 : i + 2]
             depth = depth + 1 if nxt == "{" else max(0, depth - 1) if nxt == "}" else depth
             i += 2
             continue

@@ -40,7 +40,6 @@ def cut_at_end_of_turn(text: str, markers: Sequence[str] = END_OF_TURN_MARKERS) 
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-
 # What may join two boxes of one answer list once whitespace and math delimiters are dropped.
 _LIST_JOIN = re.compile(r"(?:,|;|,?and|,?or)?(?:[A-Za-z](?:_\{?\w+\}?)?=)?", re.IGNORECASE)
 _DELIMS = re.compile(r"\s+|\$|\\[()\[\],;:! ]|\\q?quad|~|\\(?:text|mathrm)\s*\{|\}")
@@ -73,21 +72,24 @@ def _expand_pm(content: str) -> str:
         return content
     m = ms[0]
     first, second = ("+", "-") if m.group(1) == "pm" else ("-", "+")
-    return f"{content[:m.start()]}{first}{content[m.end():]}, {content[:m.start()]}{second}{content[m.end():]}"
+    return f"{content[: m.start()]}{first}{content[m.end() :]}, {content[: m.start()]}{second}{content[m.end() :]}"
 
 
 def _unwrap(text: str, pattern: re.Pattern) -> str:
     """`text` with every ``\\cmd{x}`` matched by `pattern` (ending at its ``{``) replaced by ``x``."""
     pairs = brace_pairs(text)
-    cuts = sorted(c for m in pattern.finditer(text) if m.end() - 1 in pairs
-                  for c in ((m.start(), m.end()), (pairs[m.end() - 1], pairs[m.end() - 1] + 1)))
+    cuts = sorted(
+        c
+        for m in pattern.finditer(text)
+        if m.end() - 1 in pairs
+        for c in ((m.start(), m.end()), (pairs[m.end() - 1], pairs[m.end() - 1] + 1))
+    )
     out, pos = [], 0
     for a, b in cuts:
         out.append(text[pos:a])
         pos = b
     out.append(text[pos:])
     return "".join(out)
-
 
 
 def gold_latex(answer: str) -> str:
@@ -125,13 +127,14 @@ def prepare_full(text: str) -> Prepared:
     if open_last or not found:
         return Prepared(text, (), 0)  # the last box never closes (a truncated completion): leave it to math-verify
     run = len(found) - 1  # first box of the final list
-    while run > 0 and _LIST_JOIN.fullmatch(_DELIMS.sub("", text[found[run - 1].close + int(found[run - 1].braced):
-                                                                     found[run].start])):
+    while run > 0 and _LIST_JOIN.fullmatch(
+        _DELIMS.sub("", text[found[run - 1].close + int(found[run - 1].braced) : found[run].start])
+    ):
         run -= 1
     out, pos, contents = [], 0, []
     for i, b in enumerate(found):
         content = b.content(text)
-        out.append(text[pos:b.start])
+        out.append(text[pos : b.start])
         if i < run:
             out.append(_unwrap(content, _BOX_OPEN) if b.braced else content)
             content = rewrite(content)

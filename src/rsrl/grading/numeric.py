@@ -49,8 +49,9 @@ def _numeric_eq(original):
     from sympy import Float, Number
 
     def numeric_eq(a, b, float_rounding: int, numeric_precision: int) -> bool:
-        if ((is_atomic_or_pct_atomic(a, Number) or is_atomic_or_pct_atomic(b, Number))
-                and (is_atomic_or_pct_atomic(a, Float) or is_atomic_or_pct_atomic(b, Float))):
+        if (is_atomic_or_pct_atomic(a, Number) or is_atomic_or_pct_atomic(b, Number)) and (
+            is_atomic_or_pct_atomic(a, Float) or is_atomic_or_pct_atomic(b, Float)
+        ):
             return close(safe_sympy_doit(a), safe_sympy_doit(b))
         return original(a, b, float_rounding, numeric_precision)
 

@@ -126,8 +126,9 @@ def _in_spawner_thread(fn: Callable[[], Any]) -> Any:
     with _SPAWN_LOCK:
         if _SPAWN_QUEUE is None:
             _SPAWN_QUEUE = queue.Queue()
-            threading.Thread(target=_spawner_loop, args=(_SPAWN_QUEUE,), name="rsrl-grading-pool-spawner",
-                             daemon=True).start()
+            threading.Thread(
+                target=_spawner_loop, args=(_SPAWN_QUEUE,), name="rsrl-grading-pool-spawner", daemon=True
+            ).start()
     box: queue.Queue = queue.Queue(maxsize=1)
     _SPAWN_QUEUE.put((fn, box))
     ok, value = box.get()
@@ -146,11 +147,19 @@ class _Worker:
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         # Only literals built here reach the interpreter: fd numbers, an int and repr() of the module names.
-        code = (f"from rsrl.grading.pool import _worker_main; "
-                f"_worker_main({int(r_task)}, {int(w_res)}, {tuple(map(str, preload))!r}, {int(memory_mb)})")
-        self.proc = _in_spawner_thread(lambda: subprocess.Popen(
-            [sys.executable, "-c", code], pass_fds=(r_task, w_res), env=env, stdin=subprocess.DEVNULL,
-            close_fds=True))
+        code = (
+            f"from rsrl.grading.pool import _worker_main; "
+            f"_worker_main({int(r_task)}, {int(w_res)}, {tuple(map(str, preload))!r}, {int(memory_mb)})"
+        )
+        self.proc = _in_spawner_thread(
+            lambda: subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(r_task, w_res),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        )
         os.close(r_task)
         os.close(w_res)
         self.send_conn = Connection(w_task, readable=False)
@@ -184,8 +193,14 @@ class WorkerPool:
     it takes tasks. `startup_timeout`: seconds a fresh worker may take to get ready.
     """
 
-    def __init__(self, workers: int, *, preload: Sequence[str] = (), memory_mb: int = DEFAULT_MEMORY_MB,
-                 startup_timeout: float = 300.0):
+    def __init__(
+        self,
+        workers: int,
+        *,
+        preload: Sequence[str] = (),
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        startup_timeout: float = 300.0,
+    ):
         if workers < 1:
             raise ValueError(f"WorkerPool: workers must be >= 1; got {workers}")
         self.workers = workers
@@ -248,7 +263,8 @@ class WorkerPool:
             imports = ", ".join(["rsrl.grading.pool", *(p.split(":")[0] for p in self.preload)])
             raise WorkerStartError(
                 f"a worker did not start within {self.startup_timeout} s (exit status {code}); check that "
-                f"`{sys.executable} -c 'import {imports}'` works and that ${MEMORY_ENV} (MiB) is not too low")
+                f"`{sys.executable} -c 'import {imports}'` works and that ${MEMORY_ENV} (MiB) is not too low"
+            )
         with self._lock:
             self._live.add(w)
         return w
@@ -258,8 +274,9 @@ class WorkerPool:
         with self._lock:
             self._live.discard(w)
 
-    def map(self, func: str, arg_list: Iterable[tuple], *, deadline: float | None,
-            progress: str | None = None) -> list[tuple[bool, Any]]:
+    def map(
+        self, func: str, arg_list: Iterable[tuple], *, deadline: float | None, progress: str | None = None
+    ) -> list[tuple[bool, Any]]:
         """``[(True, result) | (False, exception)]`` of ``func(*args)`` for every args, in order, on all workers."""
         arg_list = list(arg_list)
         results: list = [None] * len(arg_list)

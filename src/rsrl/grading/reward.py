@@ -39,8 +39,13 @@ def grade_many(items: Sequence[tuple[str, str]], boxed_only: bool, timeout_s: fl
     return [grade_one(text, gold, boxed_only, timeout_s)[0] for text, gold in items]
 
 
-def rewards(completions: Sequence, golds: Sequence, *, boxed_only: bool = DEFAULTS["boxed_only"],
-            timeout_s: float = DEFAULTS["timeout_s"]) -> list[float]:
+def rewards(
+    completions: Sequence,
+    golds: Sequence,
+    *,
+    boxed_only: bool = DEFAULTS["boxed_only"],
+    timeout_s: float = DEFAULTS["timeout_s"],
+) -> list[float]:
     """:func:`reward` of every (completion, gold) pair, equal to calling it on each, in one worker call.
 
     A training step grades a group's identical completions once, and the distinct pairs in one round trip to a
@@ -53,16 +58,22 @@ def rewards(completions: Sequence, golds: Sequence, *, boxed_only: bool = DEFAUL
     unique = list(dict.fromkeys((c, str(g)) for c, g, ok in zip(completions, golds, valid) if ok))
     alarm = max(1.0, timeout_s / 2)
     try:
-        got = _reward_pool().call("rsrl.grading.reward:grade_many", unique, bool(boxed_only), alarm,
-                                  deadline=(timeout_s + 2.0) * max(1, len(unique)))
+        got = _reward_pool().call(
+            "rsrl.grading.reward:grade_many",
+            unique,
+            bool(boxed_only),
+            alarm,
+            deadline=(timeout_s + 2.0) * max(1, len(unique)),
+        )
         value = {k: 1.0 if ok else 0.0 for k, ok in zip(unique, got)}
     except Exception:  # a timeout, a crash or workers that cannot start: pair by pair (reward never raises)
         value = {k: reward(*k, boxed_only=boxed_only, timeout_s=timeout_s) for k in unique}
     return [value[(c, str(g))] if ok else 0.0 for c, g, ok in zip(completions, golds, valid)]
 
 
-def reward(completion: str, gold: str, *, boxed_only: bool = DEFAULTS["boxed_only"],
-           timeout_s: float = DEFAULTS["timeout_s"]) -> float:
+def reward(
+    completion: str, gold: str, *, boxed_only: bool = DEFAULTS["boxed_only"], timeout_s: float = DEFAULTS["timeout_s"]
+) -> float:
     """1.0 if `completion` is correct against `gold` (as in evaluation, end-of-turn cut included), else 0.0;
     never raises, never blocks longer than about `timeout_s` (plus a worker's start-up on first use).
 
@@ -74,8 +85,9 @@ def reward(completion: str, gold: str, *, boxed_only: bool = DEFAULTS["boxed_onl
         if not isinstance(completion, str) or gold is None or str(gold).strip() == "":
             return 0.0
         alarm = max(1.0, timeout_s / 2)  # parse and verify each get one alarm inside the worker
-        correct = _reward_pool().call("rsrl.grading.verify:grade_one", completion, str(gold), bool(boxed_only), alarm,
-                                      deadline=timeout_s + 2.0)[0]
+        correct = _reward_pool().call(
+            "rsrl.grading.verify:grade_one", completion, str(gold), bool(boxed_only), alarm, deadline=timeout_s + 2.0
+        )[0]
         return 1.0 if correct else 0.0
     except (TaskTimeout, WorkerCrashed):
         return 0.0

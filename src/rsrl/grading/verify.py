@@ -61,7 +61,6 @@ _ANSWERS: dict[tuple[str, int], list] = {}  # parses of answer strings, per proc
 CACHE_SIZE = 65536
 
 
-
 def parse_answer(answer: str, t: int) -> list:
     """math-verify's parse of a gold (or extracted) answer string, prepared like a completion (cached unless it
     timed out)."""
@@ -78,7 +77,6 @@ def parse_answer(answer: str, t: int) -> list:
             _ANSWERS.clear()
         _ANSWERS[key] = parsed
     return parsed
-
 
 
 def _answer_latex(answer: str) -> str:
@@ -134,14 +132,20 @@ def _match_sets(golds: list[list], preds: list[list], t: int) -> bool:
     ok = [[verify(gv, pv, t) for pv in preds] for gv in golds]
 
     def assign(i: int, used: frozenset) -> bool:
-        return i == len(golds) or any(ok[i][j] and j not in used and assign(i + 1, used | {j})
-                                      for j in range(len(preds)))
+        return i == len(golds) or any(
+            ok[i][j] and j not in used and assign(i + 1, used | {j}) for j in range(len(preds))
+        )
 
     return assign(0, frozenset())
 
 
-def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_only: bool = DEFAULTS["boxed_only"],
-                     timeout_s: float = DEFAULTS["timeout_s"]) -> list[bool]:
+def grade_sequential(
+    completions: Sequence[str],
+    golds: Sequence[str],
+    *,
+    boxed_only: bool = DEFAULTS["boxed_only"],
+    timeout_s: float = DEFAULTS["timeout_s"],
+) -> list[bool]:
     """The reference: a plain loop of math-verify ``parse`` + ``verify`` over every completion, in-process.
 
     Only for comparison (tests, benchmarks): it has no deadline and can hang on inputs that ignore the alarm.
@@ -153,8 +157,15 @@ def grade_sequential(completions: Sequence[str], golds: Sequence[str], *, boxed_
     out = []
     for text, gold in zip(completions, golds, strict=True):
         p = prepare_full(text)
-        out.append(judge(gold, parse(_answer_latex(gold), parsing_timeout=t),
-                         p, parse(p.text, extraction_config=cfg, parsing_timeout=t), t))
+        out.append(
+            judge(
+                gold,
+                parse(_answer_latex(gold), parsing_timeout=t),
+                p,
+                parse(p.text, extraction_config=cfg, parsing_timeout=t),
+                t,
+            )
+        )
     return out
 
 
@@ -185,8 +196,11 @@ def extraction_key(text: str, boxed_only: bool = DEFAULTS["boxed_only"], reads: 
     patterns.sort(key=lambda x: x[3])
     parts = []
     for _, group in itertools.groupby(patterns, key=lambda x: x[3]):
-        matches = [(m.end(), -m.start(), ti, pi, tuple((k, v) for k, v in m.groupdict().items() if v is not None))
-                   for pat, ti, pi, _ in group for m in pat.finditer(text)]
+        matches = [
+            (m.end(), -m.start(), ti, pi, tuple((k, v) for k, v in m.groupdict().items() if v is not None))
+            for pat, ti, pi, _ in group
+            for m in pat.finditer(text)
+        ]
         matches.sort(key=lambda x: (x[0], x[1]), reverse=True)
         parts.append(tuple(m[2:] for m in matches))
     if not any(parts) and not p.boxes:
@@ -231,8 +245,7 @@ def worker_init() -> None:
     import math_verify  # noqa: F401
 
 
-def grade_one(text: str, gold: str, boxed_only: bool,
-              timeout_s: float) -> tuple[bool, str | None, bool, bytes | None]:
+def grade_one(text: str, gold: str, boxed_only: bool, timeout_s: float) -> tuple[bool, str | None, bool, bytes | None]:
     """(correct, extracted answer string or None, timed out, the pickled parse or None) of one completion, via
     math-verify with alarms.
 

@@ -1,6 +1,6 @@
 """Build locally defined models.
 
-    python -m rsrl.models build --config C --model M --train results/data/train/T.parquet --out results/models/M/base
+python -m rsrl.models build --config C --model M --train results/data/train/T.parquet --out results/models/M/base
 """
 
 from __future__ import annotations

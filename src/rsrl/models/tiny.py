@@ -60,17 +60,22 @@ class TinySpec:
     def from_config(cls, cfg: dict, model: str) -> TinySpec:
         entry = cfg["models"][model]
         if "build" not in entry:
-            raise ValueError(f"config key models.{model}: has no 'build' block; only locally built models "
-                             "can be built (hub models are loaded by hf_id).")
+            raise ValueError(
+                f"config key models.{model}: has no 'build' block; only locally built models "
+                "can be built (hub models are loaded by hf_id)."
+            )
         b = dict(entry["build"])
         b.pop("warmstart_set", None)
         known = {f for f in cls.__dataclass_fields__}
-        spec = cls(**{k: v for k, v in b.items() if k in known},
-                   max_context=int(entry.get("max_context", cls.max_context)))
+        spec = cls(
+            **{k: v for k, v in b.items() if k in known}, max_context=int(entry.get("max_context", cls.max_context))
+        )
         if spec.hidden_size % spec.heads or spec.hidden_size // spec.heads != HEAD_DIM:
-            raise ValueError(f"config key models.{model}.build: hidden_size/heads must be {HEAD_DIM} (vLLM's CPU "
-                             f"attention needs head_dim {HEAD_DIM}); got hidden_size={spec.hidden_size}, "
-                             f"heads={spec.heads}.")
+            raise ValueError(
+                f"config key models.{model}.build: hidden_size/heads must be {HEAD_DIM} (vLLM's CPU "
+                f"attention needs head_dim {HEAD_DIM}); got hidden_size={spec.hidden_size}, "
+                f"heads={spec.heads}."
+            )
         return spec
 
 
@@ -83,14 +88,18 @@ def warmstart_set(cfg: dict, model: str) -> str:
     if b.get("warmstart_set"):
         ts = b["warmstart_set"]
         if ts not in cfg["train_sets"]:
-            raise ValueError(f"config key models.{model}.build.warmstart_set: unknown training set {ts!r}; "
-                             f"configured training sets are {sorted(cfg['train_sets'])}.")
+            raise ValueError(
+                f"config key models.{model}.build.warmstart_set: unknown training set {ts!r}; "
+                f"configured training sets are {sorted(cfg['train_sets'])}."
+            )
         return ts
     for block in cfg["grid"]:
         if model in block["models"]:
             return block["train_sets"][0]
-    raise ValueError(f"config key models.{model}.build: the model is in no grid block, so it has no training set "
-                     "to warm-start from; set models.{model}.build.warmstart_set.")
+    raise ValueError(
+        f"config key models.{model}.build: the model is in no grid block, so it has no training set "
+        "to warm-start from; set models.{model}.build.warmstart_set."
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -104,17 +113,28 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 
     tok = Tokenizer(models.BPE())
     # Digits are single tokens (as in Qwen2's tokenizer), so every number is spelled the same way.
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     # Special tokens appear literally in rendered prompts; split them out so merges never span them.
     pattern = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
     tok.train_from_iterator((piece for t in texts for piece in pattern.split(t) if piece), trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=IM_END, pad_token=ENDOFTEXT,
-                                   unk_token=None, bos_token=None, model_max_length=1 << 20,
-                                   clean_up_tokenization_spaces=False)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=IM_END,
+        pad_token=ENDOFTEXT,
+        unk_token=None,
+        bos_token=None,
+        model_max_length=1 << 20,
+        clean_up_tokenization_spaces=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -142,8 +162,9 @@ def build_model(spec: TinySpec, tokenizer):
         dtype="float32",
     )
     model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
-                                               bos_token_id=config.bos_token_id)
+    model.generation_config = GenerationConfig(
+        eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id, bos_token_id=config.bos_token_id
+    )
     return model
 
 
@@ -154,8 +175,9 @@ def _solution_prefix(row) -> str:
     return "The answer is "
 
 
-def warmstart_targets(df: pd.DataFrame, label_noise: float, rng: random.Random,
-                      misconception: float = 0.0) -> list[tuple[str, str]]:
+def warmstart_targets(
+    df: pd.DataFrame, label_noise: float, rng: random.Random, misconception: float = 0.0
+) -> list[tuple[str, str]]:
     """(prompt, target) pairs: ``"<text> \\boxed{ANSWER}<|im_end|>"``; on a synthetic sum with a carry a
     `misconception` share drops the carry, elsewhere a `label_noise` share has a nearby wrong answer."""
     from rsrl.data.loaders.synthetic import carry_free_sum, summands
@@ -205,7 +227,8 @@ def warm_start(model, tokenizer, pairs: list[tuple[str, str]], spec: TinySpec) -
         enc.append((ids, labels))
     opt = torch.optim.AdamW(model.parameters(), lr=spec.warmstart_lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / spec.warmstart_steps)))
+        opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / spec.warmstart_steps))
+    )
     model.train()
     losses = []
     for _ in tqdm(range(spec.warmstart_steps), desc="warm start", mininterval=5):
@@ -241,8 +264,12 @@ def build(train_df: pd.DataFrame, spec: TinySpec, out_dir: str | Path) -> dict:
     texts = train_df["prompt"].astype(str).tolist() + [t for _, t in warmstart_targets(train_df, 0.0, rng)]
     tokenizer = train_tokenizer(texts, spec.vocab_size)
     model = build_model(spec, tokenizer)
-    pairs = warmstart_targets(pd.concat([train_df] * spec.targets_per_problem, ignore_index=True), spec.label_noise,
-                              random.Random(spec.seed + 1), spec.misconception)
+    pairs = warmstart_targets(
+        pd.concat([train_df] * spec.targets_per_problem, ignore_index=True),
+        spec.label_noise,
+        random.Random(spec.seed + 1),
+        spec.misconception,
+    )
     losses = warm_start(model, tokenizer, pairs, spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

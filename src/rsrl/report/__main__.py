@@ -18,8 +18,9 @@ log = logging.getLogger("rsrl.report")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rsrl.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m rsrl.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, cmd in commands().items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)

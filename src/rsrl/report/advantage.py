@@ -34,8 +34,20 @@ from rsrl.report.inputs import read_train_metrics
 from rsrl.report.paired import reference_method
 
 COLUMN = "advantage_abs_mean"
-COLUMNS = ["model", "train_set", "method", "run", "seed", "estimator", "params", "steps", COLUMN, "first_quarter",
-           "last_quarter", "relative_to_reference"]
+COLUMNS = [
+    "model",
+    "train_set",
+    "method",
+    "run",
+    "seed",
+    "estimator",
+    "params",
+    "steps",
+    COLUMN,
+    "first_quarter",
+    "last_quarter",
+    "relative_to_reference",
+]
 
 
 def run_scale(metrics: pd.DataFrame) -> dict:
@@ -45,8 +57,12 @@ def run_scale(metrics: pd.DataFrame) -> dict:
     if not v.size:
         return {"steps": 0, COLUMN: np.nan, "first_quarter": np.nan, "last_quarter": np.nan}
     q = max(1, v.size // 4)
-    return {"steps": int(v.size), COLUMN: float(v.mean()), "first_quarter": float(v[:q].mean()),
-            "last_quarter": float(v[-q:].mean())}
+    return {
+        "steps": int(v.size),
+        COLUMN: float(v.mean()),
+        "first_quarter": float(v[:q].mean()),
+        "last_quarter": float(v[-q:].mean()),
+    }
 
 
 def build(cfg: dict, train_metrics: list[str | Path]) -> pd.DataFrame:
@@ -60,12 +76,21 @@ def build(cfg: dict, train_metrics: list[str | Path]) -> pd.DataFrame:
     if set(given) != set(want) or len(given) != len(train_metrics):
         missing = sorted("/".join(w) for w in set(want) - set(given))
         extra = sorted("/".join(g) for g in set(given) - set(want))
-        raise ValueError(f"advantage --train-metrics: missing {missing[:3]} ({len(missing)}), unexpected "
-                         f"{extra[:3]} ({len(extra)}); pass the metrics.csv of every trained cell, each once.")
+        raise ValueError(
+            f"advantage --train-metrics: missing {missing[:3]} ({len(missing)}), unexpected "
+            f"{extra[:3]} ({len(extra)}); pass the metrics.csv of every trained cell, each once."
+        )
     rows = []
     for key, c in want.items():
-        rec = {"model": c.model, "train_set": c.train_set, "method": c.method.id, "run": c.run_id, "seed": c.seed,
-               "estimator": c.estimator, "params": json.dumps(c.params, sort_keys=True)}
+        rec = {
+            "model": c.model,
+            "train_set": c.train_set,
+            "method": c.method.id,
+            "run": c.run_id,
+            "seed": c.seed,
+            "estimator": c.estimator,
+            "params": json.dumps(c.params, sort_keys=True),
+        }
         rows.append(rec | run_scale(read_train_metrics(given[key])))
     table = pd.DataFrame(rows, columns=COLUMNS[:-1])
     ref = reference_method(cfg)
@@ -84,20 +109,24 @@ def _num(x: float, fmt: str = ".3g") -> str:
 def to_markdown(cfg: dict, table: pd.DataFrame) -> str:
     ref = reference_method(cfg)
     lines = ["# Effective step size: mean |advantage| per step", ""]
-    lines.append("Mean over training steps of the per-step mean |advantage| (the estimator's advantages as both "
-                 "trainers use them), per method; a method trained from several seeds: the mean over its seeds "
-                 "[minimum, maximum over seeds]. *First / last quarter*: the same over the first and last quarter of "
-                 f"the steps. *× {label(ref)}*: the ratio to {label(ref)}'s mean in the same (model, training set). "
-                 "At one learning rate the policy-gradient step scales with |advantage|, so a method with a smaller "
-                 "scale trains with a smaller effective step (RS-GRPO's shrinks about as 1/β); compare methods at "
-                 "matched scale before reading a difference as the estimator's.")
+    lines.append(
+        "Mean over training steps of the per-step mean |advantage| (the estimator's advantages as both "
+        "trainers use them), per method; a method trained from several seeds: the mean over its seeds "
+        "[minimum, maximum over seeds]. *First / last quarter*: the same over the first and last quarter of "
+        f"the steps. *× {label(ref)}*: the ratio to {label(ref)}'s mean in the same (model, training set). "
+        "At one learning rate the policy-gradient step scales with |advantage|, so a method with a smaller "
+        "scale trains with a smaller effective step (RS-GRPO's shrinks about as 1/β); compare methods at "
+        "matched scale before reading a difference as the estimator's."
+    )
     lines.append("")
     if table.empty:
         lines.append("The configured grid trains no cells.")
         return "\n".join(lines) + "\n"
     if (table["steps"] == 0).any():
-        lines += ["Runs without values were trained before mean |advantage| was logged; retrain them to fill "
-                  "the column.", ""]
+        lines += [
+            "Runs without values were trained before mean |advantage| was logged; retrain them to fill the column.",
+            "",
+        ]
     for (model, ts), block in table.groupby(["model", "train_set"], sort=False):
         lines += [f"## {model}, trained on {ts}", ""]
         lines.append(f"| Method | Seeds | mean \\|A\\| per step | first quarter | last quarter | × {label(ref)} |")
@@ -107,8 +136,10 @@ def to_markdown(cfg: dict, table: pd.DataFrame) -> str:
             cell = _num(float(np.mean(v)) if np.isfinite(v).all() else np.nan)
             if len(mb) > 1 and np.isfinite(v).all():
                 cell += f" [{_num(v.min())}, {_num(v.max())}]"
-            lines.append(f"| {label(method)} | {len(mb)} | {cell} | {_num(mb['first_quarter'].mean())} | "
-                         f"{_num(mb['last_quarter'].mean())} | {_num(mb['relative_to_reference'].mean(), '.2f')} |")
+            lines.append(
+                f"| {label(method)} | {len(mb)} | {cell} | {_num(mb['first_quarter'].mean())} | "
+                f"{_num(mb['last_quarter'].mean())} | {_num(mb['relative_to_reference'].mean(), '.2f')} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -122,6 +153,14 @@ def _run(args, cfg: dict) -> list:
     return write_tables(args.out, *make_advantage(cfg, args.train_metrics))
 
 
-COMMAND = Command("advantage", "mean |advantage| per step of every trained cell (CSV and Markdown)",
-                  _run, (Arg(("--train-metrics",), {"nargs": "*", "default": [],
-                                                    "help": "metrics.csv of every trained cell (rsrl.grid.cells)"}),))
+COMMAND = Command(
+    "advantage",
+    "mean |advantage| per step of every trained cell (CSV and Markdown)",
+    _run,
+    (
+        Arg(
+            ("--train-metrics",),
+            {"nargs": "*", "default": [], "help": "metrics.csv of every trained cell (rsrl.grid.cells)"},
+        ),
+    ),
+)

@@ -27,25 +27,43 @@ def make_fig6(cfg: dict, passk: pd.DataFrame) -> plt.Figure:
     cell = grid.comparison_cell(cfg)
     if cell is None:
         for ax in axes.flat:
-            note(ax, "no comparison cell: the grid trains no (model, training set) with three or more estimators\n"
-                     "(set report.comparison, or add the baselines to a grid block)")
+            note(
+                ax,
+                "no comparison cell: the grid trains no (model, training set) with three or more estimators\n"
+                "(set report.comparison, or add the baselines to a grid block)",
+            )
         fig.suptitle("Fig. 6: comparison with pass@k training methods (no data)")
         return fig
     model, ts = cell
     methods = grid.methods_of(cfg, model, ts)
     for j, k in enumerate(ks):
-        pass_at_k_panel(axes[0, j], cfg, passk, model, ts, methods, k, grid.comparison_benchmarks(cfg),
-                        f"({chr(ord('a') + j)})")
-    bands = ("\nbands (a mean of seeds): 95% interval over seeds, clipped to 0–100%; one run: no band"
-             if any(sr.pooled for sr in group_runs(methods)) else "")
+        pass_at_k_panel(
+            axes[0, j], cfg, passk, model, ts, methods, k, grid.comparison_benchmarks(cfg), f"({chr(ord('a') + j)})"
+        )
+    bands = (
+        "\nbands (a mean of seeds): 95% interval over seeds, clipped to 0–100%; one run: no band"
+        if any(sr.pooled for sr in group_runs(methods))
+        else ""
+    )
     top = 1 - (1.15 if bands else 0.9) / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), bbox_to_anchor=(0.5, top),
-                   frameon=False, fontsize=8)
-    fig.suptitle(f"Fig. 6: RS-GRPO and pass@k training methods over training — {model} trained on {ts}{bands}",
-                 fontsize=12, y=0.995, va="top")
+        fig.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=min(len(labels), 4),
+            bbox_to_anchor=(0.5, top),
+            frameon=False,
+            fontsize=8,
+        )
+    fig.suptitle(
+        f"Fig. 6: RS-GRPO and pass@k training methods over training — {model} trained on {ts}{bands}",
+        fontsize=12,
+        y=0.995,
+        va="top",
+    )
     return fig
 
 

@@ -41,11 +41,16 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
 def _pooled_metrics(frames: dict[str, pd.DataFrame], window: int) -> pd.DataFrame:
     """Training curves of one method's runs: per step, reward (raw and smoothed per run) and cumulative solve
     rate, each the mean over the runs with the interval over seeds (a single run: its own values, no band)."""
-    rows = pd.concat([df[["step", "reward_mean", "cumulative_solve_rate"]].assign(
-        method=run, reward_smooth=_smooth(df["reward_mean"].to_numpy(dtype=float), window))
-        for run, df in frames.items()], ignore_index=True)
-    return summarize(rows, ["reward_mean", "reward_smooth", "cumulative_solve_rate"], by=["step"]).sort_values(
-        "step")
+    rows = pd.concat(
+        [
+            df[["step", "reward_mean", "cumulative_solve_rate"]].assign(
+                method=run, reward_smooth=_smooth(df["reward_mean"].to_numpy(dtype=float), window)
+            )
+            for run, df in frames.items()
+        ],
+        ignore_index=True,
+    )
+    return summarize(rows, ["reward_mean", "reward_smooth", "cumulative_solve_rate"], by=["step"]).sort_values("step")
 
 
 def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -> plt.Figure:
@@ -65,10 +70,12 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
         return fig
     model, ts = cell
     want = [Path(grid.train_metrics(model, ts, m)).parts for m in methods]
-    given = {Path(str(f)).parts[-len(want[0]):]: f for f in train_metrics} if want else {}
+    given = {Path(str(f)).parts[-len(want[0]) :]: f for f in train_metrics} if want else {}
     if set(given) != set(want) or len(given) != len(train_metrics):
-        raise ValueError(f"fig5: the training metrics files passed ({sorted(given)}) are not those of the methods "
-                         f"Fig. 5 draws for {model}/{ts}: {want}")
+        raise ValueError(
+            f"fig5: the training metrics files passed ({sorted(given)}) are not those of the methods "
+            f"Fig. 5 draws for {model}/{ts}: {want}"
+        )
     train_metrics = [given[w] for w in want]
     betas = sorted({method_beta(m) for m in methods} - {None})
 
@@ -87,33 +94,46 @@ def make_fig5(cfg: dict, passk: pd.DataFrame, train_metrics: list[str | Path]) -
         if series.pooled:
             step = df["step"].to_numpy(dtype=float)
             for ax, col, scale in ((ax_r, "reward_smooth", 1), (ax_s, "cumulative_solve_rate", 100)):
-                ax.fill_between(step, scale * df[f"{col}_ci_low"].to_numpy(dtype=float),
-                                scale * df[f"{col}_ci_high"].to_numpy(dtype=float), color=method_color(m),
-                                alpha=0.15, lw=0)
+                ax.fill_between(
+                    step,
+                    scale * df[f"{col}_ci_low"].to_numpy(dtype=float),
+                    scale * df[f"{col}_ci_high"].to_numpy(dtype=float),
+                    color=method_color(m),
+                    alpha=0.15,
+                    lw=0,
+                )
     ax_r.set_title("(a) Training reward")
     ax_r.set_xlabel("training step")
-    ax_r.set_ylabel("mean reward per sample" + (f"\n(moving average over {window} steps; faint: raw)"
-                                                if window > 1 else ""))
+    ax_r.set_ylabel(
+        "mean reward per sample" + (f"\n(moving average over {window} steps; faint: raw)" if window > 1 else "")
+    )
     ax_s.set_title("(b) Cumulative solve rate on training prompts")
     ax_s.set_xlabel("training step")
     ax_s.set_ylabel("prompts ever solved / prompts seen (%)")
 
     # Test pass@k over training.
     for j, k in enumerate(ks):
-        pass_at_k_panel(axes[1, j], cfg, passk, model, ts, methods, k, grid.ablation_benchmarks(cfg),
-                        f"({chr(ord('c') + j)})")
-    for ax in axes[1, len(ks):]:
+        pass_at_k_panel(
+            axes[1, j], cfg, passk, model, ts, methods, k, grid.ablation_benchmarks(cfg), f"({chr(ord('c') + j)})"
+        )
+    for ax in axes[1, len(ks) :]:
         ax.set_visible(False)
     top = 1 - 0.15 / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
     handles, labels = ax_r.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), bbox_to_anchor=(0.5, top),
-               frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), bbox_to_anchor=(0.5, top), frameon=False)
     extra = "" if len(betas) >= 2 else f" (only {len(betas)} RS-GRPO β in this grid cell)"
-    bands = ("\nbands (a mean of seeds): 95% interval over seeds, clipped to the quantity's range (0–100%); one run: "
-             "no band" if any(sr.pooled for sr in group_runs(methods)) else "")
-    fig.suptitle(f"Fig. 5: effect of the risk-sensitivity β — {model} trained on {ts}{extra}{bands}", fontsize=12,
-                 y=top + 0.4 / fig.get_figheight(), va="bottom")
+    bands = (
+        "\nbands (a mean of seeds): 95% interval over seeds, clipped to the quantity's range (0–100%); one run: no band"
+        if any(sr.pooled for sr in group_runs(methods))
+        else ""
+    )
+    fig.suptitle(
+        f"Fig. 5: effect of the risk-sensitivity β — {model} trained on {ts}{extra}{bands}",
+        fontsize=12,
+        y=top + 0.4 / fig.get_figheight(),
+        va="bottom",
+    )
     return fig
 
 
@@ -131,9 +151,22 @@ def _further_rows(cfg: dict) -> list[dict]:
     return [{"model": r["model"], "train_set": r["train_set"]} for r in grid.ablation_rows(cfg)]
 
 
-COMMAND = Command("fig5", "Fig. 5: β ablation over training", _run, (
-    PASSK,
-    Arg(("--train-metrics",), {"nargs": "+", "required": True, "help": "metrics.csv of each method of the cell"}),
-    Arg(("--cell",), {"nargs": 2, "metavar": ("MODEL", "TRAIN_SET"), "default": None,
-                      "help": "draw this row of report.ablation_rows instead of report.ablation"}),
-), rules=(Rule("report_fig5"), Rule("report_fig5_row", _further_rows)))
+COMMAND = Command(
+    "fig5",
+    "Fig. 5: β ablation over training",
+    _run,
+    (
+        PASSK,
+        Arg(("--train-metrics",), {"nargs": "+", "required": True, "help": "metrics.csv of each method of the cell"}),
+        Arg(
+            ("--cell",),
+            {
+                "nargs": 2,
+                "metavar": ("MODEL", "TRAIN_SET"),
+                "default": None,
+                "help": "draw this row of report.ablation_rows instead of report.ablation",
+            },
+        ),
+    ),
+    rules=(Rule("report_fig5"), Rule("report_fig5_row", _further_rows)),
+)

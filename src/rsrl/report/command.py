@@ -97,8 +97,9 @@ def commands() -> dict[str, Command]:
         declared = getattr(module, "COMMANDS", ()) or ((module.COMMAND,) if hasattr(module, "COMMAND") else ())
         for cmd in declared:
             if cmd.name in found:
-                raise RuntimeError(f"report command {cmd.name!r} is declared twice "
-                                   f"({found[cmd.name].run.__module__} and {info.name})")
+                raise RuntimeError(
+                    f"report command {cmd.name!r} is declared twice ({found[cmd.name].run.__module__} and {info.name})"
+                )
             found[cmd.name] = cmd
     return found
 

@@ -44,8 +44,9 @@ def choose_beta(cfg: dict, methods: list[str], beta: float | None) -> str | None
     if beta is None:
         return rs[max(rs)] if rs else None
     if float(beta) not in rs:
-        raise ValueError(f"--beta {beta:g}: no RS-GRPO run with this β in the grid cell; available βs are "
-                         f"{sorted(rs)}.")
+        raise ValueError(
+            f"--beta {beta:g}: no RS-GRPO run with this β in the grid cell; available βs are {sorted(rs)}."
+        )
     return rs[float(beta)]
 
 
@@ -66,14 +67,22 @@ def pool_problems(frames: list[pd.DataFrame], what: str = "") -> tuple[pd.DataFr
     order = [p for p in frames[0]["problem_id"] if p in common]
     sizes = [len(f) for f in frames]
     if len(order) < max(sizes):
-        log.warning("%s: the %d runs have %s problems; %d in common are pooled", what or "runs", len(frames),
-                    sizes, len(order))
+        log.warning(
+            "%s: the %d runs have %s problems; %d in common are pooled", what or "runs", len(frames), sizes, len(order)
+        )
     per = [f.drop_duplicates("problem_id").set_index("problem_id").loc[order] for f in frames]
     n = np.max([p["n"].to_numpy() for p in per], axis=0)
     acc = np.vstack([p["accuracy"].to_numpy(dtype=float) for p in per])
     share = np.vstack([(p["n_distinct"] / p["n"]).to_numpy(dtype=float) for p in per])
-    out = pd.DataFrame({"problem_id": order, "n": n, "accuracy": acc.mean(axis=0) if order else [],
-                        "share": share.mean(axis=0) if order else []}, columns=POOLED_COLUMNS)
+    out = pd.DataFrame(
+        {
+            "problem_id": order,
+            "n": n,
+            "accuracy": acc.mean(axis=0) if order else [],
+            "share": share.mean(axis=0) if order else [],
+        },
+        columns=POOLED_COLUMNS,
+    )
     return out, (share.mean(axis=1) if order else np.full(len(frames), np.nan))
 
 
@@ -95,27 +104,38 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     frames = {(c.id, b): read_problems(f) for (c, b), f in zip(targets, problems)}
     bench = list(cfg["benchmarks"])
     series = group_runs([c.id for c in ckpts])
-    pooled = {(s.key, b): pool_problems([frames[(r, b)] for r in s.runs], what=f"{s.key} on {b}")
-              for s in series for b in bench}
+    pooled = {
+        (s.key, b): pool_problems([frames[(r, b)] for r in s.runs], what=f"{s.key} on {b}")
+        for s in series
+        for b in bench
+    }
     any_pooled = any(s.pooled for s in series)
 
     # (a) Distinct-answer share.
     width = 0.8 / len(series)
     x = np.arange(len(bench))
     for i, s in enumerate(series):
-        share = [float(pooled[(s.key, b)][0]["share"].mean()) if len(pooled[(s.key, b)][0]) else np.nan
-                 for b in bench]
+        share = [float(pooled[(s.key, b)][0]["share"].mean()) if len(pooled[(s.key, b)][0]) else np.nan for b in bench]
         pos = x - 0.4 + width * (i + 0.5)
-        ax_a.bar(pos, 100 * np.asarray(share), width, color=method_color(s.key), label=s.label,
-                 edgecolor="white", lw=0.5)
+        ax_a.bar(
+            pos, 100 * np.asarray(share), width, color=method_color(s.key), label=s.label, edgecolor="white", lw=0.5
+        )
         if s.pooled:
             ci = np.array([seed_interval(pooled[(s.key, b)][1])[1:] for b in bench])
             mid = 100 * np.asarray(share)
             yerr = np.vstack([mid - 100 * ci[:, 0], 100 * ci[:, 1] - mid])
             ok = np.isfinite(yerr).all(axis=0)
             if ok.any():
-                ax_a.errorbar(pos[ok], mid[ok], yerr=yerr[:, ok], fmt="none", ecolor="#333333", elinewidth=0.9,
-                              capsize=2.5, zorder=3)
+                ax_a.errorbar(
+                    pos[ok],
+                    mid[ok],
+                    yerr=yerr[:, ok],
+                    fmt="none",
+                    ecolor="#333333",
+                    elinewidth=0.9,
+                    capsize=2.5,
+                    zorder=3,
+                )
     ticks = []
     for b in bench:
         df = pooled[(series[0].key, b)][0]
@@ -136,15 +156,18 @@ def make_fig7(cfg: dict, problems: list[str | Path], beta: float | None = None) 
     tr.draw(ax_b, t, "(b) Per-problem accuracy bins", why)
     title = "Fig. 7: diversity of answers and per-problem accuracy (n = samples per problem)"
     if any_pooled:
-        title += ("\na method trained with several seeds: (a) per problem, the mean over its seeds; (b) run against "
-                  "run, pooled over seed pairs")
+        title += (
+            "\na method trained with several seeds: (a) per problem, the mean over its seeds; (b) run against "
+            "run, pooled over seed pairs"
+        )
     fig.suptitle(title, fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.92 if any_pooled else 0.96))
     return fig
 
 
-def _transitions(cfg: dict, series: list[Series], frames: dict, bench: list[str], beta: float | None, model: str,
-                 train_set: str) -> tuple[tr.Transitions | None, str]:
+def _transitions(
+    cfg: dict, series: list[Series], frames: dict, bench: list[str], beta: float | None, model: str, train_set: str
+) -> tuple[tr.Transitions | None, str]:
     """The transition matrix of the reference (``report.paired.reference``) → RS-GRPO with the chosen β, or None
     and why not."""
     ref_id = reference_method(cfg)
@@ -184,10 +207,18 @@ def make_transitions(cfg: dict, problems: list[str | Path], beta: float | None =
     return fig, matrix, head, tr.to_markdown(head, matrix)
 
 
-_PROBLEMS = Arg(("--problems",), {"nargs": "*", "default": [],
-                                  "help": "problems.parquet of each rsrl.grid.diversity_targets entry, in that order"})
-_BETA = Arg(("--beta",), {"type": float, "default": None,
-                          "help": "RS-GRPO β compared with the reference in panel (b) (default: the largest in the grid)"})
+_PROBLEMS = Arg(
+    ("--problems",),
+    {"nargs": "*", "default": [], "help": "problems.parquet of each rsrl.grid.diversity_targets entry, in that order"},
+)
+_BETA = Arg(
+    ("--beta",),
+    {
+        "type": float,
+        "default": None,
+        "help": "RS-GRPO β compared with the reference in panel (b) (default: the largest in the grid)",
+    },
+)
 
 
 def _run_fig7(args, cfg: dict) -> list:
@@ -205,9 +236,15 @@ def _run_fig7b(args, cfg: dict) -> list:
 
 COMMANDS = (
     Command("fig7", "Fig. 7: answer diversity", _run_fig7, (_PROBLEMS, _BETA)),
-    Command("fig7b", "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
-            _run_fig7b, (_PROBLEMS, _BETA,
-                         Arg(("--figure",), {"required": True, "help": "figure path stem"}),
-                         Arg(("--matrix-out",), {"required": True,
-                                                 "help": "the transition matrix in long form (CSV)"}))),
+    Command(
+        "fig7b",
+        "Fig. 7(b): accuracy-bin transitions, reference → RS-GRPO (figure and tables)",
+        _run_fig7b,
+        (
+            _PROBLEMS,
+            _BETA,
+            Arg(("--figure",), {"required": True, "help": "figure path stem"}),
+            Arg(("--matrix-out",), {"required": True, "help": "the transition matrix in long form (CSV)"}),
+        ),
+    ),
 )

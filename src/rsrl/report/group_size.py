@@ -32,14 +32,23 @@ def points(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     if block is None:
         return pd.DataFrame(columns=["method_id", "N", "value", "n_benchmarks"])
     t = cfg["training"]
-    main_n = t["n_samples_per_prompt"] if t["rollout_batch_size"] * t["n_samples_per_prompt"] == block[
-        "total_batch"] else None
-    df = passk[passk["model"].isin(block["models"]) & passk["train_set"].isin(block["train_sets"])
-               & passk["step"].isna() & ~passk["benchmark"].isin(EXCLUDED) & (passk["k"] <= K_MAX)]
+    main_n = (
+        t["n_samples_per_prompt"]
+        if t["rollout_batch_size"] * t["n_samples_per_prompt"] == block["total_batch"]
+        else None
+    )
+    df = passk[
+        passk["model"].isin(block["models"])
+        & passk["train_set"].isin(block["train_sets"])
+        & passk["step"].isna()
+        & ~passk["benchmark"].isin(EXCLUDED)
+        & (passk["k"] <= K_MAX)
+    ]
     df = df.assign(N=[split_group(r)[1] or main_n for r in df["base_method"]]).dropna(subset=["N"])
     per_bench = df.groupby(["method_id", "N", "benchmark"], sort=False)["pass_at_k"].mean().reset_index()
-    out = per_bench.groupby(["method_id", "N"], sort=False).agg(value=("pass_at_k", "mean"),
-                                                                 n_benchmarks=("benchmark", "nunique"))
+    out = per_bench.groupby(["method_id", "N"], sort=False).agg(
+        value=("pass_at_k", "mean"), n_benchmarks=("benchmark", "nunique")
+    )
     return out.reset_index().astype({"N": int}).sort_values(["method_id", "N"])
 
 
@@ -60,8 +69,11 @@ def make_fig11(cfg: dict, passk: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel(f"mean pass@k, k = 1..{K_MAX} (%)")
     ax.legend(fontsize=8)
     cell = f"{', '.join(block['models'])} trained on {', '.join(block['train_sets'])}"
-    fig.suptitle(f"Fig. 11: group size at a fixed total batch of {block['total_batch']} samples — {cell}\n"
-                 f"(mean over the {int(pts['n_benchmarks'].max())} benchmarks other than MATH500)", fontsize=10)
+    fig.suptitle(
+        f"Fig. 11: group size at a fixed total batch of {block['total_batch']} samples — {cell}\n"
+        f"(mean over the {int(pts['n_benchmarks'].max())} benchmarks other than MATH500)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -72,5 +84,10 @@ def _run(args, cfg: dict) -> list:
     return write_figure(make_fig11(cfg, read_passk(args.passk)), args.out)
 
 
-COMMAND = Command("fig11", "Fig. 11: group size N at a fixed total batch", _run, (PASSK,),
-                  rules=(Rule("report_fig11", lambda cfg: [{}] if fig11_block(cfg) else []),))
+COMMAND = Command(
+    "fig11",
+    "Fig. 11: group size N at a fixed total batch",
+    _run,
+    (PASSK,),
+    rules=(Rule("report_fig11", lambda cfg: [{}] if fig11_block(cfg) else []),),
+)

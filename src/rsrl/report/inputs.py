@@ -42,15 +42,18 @@ def require(path: str | Path) -> Path:
     if not path.exists():
         raise MissingInputError(
             f"missing input {path}: it is produced by {_producer(path)}. Build it first, e.g. "
-            f"`snakemake {path}`, then rerun the report.")
+            f"`snakemake {path}`, then rerun the report."
+        )
     return path
 
 
 def _check_columns(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}. "
-                         "Regenerate it with the current pipeline version.")
+        raise ValueError(
+            f"{path}: missing column(s) {missing}; found {list(df.columns)}. "
+            "Regenerate it with the current pipeline version."
+        )
 
 
 def read_passk(path: str | Path) -> pd.DataFrame:
@@ -58,8 +61,11 @@ def read_passk(path: str | Path) -> pd.DataFrame:
     `method_id` (without seed and step: what is compared across seeds) and RS-GRPO's `beta` (from the `estimator`
     and `params` columns; NaN for other methods) added."""
     path = require(path)
-    df = pd.read_csv(path, keep_default_na=False, na_values={"step": [""], "seed": [""], "ci_low": [""],
-                                                             "ci_high": [""], "pass_at_k": [""]})
+    df = pd.read_csv(
+        path,
+        keep_default_na=False,
+        na_values={"step": [""], "seed": [""], "ci_low": [""], "ci_high": [""], "pass_at_k": [""]},
+    )
     _check_columns(df, path, PASSK_COLUMNS)
     for col in ("model", "train_set", "method", "benchmark", "estimator", "params"):
         df[col] = df[col].astype(str)
@@ -69,8 +75,9 @@ def read_passk(path: str | Path) -> pd.DataFrame:
     df["method_id"] = df["method"].map(lambda m: parts(m)[0])
     # The shading parameter's value (RS-GRPO's β; NaN for estimators without one, the base model included).
     shade = {e: estimators.spec(e).shade_by if e in estimators.names() else None for e in df["estimator"].unique()}
-    df["beta"] = [json.loads(p).get(shade[e], np.nan) if shade[e] else np.nan
-                  for e, p in zip(df["estimator"], df["params"])]
+    df["beta"] = [
+        json.loads(p).get(shade[e], np.nan) if shade[e] else np.nan for e, p in zip(df["estimator"], df["params"])
+    ]
     df["beta"] = df["beta"].astype(float)
     for col in ("k", "n_problems", "n_samples"):
         df[col] = df[col].astype(int)

@@ -17,8 +17,9 @@ from rsrl.report.seeds import Series, group_runs, summarize
 from rsrl.report.style import method_color, method_linestyle, method_marker, note
 
 
-def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, method: str, k: int,
-                   bench: list[str]) -> pd.DataFrame:
+def snapshot_curve(
+    cfg: dict, passk: pd.DataFrame, model: str, train_set: str, method: str, k: int, bench: list[str]
+) -> pd.DataFrame:
     """Mean pass@k over `bench` at step 0 (base model), at each snapshot and at the final step (``value``), with
     the mean of the runs' own interval bounds over problems (``run_low``, ``run_high``)."""
     max_steps = int(cfg["training"]["max_steps"])
@@ -26,16 +27,24 @@ def snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, m
     points = []
     base = sel[(sel["model"] == model) & (sel["train_set"] == BASE) & (sel["method"] == BASE)]
     trained = sel[(sel["model"] == model) & (sel["train_set"] == train_set) & (sel["base_method"] == method)]
-    for step, sub in [(0, base)] + [(int(s) if pd.notna(s) else max_steps, g)
-                                    for s, g in trained.groupby("step", dropna=False)]:
+    for step, sub in [(0, base)] + [
+        (int(s) if pd.notna(s) else max_steps, g) for s, g in trained.groupby("step", dropna=False)
+    ]:
         if set(sub["benchmark"]) >= set(bench) and len(sub):
-            points.append({"step": step, "value": float(sub["pass_at_k"].mean()),
-                           "run_low": float(sub["ci_low"].mean()), "run_high": float(sub["ci_high"].mean())})
+            points.append(
+                {
+                    "step": step,
+                    "value": float(sub["pass_at_k"].mean()),
+                    "run_low": float(sub["ci_low"].mean()),
+                    "run_high": float(sub["ci_high"].mean()),
+                }
+            )
     return pd.DataFrame(points, columns=["step", "value", "run_low", "run_high"]).sort_values("step")
 
 
-def series_snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set: str, series: Series, k: int,
-                          bench: list[str]) -> pd.DataFrame:
+def series_snapshot_curve(
+    cfg: dict, passk: pd.DataFrame, model: str, train_set: str, series: Series, k: int, bench: list[str]
+) -> pd.DataFrame:
     """:func:`snapshot_curve` of one series: columns step, value, ci_low, ci_high, n_seeds. A single run has no
     band (NaN); a pooled method is the mean over its seeds at each step with the interval over seeds."""
     cols = ["step", "value", "ci_low", "ci_high", "n_seeds"]
@@ -48,8 +57,9 @@ def series_snapshot_curve(cfg: dict, passk: pd.DataFrame, model: str, train_set:
     return out.sort_values("step")[cols].reset_index(drop=True)
 
 
-def pass_at_k_panel(ax, cfg: dict, passk: pd.DataFrame, model: str, ts: str, methods: list[str], k: int,
-                    bench_all: list[str], tag: str) -> int:
+def pass_at_k_panel(
+    ax, cfg: dict, passk: pd.DataFrame, model: str, ts: str, methods: list[str], k: int, bench_all: list[str], tag: str
+) -> int:
     """Draw pass@k over training for ``methods`` (run ids) of one (model, train_set), the runs of one method
     pooled over seeds; return the number of curves drawn."""
     max_steps = int(cfg["training"]["max_steps"])
@@ -66,11 +76,25 @@ def pass_at_k_panel(ax, cfg: dict, passk: pd.DataFrame, model: str, ts: str, met
         cur = series_snapshot_curve(cfg, passk, model, ts, series, k, bench)
         if cur.empty:
             continue
-        ax.plot(cur["step"], 100 * cur["value"], color=method_color(m), ls=method_linestyle(m),
-                marker=method_marker(m), ms=4, lw=1.6, label=series.label)
+        ax.plot(
+            cur["step"],
+            100 * cur["value"],
+            color=method_color(m),
+            ls=method_linestyle(m),
+            marker=method_marker(m),
+            ms=4,
+            lw=1.6,
+            label=series.label,
+        )
         if series.pooled:
-            ax.fill_between(cur["step"].to_numpy(dtype=float), 100 * cur["ci_low"].to_numpy(dtype=float),
-                            100 * cur["ci_high"].to_numpy(dtype=float), color=method_color(m), alpha=0.15, lw=0)
+            ax.fill_between(
+                cur["step"].to_numpy(dtype=float),
+                100 * cur["ci_low"].to_numpy(dtype=float),
+                100 * cur["ci_high"].to_numpy(dtype=float),
+                color=method_color(m),
+                alpha=0.15,
+                lw=0,
+            )
         drawn += 1
     if not drawn:
         note(ax, f"no pass@{k} rows for {model} / {ts}")

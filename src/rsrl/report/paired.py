@@ -43,9 +43,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["model", "train_set", "method", "estimator", "params", "reference", "benchmark", "k", "n_problems",
-           "n_samples", "n_seeds", "reference_n_seeds", "pass_at_k", "reference_pass_at_k", "diff", "diff_ci_low",
-           "diff_ci_high", "p_value"]
+COLUMNS = [
+    "model",
+    "train_set",
+    "method",
+    "estimator",
+    "params",
+    "reference",
+    "benchmark",
+    "k",
+    "n_problems",
+    "n_samples",
+    "n_seeds",
+    "reference_n_seeds",
+    "pass_at_k",
+    "reference_pass_at_k",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+]
 
 
 def reference_method(cfg: dict) -> str:
@@ -54,8 +71,10 @@ def reference_method(cfg: dict) -> str:
     entry = cfg["report"]["paired"].get("reference") or grid.roles(cfg).reference_entry
     methods = grid.expand_methods([entry], where="config key report.paired.reference")
     if len(methods) != 1:
-        raise grid.GridError(f"config key report.paired.reference: {entry} names {len(methods)} methods "
-                             f"({[m.id for m in methods]}); give one value per parameter.")
+        raise grid.GridError(
+            f"config key report.paired.reference: {entry} names {len(methods)} methods "
+            f"({[m.id for m in methods]}); give one value per parameter."
+        )
     return methods[0].id
 
 
@@ -74,9 +93,11 @@ def _stack(frames: list[pd.DataFrame], files: list, ks: list[int]) -> np.ndarray
     out = []
     for df, f in zip(frames, files):
         if sorted(df["problem_id"]) != ids:
-            raise ValueError(f"{f}: its problems differ from those of {files[0]} ({len(df)} vs {len(ids)} problems); "
-                             "a paired comparison needs the same problems for every run. Re-evaluate with the "
-                             "same benchmark settings.")
+            raise ValueError(
+                f"{f}: its problems differ from those of {files[0]} ({len(df)} vs {len(ids)} problems); "
+                "a paired comparison needs the same problems for every run. Re-evaluate with the "
+                "same benchmark settings."
+            )
         df = df.set_index("problem_id").loc[ids]
         n, c = df["n"].to_numpy(), df["c"].to_numpy()
         out.append(pass_at_k(n[:, None], c[:, None], np.asarray(ks)[None, :]))
@@ -102,8 +123,12 @@ def compare(cfg: dict, problems: list[str | Path]) -> pd.DataFrame:
     for model, ts in dict.fromkeys((c.model, c.train_set) for c, _ in tg):
         series = {parts(s.runs[0])[0]: s.runs for s in group_runs(grid.methods_of(cfg, model, ts))}
         ref_runs = series[ref]
-        frames = {(r, b): read_problems(by_key[(model, ts, r, b)]) for runs in series.values() for r in runs
-                  for b in cfg["benchmarks"]}
+        frames = {
+            (r, b): read_problems(by_key[(model, ts, r, b)])
+            for runs in series.values()
+            for r in runs
+            for b in cfg["benchmarks"]
+        }
         for method, runs in series.items():
             if method == ref:
                 continue
@@ -113,21 +138,36 @@ def compare(cfg: dict, problems: list[str | Path]) -> pd.DataFrame:
                 n_min = int(min(frames[(r, b)]["n"].min() for r in both))
                 ks = [k for k in k_table(cfg) if k <= n_min]
                 if not ks:
-                    log.info("%s/%s %s vs %s on %s: no k of report.k_table is <= n = %d", model, ts, method, ref, b,
-                             n_min)
+                    log.info(
+                        "%s/%s %s vs %s on %s: no k of report.k_table is <= n = %d", model, ts, method, ref, b, n_min
+                    )
                     continue
                 values = _stack([frames[(r, b)] for r in both], [by_key[(model, ts, r, b)] for r in both], ks)
-                a, z = values[:len(runs)], values[len(runs):]
+                a, z = values[: len(runs)], values[len(runs) :]
                 res = seed_t_diff(a, z, alpha=ALPHA)
                 for j, k in enumerate(ks):
-                    records.append({
-                        "model": model, "train_set": ts, "method": method, "estimator": keys["estimator"],
-                        "params": keys["params"], "reference": ref, "benchmark": b, "k": k,
-                        "n_problems": values.shape[1], "n_samples": n_min, "n_seeds": len(runs),
-                        "reference_n_seeds": len(ref_runs), "pass_at_k": float(a[:, :, j].mean()),
-                        "reference_pass_at_k": float(z[:, :, j].mean()), "diff": float(res.diff[j]),
-                        "diff_ci_low": float(res.low[j]), "diff_ci_high": float(res.high[j]),
-                        "p_value": float(res.p_value[j])})
+                    records.append(
+                        {
+                            "model": model,
+                            "train_set": ts,
+                            "method": method,
+                            "estimator": keys["estimator"],
+                            "params": keys["params"],
+                            "reference": ref,
+                            "benchmark": b,
+                            "k": k,
+                            "n_problems": values.shape[1],
+                            "n_samples": n_min,
+                            "n_seeds": len(runs),
+                            "reference_n_seeds": len(ref_runs),
+                            "pass_at_k": float(a[:, :, j].mean()),
+                            "reference_pass_at_k": float(z[:, :, j].mean()),
+                            "diff": float(res.diff[j]),
+                            "diff_ci_low": float(res.low[j]),
+                            "diff_ci_high": float(res.high[j]),
+                            "p_value": float(res.p_value[j]),
+                        }
+                    )
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
@@ -142,26 +182,33 @@ def _p(p: float) -> str:
 def to_markdown(cfg: dict, table: pd.DataFrame) -> str:
     ref = reference_method(cfg)
     lines = [f"# Paired comparison with {label(ref)}", ""]
-    lines.append(f"Difference of pass@k, method − {label(ref)}, in percentage points, with its 95 % interval "
-                 "[low, high] and two-sided p-value: a Welch t-interval over the two methods' training seeds with "
-                 "the paired variance over the benchmark's problems added (Welch–Satterthwaite degrees of "
-                 "freedom), widened where every value sits at 0 or 1 to Newcombe's score interval, and clipped to "
-                 "[−100, +100]. Its coverage is measured by simulation in `benchmarks/bench_coverage.py`. A method "
-                 "(or reference) trained from one seed gets no interval and no p-value ([–]): the seed-to-seed "
-                 "variation of one run cannot be estimated, and RL runs differ between seeds as much as methods "
-                 "do. Per-problem pass@k is the unbiased estimate; a method's value is the mean over its seeds and "
-                 "the problems. *Seeds*: the method's runs; the reference's are given in each heading.")
+    lines.append(
+        f"Difference of pass@k, method − {label(ref)}, in percentage points, with its 95 % interval "
+        "[low, high] and two-sided p-value: a Welch t-interval over the two methods' training seeds with "
+        "the paired variance over the benchmark's problems added (Welch–Satterthwaite degrees of "
+        "freedom), widened where every value sits at 0 or 1 to Newcombe's score interval, and clipped to "
+        "[−100, +100]. Its coverage is measured by simulation in `benchmarks/bench_coverage.py`. A method "
+        "(or reference) trained from one seed gets no interval and no p-value ([–]): the seed-to-seed "
+        "variation of one run cannot be estimated, and RL runs differ between seeds as much as methods "
+        "do. Per-problem pass@k is the unbiased estimate; a method's value is the mean over its seeds and "
+        "the problems. *Seeds*: the method's runs; the reference's are given in each heading."
+    )
     lines.append("")
     if table.empty:
-        lines.append(f"No (model, training set) of the grid trains {label(ref)} and another method, so there is "
-                     "nothing to compare (set report.paired.reference to a method of the grid).")
+        lines.append(
+            f"No (model, training set) of the grid trains {label(ref)} and another method, so there is "
+            "nothing to compare (set report.paired.reference to a method of the grid)."
+        )
         return "\n".join(lines) + "\n"
     bench = [b for b in cfg["benchmarks"] if b in set(table["benchmark"])]
     for (model, ts), block in table.groupby(["model", "train_set"], sort=False):
         ref_seeds = int(block["reference_n_seeds"].iloc[0])
         for k, kb in block.groupby("k", sort=True):
-            lines += [f"## {model}, trained on {ts}: pass@{k} ({label(ref)}: {ref_seeds} "
-                      f"seed{'s' if ref_seeds != 1 else ''})", ""]
+            lines += [
+                f"## {model}, trained on {ts}: pass@{k} ({label(ref)}: {ref_seeds} "
+                f"seed{'s' if ref_seeds != 1 else ''})",
+                "",
+            ]
             lines.append("| Method | Seeds | " + " | ".join(bench) + " |")
             lines.append("|---|---:|" + "---:|" * len(bench))
             for method, mb in kb.groupby("method", sort=False):
@@ -173,8 +220,9 @@ def to_markdown(cfg: dict, table: pd.DataFrame) -> str:
                         continue
                     r = r.iloc[0]
                     if r["diff_ci_low"] == r["diff_ci_low"]:
-                        cells.append(f"{_pp(r['diff'])} [{_pp(r['diff_ci_low'])}, {_pp(r['diff_ci_high'])}], "
-                                     f"{_p(r['p_value'])}")
+                        cells.append(
+                            f"{_pp(r['diff'])} [{_pp(r['diff_ci_low'])}, {_pp(r['diff_ci_high'])}], {_p(r['p_value'])}"
+                        )
                     else:
                         cells.append(f"{_pp(r['diff'])} [–]")
                 lines.append(f"| {label(method)} | {int(mb['n_seeds'].iloc[0])} | " + " | ".join(cells) + " |")
@@ -191,6 +239,14 @@ def _run(args, cfg: dict) -> list:
     return write_tables(args.out, *make_paired(cfg, args.problems))
 
 
-COMMAND = Command("paired", "paired differences with the reference method (CSV and Markdown)", _run,
-                  (Arg(("--problems",), {"nargs": "*", "default": [],
-                                         "help": "problems.parquet of each rsrl.report.paired.targets entry"}),))
+COMMAND = Command(
+    "paired",
+    "paired differences with the reference method (CSV and Markdown)",
+    _run,
+    (
+        Arg(
+            ("--problems",),
+            {"nargs": "*", "default": [], "help": "problems.parquet of each rsrl.report.paired.targets entry"},
+        ),
+    ),
+)

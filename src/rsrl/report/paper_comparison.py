@@ -43,14 +43,28 @@ log = logging.getLogger(__name__)
 #: What the paper's "GRPO" row is compared with, by the method ``report.paper_methods.grpo`` names, and why.
 GRPO_VARIANTS = {
     "drgrpo": "GRPO is compared as the authors' code runs it: the mean baseline r − mean without std division "
-              "(the β = 0 branch of codes/risk_sensitive_adv.py in Jackory/RS-GRPO; the paper labels GRPO "
-              "\"β = 0\"). Whether Table 2's GRPO runs used it or verl's std-normalised default is not stated.",
+    "(the β = 0 branch of codes/risk_sensitive_adv.py in Jackory/RS-GRPO; the paper labels GRPO "
+    "\"β = 0\"). Whether Table 2's GRPO runs used it or verl's std-normalised default is not stated.",
     "grpo": "GRPO is compared in its std-normalised form (r − mean)/std; the authors' code computes their β = 0 "
-            "\"GRPO\" as r − mean without std division (codes/risk_sensitive_adv.py in Jackory/RS-GRPO).",
+    '"GRPO" as r − mean without std division (codes/risk_sensitive_adv.py in Jackory/RS-GRPO).',
 }
 
-COLUMNS = ["model", "train_set", "method", "benchmark", "k", "paper", "ours", "ours_ci_low", "ours_ci_high",
-           "delta", "within_ci", "n_seeds", "ours_seed_ci_low", "ours_seed_ci_high"]
+COLUMNS = [
+    "model",
+    "train_set",
+    "method",
+    "benchmark",
+    "k",
+    "paper",
+    "ours",
+    "ours_ci_low",
+    "ours_ci_high",
+    "delta",
+    "within_ci",
+    "n_seeds",
+    "ours_seed_ci_low",
+    "ours_seed_ci_high",
+]
 # What one value of ours is: the runs (seeds) of one method id pooled.
 _KEY = ["model", "train_set", "method_id", "benchmark", "k"]
 BANDIT_COLUMNS = ["beta", "paper", "ours_mean", "ours_min", "ours_max", "n_seeds", "delta", "within_range"]
@@ -96,24 +110,47 @@ def compare(cfg: dict, reference: pd.DataFrame, passk: pd.DataFrame) -> pd.DataF
     ref = reference[reference["k"].isin(KS)].copy()
     unknown = sorted(set(ref["method"]) - set(ids))
     if unknown:
-        raise ValueError(f"reference methods {unknown} have no entry in config key report.paper_methods "
-                         f"(labels configured: {sorted(ids)}); add one per paper label")
+        raise ValueError(
+            f"reference methods {unknown} have no entry in config key report.paper_methods "
+            f"(labels configured: {sorted(ids)}); add one per paper label"
+        )
     ours = {(r[0], r[1], r[2], r[3], int(r[4])): r[5:] for r in pooled_final(passk).itertuples(index=False)}
     out = []
     for r in ref.itertuples():
         mid = ids[r.method]
         ts = BASE if mid == BASE else r.train_set
         got = ours.get((r.model, ts, mid, r.benchmark, int(r.k)))
-        row = {"model": r.model, "train_set": r.train_set, "method": r.method, "benchmark": r.benchmark,
-               "k": int(r.k), "paper": float(r.paper)}
+        row = {
+            "model": r.model,
+            "train_set": r.train_set,
+            "method": r.method,
+            "benchmark": r.benchmark,
+            "k": int(r.k),
+            "paper": float(r.paper),
+        }
         if got is None:
-            row.update(ours=np.nan, ours_ci_low=np.nan, ours_ci_high=np.nan, delta=np.nan, within_ci=pd.NA,
-                       n_seeds=pd.NA, ours_seed_ci_low=np.nan, ours_seed_ci_high=np.nan)
+            row.update(
+                ours=np.nan,
+                ours_ci_low=np.nan,
+                ours_ci_high=np.nan,
+                delta=np.nan,
+                within_ci=pd.NA,
+                n_seeds=pd.NA,
+                ours_seed_ci_low=np.nan,
+                ours_seed_ci_high=np.nan,
+            )
         else:
             v, lo, hi, seed_lo, seed_hi = (100 * float(x) for x in got[:5])
-            row.update(ours=v, ours_ci_low=lo, ours_ci_high=hi, delta=v - float(r.paper),
-                       within_ci=bool(lo - 1e-9 <= float(r.paper) <= hi + 1e-9), n_seeds=int(got[5]),
-                       ours_seed_ci_low=seed_lo, ours_seed_ci_high=seed_hi)
+            row.update(
+                ours=v,
+                ours_ci_low=lo,
+                ours_ci_high=hi,
+                delta=v - float(r.paper),
+                within_ci=bool(lo - 1e-9 <= float(r.paper) <= hi + 1e-9),
+                n_seeds=int(got[5]),
+                ours_seed_ci_low=seed_lo,
+                ours_seed_ci_high=seed_hi,
+            )
         out.append(row)
     df = pd.DataFrame(out, columns=COLUMNS)
     df["within_ci"] = df["within_ci"].astype("boolean")
@@ -133,9 +170,17 @@ def pooled_final(passk: pd.DataFrame) -> pd.DataFrame:
     cols = [*_KEY, "pass_at_k", "ci_low", "ci_high"] + (["seed"] if "seed" in final.columns else [])
     final = final[cols].assign(k=final["k"].astype(int))
     s = summarize(final, ["pass_at_k", "ci_low", "ci_high"], by=_KEY, bounds={"pass_at_k": ("ci_low", "ci_high")})
-    return pd.DataFrame({**{c: s[c] for c in _KEY}, "pass_at_k": s["pass_at_k"], "ci_low": s["ci_low"],
-                         "ci_high": s["ci_high"], "seed_ci_low": s["pass_at_k_ci_low"],
-                         "seed_ci_high": s["pass_at_k_ci_high"], "n_seeds": s["n_seeds"]})
+    return pd.DataFrame(
+        {
+            **{c: s[c] for c in _KEY},
+            "pass_at_k": s["pass_at_k"],
+            "ci_low": s["ci_low"],
+            "ci_high": s["ci_high"],
+            "seed_ci_low": s["pass_at_k_ci_low"],
+            "seed_ci_high": s["pass_at_k_ci_high"],
+            "n_seeds": s["n_seeds"],
+        }
+    )
 
 
 def summary(cfg: dict, table: pd.DataFrame) -> str:
@@ -148,7 +193,8 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
             f"None of the paper's {n_cells} (model, training set, method) rows is in the configured grid, so the "
             f"`ours` column is empty for all {len(table)} values: the configured cells are not the paper's (the "
             "embedded default trains a tiny model on a synthetic task). Run the paper config "
-            "(`config/config.yaml`) to fill it.")
+            "(`config/config.yaml`) to fill it."
+        )
     else:
         inside = int(matched["within_ci"].sum())
         per = matched.groupby("method", sort=False)["delta"].apply(lambda d: float(np.mean(np.abs(d))))
@@ -158,7 +204,8 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
             f"matching result here; {inside} of them ({100 * inside / len(matched):.0f} %) lie within our 95 % "
             f"bootstrap interval over problems. Mean |ours − paper| in percentage points per method: {per_txt}. "
             "Intervals cover the sampling of problems and completions only, not the training run: a paper value "
-            "outside them can still be a seed effect.")
+            "outside them can still be a seed effect."
+        )
     pooled = matched[matched["n_seeds"].fillna(1) > 1]
     if not pooled.empty:
         counts = sorted({int(n) for n in pooled["n_seeds"]})
@@ -167,24 +214,35 @@ def summary(cfg: dict, table: pd.DataFrame) -> str:
             f"({' or '.join(map(str, counts))}): there `ours` is the mean over seeds, shown as mean [low, high] of "
             "the 95 % interval over seeds (Student-t, at least as wide as the seeds' mean interval over problems, "
             "clipped to 0–100 %; columns `ours_seed_ci_low`, `ours_seed_ci_high` of the CSV), and the parenthesis "
-            "is the mean over seeds of each seed's interval over problems (the one `within_ci` refers to).")
-    lines += ["", "Paper labels map to this pipeline's methods as: "
-              + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items()) + ".", ""]
+            "is the mean over seeds of each seed's interval over problems (the one `within_ci` refers to)."
+        )
+    lines += [
+        "",
+        "Paper labels map to this pipeline's methods as: "
+        + ", ".join(f"`{k}` → {method_label(v)}" for k, v in method_map(cfg).items())
+        + ".",
+        "",
+    ]
     grpo = method_map(cfg).get("grpo")
     if grpo in GRPO_VARIANTS:
         lines[-1:-1] = [GRPO_VARIANTS[grpo] + " (config key `report.paper_methods.grpo`.)"]
     if not matched.empty:
         seeds_col = not pooled.empty
-        lines += ["| model | training set | method | benchmark | k | paper | ours (95 % CI) |"
-                  + (" seeds |" if seeds_col else "") + " Δ |",
-                  "|---|---|---|---|---:|---:|---:|" + ("---:|" if seeds_col else "") + "---:|"]
+        lines += [
+            "| model | training set | method | benchmark | k | paper | ours (95 % CI) |"
+            + (" seeds |" if seeds_col else "")
+            + " Δ |",
+            "|---|---|---|---|---:|---:|---:|" + ("---:|" if seeds_col else "") + "---:|",
+        ]
         for r in matched.itertuples():
             ours = f"{r.ours:.1f}"
             if np.isfinite(r.ours_seed_ci_low) and np.isfinite(r.ours_seed_ci_high):
                 ours += f" [{r.ours_seed_ci_low:.1f}, {r.ours_seed_ci_high:.1f}]"
             seeds = f" {int(r.n_seeds)} |" if seeds_col else ""
-            lines.append(f"| {r.model} | {r.train_set} | {r.method} | {r.benchmark} | {r.k} | {r.paper:.1f} | "
-                         f"{ours} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) |{seeds} {r.delta:+.1f} |")
+            lines.append(
+                f"| {r.model} | {r.train_set} | {r.method} | {r.benchmark} | {r.k} | {r.paper:.1f} | "
+                f"{ours} ({r.ours_ci_low:.1f}–{r.ours_ci_high:.1f}) |{seeds} {r.delta:+.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -199,15 +257,27 @@ def make_figure(cfg: dict, table: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("paper (%)")
         ax.set_ylabel("this pipeline (%)")
         if sub.empty:
-            note(ax, "no configured cell matches a row of the paper's table\n(the embedded default's cells are "
-                     "not the paper's)")
+            note(
+                ax,
+                "no configured cell matches a row of the paper's table\n(the embedded default's cells are "
+                "not the paper's)",
+            )
             continue
         ax.plot([0, 100], [0, 100], color="#555555", lw=1, ls="--", zorder=1, label="ours = paper")
         for label, g in sub.groupby("method", sort=False):
             mid = ids[label]
             err = np.vstack([g["ours"] - g["ours_ci_low"], g["ours_ci_high"] - g["ours"]])
-            ax.errorbar(g["paper"], g["ours"], yerr=err, fmt="o", ms=4, color=method_color(mid), alpha=0.8,
-                        elinewidth=0.8, label=f"{label} ({_ours_label(mid, g['n_seeds'])})")
+            ax.errorbar(
+                g["paper"],
+                g["ours"],
+                yerr=err,
+                fmt="o",
+                ms=4,
+                color=method_color(mid),
+                alpha=0.8,
+                elinewidth=0.8,
+                label=f"{label} ({_ours_label(mid, g['n_seeds'])})",
+            )
         hi = float(max(sub["paper"].max(), sub["ours_ci_high"].max(), 1.0))
         ax.set_xlim(0, min(100, hi * 1.08))
         ax.set_ylim(0, min(100, hi * 1.08))
@@ -215,8 +285,7 @@ def make_figure(cfg: dict, table: pd.DataFrame) -> plt.Figure:
         ax.legend(fontsize=7, loc="upper left")
     title = "This pipeline against the paper's Table 2 (one point per cell × benchmark; bars: 95 % CI over problems)"
     if (table["n_seeds"].fillna(1) > 1).any():
-        title += ("\nfor a method trained with several seeds: the mean over seeds, bars the mean of the seeds' "
-                  "intervals")
+        title += "\nfor a method trained with several seeds: the mean over seeds, bars the mean of the seeds' intervals"
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
@@ -245,14 +314,33 @@ def compare_bandit(reference: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame
         b = float(r.beta)
         if b in g.index:
             s = g.loc[b]
-            rows.append({"beta": b, "paper": float(r.final_reward), "ours_mean": float(s["mean"]),
-                         "ours_min": float(s["min"]), "ours_max": float(s["max"]), "n_seeds": int(s["count"]),
-                         "delta": float(s["mean"]) - float(r.final_reward),
-                         "within_range": bool(s["min"] - BANDIT_ROUNDING <= float(r.final_reward)
-                                              <= s["max"] + BANDIT_ROUNDING)})
+            rows.append(
+                {
+                    "beta": b,
+                    "paper": float(r.final_reward),
+                    "ours_mean": float(s["mean"]),
+                    "ours_min": float(s["min"]),
+                    "ours_max": float(s["max"]),
+                    "n_seeds": int(s["count"]),
+                    "delta": float(s["mean"]) - float(r.final_reward),
+                    "within_range": bool(
+                        s["min"] - BANDIT_ROUNDING <= float(r.final_reward) <= s["max"] + BANDIT_ROUNDING
+                    ),
+                }
+            )
         else:
-            rows.append({"beta": b, "paper": float(r.final_reward), "ours_mean": np.nan, "ours_min": np.nan,
-                         "ours_max": np.nan, "n_seeds": 0, "delta": np.nan, "within_range": pd.NA})
+            rows.append(
+                {
+                    "beta": b,
+                    "paper": float(r.final_reward),
+                    "ours_mean": np.nan,
+                    "ours_min": np.nan,
+                    "ours_max": np.nan,
+                    "n_seeds": 0,
+                    "delta": np.nan,
+                    "within_range": pd.NA,
+                }
+            )
     df = pd.DataFrame(rows, columns=BANDIT_COLUMNS)
     df["within_range"] = df["within_range"].astype("boolean")
     return df
@@ -269,11 +357,17 @@ def _run(args, cfg: dict) -> list:
     return [*paths, Path(args.bandit_out)]
 
 
-COMMAND = Command("paper", "the reproduction beside the paper's Table 2 and bandit", _run, rules=(Rule("report_paper_comparison"),), arguments=(
-    PASSK,
-    Arg(("--reference",), {"required": True, "help": "the paper's Table 2 (reference/rs_grpo_table2.csv)"}),
-    Arg(("--bandit-reference",), {"required": True, "help": "the authors' bandit rewards"}),
-    Arg(("--bandit-final",), {"required": True, "help": "results/theory/bandit_final.csv"}),
-    Arg(("--figure",), {"required": True, "help": "figure path stem"}),
-    Arg(("--bandit-out",), {"required": True, "help": "bandit comparison table (CSV)"}),
-))
+COMMAND = Command(
+    "paper",
+    "the reproduction beside the paper's Table 2 and bandit",
+    _run,
+    rules=(Rule("report_paper_comparison"),),
+    arguments=(
+        PASSK,
+        Arg(("--reference",), {"required": True, "help": "the paper's Table 2 (reference/rs_grpo_table2.csv)"}),
+        Arg(("--bandit-reference",), {"required": True, "help": "the authors' bandit rewards"}),
+        Arg(("--bandit-final",), {"required": True, "help": "results/theory/bandit_final.csv"}),
+        Arg(("--figure",), {"required": True, "help": "figure path stem"}),
+        Arg(("--bandit-out",), {"required": True, "help": "bandit comparison table (CSV)"}),
+    ),
+)

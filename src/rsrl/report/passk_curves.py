@@ -35,13 +35,20 @@ PANEL_W, PANEL_H = 3.1, 2.5
 
 
 def _curve(passk: pd.DataFrame, model: str, train_set: str, method: str, bench: str) -> pd.DataFrame:
-    sub = passk[(passk["model"] == model) & (passk["train_set"] == train_set) & (passk["method"] == method)
-                & (passk["benchmark"] == bench) & passk["step"].isna() & (passk["k"] <= passk["n_samples"])]
+    sub = passk[
+        (passk["model"] == model)
+        & (passk["train_set"] == train_set)
+        & (passk["method"] == method)
+        & (passk["benchmark"] == bench)
+        & passk["step"].isna()
+        & (passk["k"] <= passk["n_samples"])
+    ]
     return sub.sort_values("k")
 
 
-def series_curve(passk: pd.DataFrame, model: str, train_set: str, series: Series,
-                 bench: str) -> tuple[pd.DataFrame, list[str]]:
+def series_curve(
+    passk: pd.DataFrame, model: str, train_set: str, series: Series, bench: str
+) -> tuple[pd.DataFrame, list[str]]:
     """The curve of one series (columns k, pass_at_k, ci_low, ci_high, n_problems, n_samples, n_seeds) and the
     runs of it without rows. A single run's band is its bootstrap interval over problems; a pooled method's
     value is the mean over its seeds at each k and its band the interval over seeds
@@ -66,8 +73,7 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
     apply_style()
     rows = [r for r in grid.rows(cfg) if model is None or r[0] == model]
     if model is not None and not rows:
-        raise ValueError(f"model {model!r} has no trained cell in the configured grid; grid rows are "
-                         f"{grid.rows(cfg)}.")
+        raise ValueError(f"model {model!r} has no trained cell in the configured grid; grid rows are {grid.rows(cfg)}.")
     bench = list(cfg["benchmarks"])
     nrow, ncol = max(len(rows), 1), max(len(bench), 1)
     fig, axes = plt.subplots(nrow, ncol, figsize=(PANEL_W * ncol + 0.6, PANEL_H * nrow + 1.3), squeeze=False)
@@ -88,8 +94,16 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
                 k = cur["k"].to_numpy()
                 y = 100 * cur["pass_at_k"].to_numpy(dtype=float)
                 color = method_color(meth)
-                (line,) = ax.plot(k, y, color=color, ls=method_linestyle(meth), marker=method_marker(meth),
-                                  ms=3, lw=1.5, label=series.label)
+                (line,) = ax.plot(
+                    k,
+                    y,
+                    color=color,
+                    ls=method_linestyle(meth),
+                    marker=method_marker(meth),
+                    ms=3,
+                    lw=1.5,
+                    label=series.label,
+                )
                 lo, hi = cur["ci_low"].to_numpy(dtype=float), cur["ci_high"].to_numpy(dtype=float)
                 if series.pooled or (np.isfinite(lo).all() and np.isfinite(hi).all()):
                     ax.fill_between(k, 100 * lo, 100 * hi, color=color, alpha=0.15, lw=0)
@@ -108,8 +122,7 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
                 size_txt = f"{p} problems, n={n}"
             else:
                 size_txt = "; ".join(f"{p} problems, n={n}" for p, n in sorted(sizes))
-            ax.text(0.98, 0.03, size_txt, transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-                    color="#444444")
+            ax.text(0.98, 0.03, size_txt, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#444444")
             if kmax > 1:
                 ax.set_xscale("log", base=2)
                 ax.set_xlim(1, kmax)
@@ -117,8 +130,16 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
             ax.set_xlabel("k (samples)" if i == nrow - 1 else "")
             if absent:
                 log.warning("pass@k rows missing for %s on %s: %s", f"{mdl}/{ts}", b, absent)
-                ax.text(0.02, 0.97, "not evaluated: " + ", ".join(method_label(m) for m in absent),
-                        transform=ax.transAxes, ha="left", va="top", fontsize=6, color="#aa0000")
+                ax.text(
+                    0.02,
+                    0.97,
+                    "not evaluated: " + ", ".join(method_label(m) for m in absent),
+                    transform=ax.transAxes,
+                    ha="left",
+                    va="top",
+                    fontsize=6,
+                    color="#aa0000",
+                )
         axes[i, 0].set_ylabel(f"{mdl}\ntrained on {ts}\n\npass@k (%)")
     if not rows:
         note(axes[0, 0], "the configured grid has no trained cells")
@@ -126,16 +147,26 @@ def make_fig4(cfg: dict, passk: pd.DataFrame, model: str | None = None) -> plt.F
     fig.tight_layout(rect=(0, 0, 1, top))
     order = sorted(handles, key=lambda lab: handles[lab][0])
     if order:
-        fig.legend([handles[lab][1] for lab in order], order, loc="lower center",
-                   ncol=min(len(order), 7), bbox_to_anchor=(0.5, top), frameon=False)
+        fig.legend(
+            [handles[lab][1] for lab in order],
+            order,
+            loc="lower center",
+            ncol=min(len(order), 7),
+            bbox_to_anchor=(0.5, top),
+            frameon=False,
+        )
     who = f" — {model}" if model else ""
     if pooled:
-        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
-                 "bands: 95% CI over problems (bootstrap ∪ Wilson); for a mean of several seeds, 95% t-interval "
-                 "over seeds ∪ the runs' mean CI; all clipped to 0–100%")
+        title = (
+            f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
+            "bands: 95% CI over problems (bootstrap ∪ Wilson); for a mean of several seeds, 95% t-interval "
+            "over seeds ∪ the runs' mean CI; all clipped to 0–100%"
+        )
     else:
-        title = (f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
-                 "bands: 95% CI over problems (bootstrap ∪ Wilson score), clipped to 0–100%")
+        title = (
+            f"Fig. 4{who}: pass@k against k (unbiased estimator, mean over problems; n = samples per problem)\n"
+            "bands: 95% CI over problems (bootstrap ∪ Wilson score), clipped to 0–100%"
+        )
     fig.suptitle(title, y=top + 0.5 / fig.get_figheight(), va="bottom", fontsize=11)
     return fig
 
@@ -152,6 +183,10 @@ def _per_model(cfg: dict) -> list[dict]:
     return [{"model": m} for m in models] if len(models) > 1 else []
 
 
-COMMAND = Command("fig4", "Fig. 4: pass@k curves", _run,
-                  (PASSK, Arg(("--model",), {"default": None, "help": "draw only this model's rows"})),
-                  rules=(Rule("report_fig4"), Rule("report_fig4_model", _per_model)))
+COMMAND = Command(
+    "fig4",
+    "Fig. 4: pass@k curves",
+    _run,
+    (PASSK, Arg(("--model",), {"default": None, "help": "draw only this model's rows"})),
+    rules=(Rule("report_fig4"), Rule("report_fig4_model", _per_model)),
+)

@@ -53,8 +53,9 @@ def t_interval(values, level: float = LEVEL) -> tuple[float, float, int]:
     return mean, hw, s
 
 
-def seed_interval(values, level: float = LEVEL, run_bounds: tuple | None = None,
-                  limits: tuple[float, float] | None = LIMITS) -> tuple[float, float, float]:
+def seed_interval(
+    values, level: float = LEVEL, run_bounds: tuple | None = None, limits: tuple[float, float] | None = LIMITS
+) -> tuple[float, float, float]:
     """(mean, low, high) over seeds: the Student-t interval of :func:`t_interval`, widened to the mean over seeds
     of each run's own (low, high) where ``run_bounds`` gives them (arrays, one value per seed; a NaN bound is
     ignored) and clipped to ``limits``. NaN bounds with fewer than two values."""
@@ -71,9 +72,14 @@ def seed_interval(values, level: float = LEVEL, run_bounds: tuple | None = None,
     return mean, low, high
 
 
-def summarize(rows: pd.DataFrame, values: str | list[str], by: list[str] | None = None,
-              level: float = LEVEL, bounds: dict[str, tuple[str, str]] | None = None,
-              limits: tuple[float, float] | None = LIMITS) -> pd.DataFrame:
+def summarize(
+    rows: pd.DataFrame,
+    values: str | list[str],
+    by: list[str] | None = None,
+    level: float = LEVEL,
+    bounds: dict[str, tuple[str, str]] | None = None,
+    limits: tuple[float, float] | None = LIMITS,
+) -> pd.DataFrame:
     """Per group of ``by`` (default: every column but :data:`RUN_COLUMNS` and ``values``), the mean of each value
     column over the group's rows (one row per seed), its interval over seeds and the number of seeds.
 
@@ -97,8 +103,10 @@ def summarize(rows: pd.DataFrame, values: str | list[str], by: list[str] | None 
         if "seed" in g.columns:
             seeds = g["seed"].dropna()
             if seeds.duplicated().any():
-                raise ValueError(f"summarize: seed {seeds[seeds.duplicated()].iloc[0]} appears twice in the group "
-                                 f"{rec}: a run is counted twice")
+                raise ValueError(
+                    f"summarize: seed {seeds[seeds.duplicated()].iloc[0]} appears twice in the group "
+                    f"{rec}: a run is counted twice"
+                )
         for v in values:
             lo_hi = None
             if bounds and v in bounds:
@@ -118,7 +126,7 @@ def summarize(rows: pd.DataFrame, values: str | list[str], by: list[str] | None 
 class Series:
     """What one line of a figure or one summary row shows: a single run, or all runs (seeds) of one method."""
 
-    key: str             # the run id of a single run; the method id of a pooled method
+    key: str  # the run id of a single run; the method id of a pooled method
     runs: tuple[str, ...]
 
     @property

@@ -24,7 +24,8 @@ _MARKERS = ["^", "v", "D", "o", "P", "X", "*", "h", "<"]
 _BASE_COLOR = "#7f7f7f"
 # RS-GRPO: amber → red → magenta → violet as β grows (log scale, saturating at β = 32), in every figure.
 _RS_CMAP = mcolors.LinearSegmentedColormap.from_list(
-    "rs_beta", ["#E6A100", "#E66100", "#D62728", "#B5179E", "#6A0DAD", "#2E0854"])
+    "rs_beta", ["#E6A100", "#E66100", "#D62728", "#B5179E", "#6A0DAD", "#2E0854"]
+)
 _RS_BETA_MAX = 32.0
 
 
@@ -87,27 +88,28 @@ def method_sort_key(checkpoint_id: str) -> tuple:
 
 def apply_style() -> None:
     """Matplotlib defaults for all report figures."""
-    plt.rcParams.update({
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "font.size": 10,
-        "axes.titlesize": 10,
-        "axes.labelsize": 9,
-        "xtick.labelsize": 8,
-        "ytick.labelsize": 8,
-        "legend.fontsize": 9,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "svg.fonttype": "none",
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "font.size": 10,
+            "axes.titlesize": 10,
+            "axes.labelsize": 9,
+            "xtick.labelsize": 8,
+            "ytick.labelsize": 8,
+            "legend.fontsize": 9,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.fonttype": "none",
+        }
+    )
 
 
 def note(ax, text: str) -> None:
     """Write an explanatory note in an empty panel (e.g. a method missing from the grid)."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#555555",
-            wrap=True)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#555555", wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)

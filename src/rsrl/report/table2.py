@@ -44,8 +44,7 @@ def value_columns(cfg: dict) -> list[str]:
 def columns(cfg: dict) -> list[str]:
     """Every column of the CSV, in order (the same for every grid)."""
     vals = value_columns(cfg)
-    return (ID_COLUMNS + vals + [SEEDS_COLUMN]
-            + [f"{c}_{side}" for c in vals for side in ("ci_low", "ci_high")])
+    return ID_COLUMNS + vals + [SEEDS_COLUMN] + [f"{c}_{side}" for c in vals for side in ("ci_low", "ci_high")]
 
 
 def table_rows(cfg: dict) -> list[Checkpoint]:
@@ -104,16 +103,19 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
     idx = full["pass_at_k"]
     if idx.index.duplicated().any():
         dup = idx.index[idx.index.duplicated()][0]
-        raise ValueError(f"results/tables/passk.csv: duplicate row for (model, train_set, method, benchmark, k) = "
-                         f"{dup}; regenerate it with the evaluation stage.")
+        raise ValueError(
+            f"results/tables/passk.csv: duplicate row for (model, train_set, method, benchmark, k) = "
+            f"{dup}; regenerate it with the evaluation stage."
+        )
     values = idx.to_dict()
     lows, highs = full["ci_low"].to_dict(), full["ci_high"].to_dict()
     rows = table_rows(cfg)
     seen = set(zip(final["model"], final["train_set"], final["method"]))
     for r in rows:
         if (r.model, r.train_set, r.id) not in seen:
-            log.warning("passk.csv has no rows for checkpoint %s/%s/%s; its table row is empty", r.model,
-                        r.train_set, r.id)
+            log.warning(
+                "passk.csv has no rows for checkpoint %s/%s/%s; its table row is empty", r.model, r.train_set, r.id
+            )
     pooled = pooled_runs(cfg)
     records = []
     for k in k_table(cfg):
@@ -123,8 +125,7 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
             log.warning("pass@%d: no benchmark has k <= n samples per problem; metric left out", k)
             continue
         if skipped:
-            log.info("pass@%d: not defined on %s (fewer than %d samples per problem or not evaluated)",
-                     k, skipped, k)
+            log.info("pass@%d: not defined on %s (fewer than %d samples per problem or not evaluated)", k, skipped, k)
         for ck in rows:
             keys = checkpoint_keys(ck, "")
             rec = {c: keys[c] for c in ID_COLUMNS[:-1]} | {"metric": f"pass@{k}"}
@@ -139,8 +140,14 @@ def build_table2(cfg: dict, passk: pd.DataFrame) -> pd.DataFrame:
             records.append(rec)
             series = pooled.get((ck.model, ck.train_set, ck.id))
             if series:
-                mine = [r for r in records if r["model"] == ck.model and r["train_set"] == ck.train_set
-                        and r["metric"] == rec["metric"] and r["method"] in series.runs]
+                mine = [
+                    r
+                    for r in records
+                    if r["model"] == ck.model
+                    and r["train_set"] == ck.train_set
+                    and r["metric"] == rec["metric"]
+                    and r["method"] in series.runs
+                ]
                 records.append(_summary_row(series.key, mine, value_columns(cfg)))
     table = pd.DataFrame.from_records(records, columns=columns(cfg))
     table[SEEDS_COLUMN] = table[SEEDS_COLUMN].astype("Int64")
@@ -175,29 +182,34 @@ def to_markdown(cfg: dict, table: pd.DataFrame, passk: pd.DataFrame) -> str:
     cols = bench + ["average"]
     final = passk[passk["step"].isna()]
     lines = ["# Table 2: pass@k on the evaluation benchmarks", ""]
-    lines.append("Unbiased pass@k estimates (Chen et al., 2021) in percent, averaged over each benchmark's problems. "
-                 "In each block the best value of every column is in **bold**. *Average* is the mean over the "
-                 "benchmarks on which the metric is defined; – marks a value that is not available (k larger "
-                 "than the number of samples per problem, or not evaluated).")
+    lines.append(
+        "Unbiased pass@k estimates (Chen et al., 2021) in percent, averaged over each benchmark's problems. "
+        "In each block the best value of every column is in **bold**. *Average* is the mean over the "
+        "benchmarks on which the metric is defined; – marks a value that is not available (k larger "
+        "than the number of samples per problem, or not evaluated)."
+    )
     lines.append("")
     sizes = []
     for b in bench:
         sub = final[final["benchmark"] == b]
         if len(sub):
-            sizes.append(f"{b}: {int(sub['n_problems'].max())} problems, n = {int(sub['n_samples'].max())} samples "
-                         "per problem")
+            sizes.append(
+                f"{b}: {int(sub['n_problems'].max())} problems, n = {int(sub['n_samples'].max())} samples per problem"
+            )
         else:
             sizes.append(f"{b}: not evaluated")
     lines.append("Benchmarks: " + "; ".join(sizes) + ".")
     lines.append("")
     if table[SEEDS_COLUMN].notna().any():
-        lines.append("Each training seed has its own row; a method with several seeds is followed by its summary "
-                     "row, *mean of s seeds*: the mean over its seeds and its 95 % interval [low, high]: the "
-                     "Student-t interval over seeds (t_{0.975, s−1} · sd / √s), widened to at least the mean of the "
-                     "seeds' own 95 % intervals over problems and clipped to 0–100 % (its coverage is measured by "
-                     "`benchmarks/bench_coverage.py`). A method with one seed has no interval over seeds: the "
-                     "seed-to-seed variation cannot be estimated from one run. Bold compares every row, summaries "
-                     "included, by its value (the mean for a summary).")
+        lines.append(
+            "Each training seed has its own row; a method with several seeds is followed by its summary "
+            "row, *mean of s seeds*: the mean over its seeds and its 95 % interval [low, high]: the "
+            "Student-t interval over seeds (t_{0.975, s−1} · sd / √s), widened to at least the mean of the "
+            "seeds' own 95 % intervals over problems and clipped to 0–100 % (its coverage is measured by "
+            "`benchmarks/bench_coverage.py`). A method with one seed has no interval over seeds: the "
+            "seed-to-seed variation cannot be estimated from one run. Bold compares every row, summaries "
+            "included, by its value (the mean for a summary)."
+        )
         lines.append("")
     for metric, mdf in table.groupby("metric", sort=False):
         lines += [f"## {metric}", ""]

@@ -35,11 +35,37 @@ BINS = ("0", "(0, 0.4]", "(0.4, 0.8]", "(0.8, 1)", "1")
 HEADLINE = (0, 1)
 #: The paper's value of the headline share (Fig. 7(b) of arXiv 2509.24261: GRPO → RS-GRPO).
 PAPER_SHARE = 0.08
-MATRIX_COLUMNS = ["model", "train_set", "reference", "method", "reference_bin", "method_bin", "count", "share",
-                  "share_min", "share_max", "n_pairs"]
-HEADLINE_COLUMNS = ["model", "train_set", "reference", "method", "benchmarks", "n_problems", "reference_n_seeds",
-                    "method_n_seeds", "n_pairs", "unsolved", "share", "share_min", "share_max", "share_of_all",
-                    "paper", "delta"]
+MATRIX_COLUMNS = [
+    "model",
+    "train_set",
+    "reference",
+    "method",
+    "reference_bin",
+    "method_bin",
+    "count",
+    "share",
+    "share_min",
+    "share_max",
+    "n_pairs",
+]
+HEADLINE_COLUMNS = [
+    "model",
+    "train_set",
+    "reference",
+    "method",
+    "benchmarks",
+    "n_problems",
+    "reference_n_seeds",
+    "method_n_seeds",
+    "n_pairs",
+    "unsolved",
+    "share",
+    "share_min",
+    "share_max",
+    "share_of_all",
+    "paper",
+    "delta",
+]
 
 
 def bin_index(c, n) -> np.ndarray:
@@ -67,7 +93,7 @@ class Transitions:
 
     reference: str
     method: str
-    pairs: np.ndarray       # [pairs, 5, 5] counts of each (reference run, method run) pair
+    pairs: np.ndarray  # [pairs, 5, 5] counts of each (reference run, method run) pair
     reference_runs: int
     method_runs: int
 
@@ -105,16 +131,27 @@ class Transitions:
         return (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
 
 
-def compare(frames: dict[tuple[str, str], pd.DataFrame], bench: list[str], reference_runs: tuple[str, ...],
-            method_runs: tuple[str, ...], reference: str, method: str) -> Transitions:
+def compare(
+    frames: dict[tuple[str, str], pd.DataFrame],
+    bench: list[str],
+    reference_runs: tuple[str, ...],
+    method_runs: tuple[str, ...],
+    reference: str,
+    method: str,
+) -> Transitions:
     """Transitions of ``method_runs`` against ``reference_runs`` pooled over ``bench``; ``frames`` maps (run id,
     benchmark) to its problems table."""
     pairs = []
     for r in reference_runs:
         for m in method_runs:
             pairs.append(sum(transition_counts(frames[(r, b)], frames[(m, b)]) for b in bench))
-    return Transitions(reference, method, np.asarray(pairs, dtype=np.int64).reshape(-1, len(BINS), len(BINS)),
-                       len(reference_runs), len(method_runs))
+    return Transitions(
+        reference,
+        method,
+        np.asarray(pairs, dtype=np.int64).reshape(-1, len(BINS), len(BINS)),
+        len(reference_runs),
+        len(method_runs),
+    )
 
 
 def tables(t: Transitions, model: str, train_set: str, bench: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -123,21 +160,42 @@ def tables(t: Transitions, model: str, train_set: str, bench: list[str]) -> tupl
     rows = []
     for i, fb in enumerate(BINS):
         for j, tb in enumerate(BINS):
-            rows.append({"model": model, "train_set": train_set, "reference": t.reference, "method": t.method,
-                         "reference_bin": fb, "method_bin": tb, "count": int(t.counts[i, j]),
-                         "share": float(shares[i, j]), "share_min": float(np.nanmin(per[:, i, j])) if len(per)
-                         else np.nan, "share_max": float(np.nanmax(per[:, i, j])) if len(per) else np.nan,
-                         "n_pairs": len(t.pairs)})
+            rows.append(
+                {
+                    "model": model,
+                    "train_set": train_set,
+                    "reference": t.reference,
+                    "method": t.method,
+                    "reference_bin": fb,
+                    "method_bin": tb,
+                    "count": int(t.counts[i, j]),
+                    "share": float(shares[i, j]),
+                    "share_min": float(np.nanmin(per[:, i, j])) if len(per) else np.nan,
+                    "share_max": float(np.nanmax(per[:, i, j])) if len(per) else np.nan,
+                    "n_pairs": len(t.pairs),
+                }
+            )
     share, of_all = t.headline()
     lo, hi = t.headline_spread()
-    head = {"model": model, "train_set": train_set, "reference": t.reference, "method": t.method,
-            "benchmarks": ",".join(bench), "n_problems": t.n_problems, "reference_n_seeds": t.reference_runs,
-            "method_n_seeds": t.method_runs, "n_pairs": len(t.pairs),
-            "unsolved": float(t.counts[HEADLINE[0]].sum() / t.counts.sum()) if t.counts.sum() else np.nan,
-            "share": share, "share_min": lo, "share_max": hi, "share_of_all": of_all, "paper": PAPER_SHARE,
-            "delta": share - PAPER_SHARE}
-    return (pd.DataFrame(rows, columns=MATRIX_COLUMNS),
-            pd.DataFrame([head], columns=HEADLINE_COLUMNS))
+    head = {
+        "model": model,
+        "train_set": train_set,
+        "reference": t.reference,
+        "method": t.method,
+        "benchmarks": ",".join(bench),
+        "n_problems": t.n_problems,
+        "reference_n_seeds": t.reference_runs,
+        "method_n_seeds": t.method_runs,
+        "n_pairs": len(t.pairs),
+        "unsolved": float(t.counts[HEADLINE[0]].sum() / t.counts.sum()) if t.counts.sum() else np.nan,
+        "share": share,
+        "share_min": lo,
+        "share_max": hi,
+        "share_of_all": of_all,
+        "paper": PAPER_SHARE,
+        "delta": share - PAPER_SHARE,
+    }
+    return (pd.DataFrame(rows, columns=MATRIX_COLUMNS), pd.DataFrame([head], columns=HEADLINE_COLUMNS))
 
 
 def _pct(x: float) -> str:
@@ -146,27 +204,34 @@ def _pct(x: float) -> str:
 
 def to_markdown(head: pd.DataFrame, matrix: pd.DataFrame) -> str:
     lines = ["# Fig. 7(b): per-problem accuracy, reference → method", ""]
-    lines.append("Each problem's accuracy c/n (n samples) of one run, binned 0, (0, 0.4], (0.4, 0.8], (0.8, 1), 1; "
-                 "counted by (reference bin, method bin) over the benchmarks listed. Several seeds: every "
-                 "(reference seed, method seed) pair is one comparison; counts are pooled over the pairs and the "
-                 "seed spread is the minimum–maximum over them. *Share*: of the problems the reference never "
-                 "solves, the share the method solves with accuracy in (0, 0.4]; *of all*: the same problems as a "
-                 f"share of all problems. The paper reports {PAPER_SHARE:g} for GRPO → RS-GRPO (its text does not "
-                 "say which of the two shares it is; *delta* compares it with *share*).")
+    lines.append(
+        "Each problem's accuracy c/n (n samples) of one run, binned 0, (0, 0.4], (0.4, 0.8], (0.8, 1), 1; "
+        "counted by (reference bin, method bin) over the benchmarks listed. Several seeds: every "
+        "(reference seed, method seed) pair is one comparison; counts are pooled over the pairs and the "
+        "seed spread is the minimum–maximum over them. *Share*: of the problems the reference never "
+        "solves, the share the method solves with accuracy in (0, 0.4]; *of all*: the same problems as a "
+        f"share of all problems. The paper reports {PAPER_SHARE:g} for GRPO → RS-GRPO (its text does not "
+        "say which of the two shares it is; *delta* compares it with *share*)."
+    )
     lines.append("")
     if head.empty:
-        lines.append("No comparison: the focus cell trains no run of the reference or of the method (see the "
-                     "figure's note).")
+        lines.append(
+            "No comparison: the focus cell trains no run of the reference or of the method (see the figure's note)."
+        )
         return "\n".join(lines) + "\n"
-    lines.append("| model | trained on | reference → method | problems | seed pairs | unsolved by reference | "
-                 "share [seed min, max] | of all | paper | delta |")
+    lines.append(
+        "| model | trained on | reference → method | problems | seed pairs | unsolved by reference | "
+        "share [seed min, max] | of all | paper | delta |"
+    )
     lines.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|")
     for _, r in head.iterrows():
         spread = f" [{_pct(r['share_min'])}, {_pct(r['share_max'])}]" if r["n_pairs"] > 1 else " (one pair)"
         delta = "–" if not np.isfinite(r["delta"]) else f"{100 * r['delta']:+.1f} points"
-        lines.append(f"| {r['model']} | {r['train_set']} | {method_label(r['reference'])} → "
-                     f"{method_label(r['method'])} | {r['n_problems']} | {r['n_pairs']} | {_pct(r['unsolved'])} | "
-                     f"{_pct(r['share'])}{spread} | {_pct(r['share_of_all'])} | {_pct(r['paper'])} | {delta} |")
+        lines.append(
+            f"| {r['model']} | {r['train_set']} | {method_label(r['reference'])} → "
+            f"{method_label(r['method'])} | {r['n_problems']} | {r['n_pairs']} | {_pct(r['unsolved'])} | "
+            f"{_pct(r['share'])}{spread} | {_pct(r['share_of_all'])} | {_pct(r['paper'])} | {delta} |"
+        )
     lines += ["", "Pooled transition matrix (shares of all problems; rows: reference bin, columns: method bin):", ""]
     lines.append("| reference \\ method | " + " | ".join(BINS) + " |")
     lines.append("|---|" + "---:|" * len(BINS))
@@ -190,8 +255,15 @@ def draw(ax, t: Transitions | None, title: str, why: str = "") -> None:
             txt = f"{shares[i, j]:.2f}"
             if len(per) > 1:
                 txt += f"\n[{np.nanmin(per[:, i, j]):.2f}–{np.nanmax(per[:, i, j]):.2f}]"
-            ax.text(j, i, txt, ha="center", va="center", fontsize=7,
-                    color="white" if shares[i, j] > 0.6 * np.nanmax(shares) else "#222222")
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shares[i, j] > 0.6 * np.nanmax(shares) else "#222222",
+            )
     ax.set_xticks(range(len(BINS)), BINS, fontsize=7)
     ax.set_yticks(range(len(BINS)), BINS, fontsize=7)
     ax.grid(False)
@@ -200,8 +272,14 @@ def draw(ax, t: Transitions | None, title: str, why: str = "") -> None:
     share, _ = t.headline()
     r, m = HEADLINE
     ax.add_patch(Rectangle((m - 0.5, r - 0.5), 1, 1, fill=False, ec="#d62728", lw=1.8))
-    pairs = (f"pooled over {len(t.pairs)} seed pairs ({t.reference_runs} × {t.method_runs}), [min–max] over pairs"
-             if len(t.pairs) > 1 else "one run each")
-    ax.set_title(f"{title}\n{method_label(t.reference)} → {method_label(t.method)}: shares of all {t.n_problems} "
-                 f"problems\n{pairs}\nframed: unsolved by {method_label(t.reference)} → (0, 0.4]: {_pct(share)} of "
-                 f"the unsolved (paper {PAPER_SHARE:g})", fontsize=8)
+    pairs = (
+        f"pooled over {len(t.pairs)} seed pairs ({t.reference_runs} × {t.method_runs}), [min–max] over pairs"
+        if len(t.pairs) > 1
+        else "one run each"
+    )
+    ax.set_title(
+        f"{title}\n{method_label(t.reference)} → {method_label(t.method)}: shares of all {t.n_problems} "
+        f"problems\n{pairs}\nframed: unsolved by {method_label(t.reference)} → (0, 0.4]: {_pct(share)} of "
+        f"the unsolved (paper {PAPER_SHARE:g})",
+        fontsize=8,
+    )

@@ -36,8 +36,13 @@ def cmd_bandit(args) -> None:
     config = _config(args.config)
     cfg = BanditConfig.from_config(config, seeds=args.seeds, samples=args.samples)
     runs = bandit_runs(theory_methods(config, cfg.batch_size), cfg.rewards)
-    log.info("bandit: %s; %d runs (%s), %d worker(s)", cfg, len(runs),
-             ", ".join(f"{r.method.id}/{r.rewards}" for r in runs), args.workers)
+    log.info(
+        "bandit: %s; %d runs (%s), %d worker(s)",
+        cfg,
+        len(runs),
+        ", ".join(f"{r.method.id}/{r.rewards}" for r in runs),
+        args.workers,
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     res = run_bandit(cfg, runs, workers=args.workers, progress=args.workers == 1)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -47,11 +52,21 @@ def cmd_bandit(args) -> None:
     summary = g.final_reward.agg(["mean", "min", "max"])
     summary["escaped"] = g.escape_samples.count()
     summary["median_escape_samples"] = g.escape_samples.median()
-    log.info("final reward (mean of R over the last %d samples) and escapes (E_pi[R] >= 0.8) over %d seeds:\n%s",
-             cfg.final_window, cfg.seeds, summary.to_string(float_format=lambda v: f"{v:.4f}"))
-    log.info("bandit: %d runs x %d seeds x %d updates in %.1f s wall (%.1f s CPU in the main process), peak RSS "
-             "%.0f MB", len(runs), cfg.seeds, cfg.updates, dt, cpu,
-             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    log.info(
+        "final reward (mean of R over the last %d samples) and escapes (E_pi[R] >= 0.8) over %d seeds:\n%s",
+        cfg.final_window,
+        cfg.seeds,
+        summary.to_string(float_format=lambda v: f"{v:.4f}"),
+    )
+    log.info(
+        "bandit: %d runs x %d seeds x %d updates in %.1f s wall (%.1f s CPU in the main process), peak RSS %.0f MB",
+        len(runs),
+        cfg.seeds,
+        cfg.updates,
+        dt,
+        cpu,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 def cmd_advantage_shape(args) -> None:
@@ -74,8 +89,10 @@ def cmd_lemmas(args) -> None:
     s = summary(df)
     log.info("lemmas: %s", json.dumps(s))
     if not s["lemma1_holds"]:
-        log.warning("lemma 1: no instance where the standard policy gradient lowers the optimal arm's probability "
-                    "(besides the constructed one)")
+        log.warning(
+            "lemma 1: no instance where the standard policy gradient lowers the optimal arm's probability "
+            "(besides the constructed one)"
+        )
     if not s["lemma2_holds_all"]:
         raise SystemExit(f"lemma 2 failed on some instance; see rows with lemma == 2 and holds == False in {args.out}")
 
@@ -96,16 +113,16 @@ def cmd_table1(args) -> None:
 def cmd_figures(args) -> None:
     from rsrl.theory.figures import make_figures
 
-    paths = make_figures(args.advantage_shape, args.bandit_curves, args.bandit_final, args.fig2, args.fig3,
-                         args.fig3b)
+    paths = make_figures(args.advantage_shape, args.bandit_curves, args.bandit_final, args.fig2, args.fig3, args.fig3b)
     log.info("figures: %s", ", ".join(map(str, paths)))
 
 
 def main(argv=None) -> None:
     from rsrl import layout
 
-    p = argparse.ArgumentParser(prog="python -m rsrl.theory", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m rsrl.theory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("bandit", help="run the 100-armed bandit for every estimator, reward variant and seed")
@@ -142,8 +159,7 @@ def main(argv=None) -> None:
     f.add_argument("--bandit-final", default=layout.theory_table("bandit_final"))
     f.add_argument("--fig2", default=layout.figure_stem("fig2_advantage_shape"), help="output stem (.png and .svg)")
     f.add_argument("--fig3", default=layout.figure_stem("fig3_bandit"), help="output stem (.png and .svg)")
-    f.add_argument("--fig3b", default=layout.figure_stem("fig3b_bandit_estimators"),
-                   help="output stem (.png and .svg)")
+    f.add_argument("--fig3b", default=layout.figure_stem("fig3b_bandit_estimators"), help="output stem (.png and .svg)")
     f.set_defaults(fn=cmd_figures)
 
     args = p.parse_args(argv)

@@ -26,24 +26,24 @@ def continuous_panel(betas=DEFAULT_BETAS, n: int = 101) -> pd.DataFrame:
     rows = []
     for beta in betas:
         adv = estimators.get(risk_sensitive.NAME, beta=float(beta))(r)[0]
-        rows.append(pd.DataFrame({"panel": "continuous", "beta": float(beta), "x": r[0], "series": "advantage",
-                                  "value": adv}))
+        rows.append(
+            pd.DataFrame({"panel": "continuous", "beta": float(beta), "x": r[0], "series": "advantage", "value": adv})
+        )
     return pd.concat(rows, ignore_index=True)
 
 
 def binary_panel(betas=DEFAULT_BETAS, n: int = 16) -> pd.DataFrame:
-    k = np.arange(1, n)                                   # groups with at least one correct and one incorrect
+    k = np.arange(1, n)  # groups with at least one correct and one incorrect
     groups = (np.arange(n)[None, :] < k[:, None]).astype(np.float64)  # [n-1, n]: first k samples correct
     p = k / n
     rows = []
     for beta in betas:
         adv = estimators.get(risk_sensitive.NAME, beta=float(beta))(groups)
-        pos = adv[np.arange(len(k)), 0]                   # sample 0 is always correct
-        neg = adv[np.arange(len(k)), -1]                  # the last sample is always incorrect
+        pos = adv[np.arange(len(k)), 0]  # sample 0 is always correct
+        neg = adv[np.arange(len(k)), -1]  # the last sample is always incorrect
         cum = np.abs(adv).sum(axis=1)
         for series, v in (("positive", pos), ("negative", neg), ("cumulative", cum)):
-            rows.append(pd.DataFrame({"panel": "binary", "beta": float(beta), "x": p, "series": series,
-                                      "value": v}))
+            rows.append(pd.DataFrame({"panel": "binary", "beta": float(beta), "x": p, "series": series, "value": v}))
     return pd.concat(rows, ignore_index=True)
 
 

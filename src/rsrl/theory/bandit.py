@@ -59,8 +59,7 @@ RS = risk_sensitive.NAME  # the paper's estimator: its beta sweep is Fig. 3, vec
 REWARDS = ("deterministic", "bernoulli")
 ESCAPE_REWARD = 0.8  # E_pi[R] above this: the policy has left the local optimum (0.6) for the global one (1.0)
 CURVE_COLUMNS = ["rewards", "estimator", "method", "beta", "seed", "step", "samples", "mean_reward", "entropy"]
-FINAL_COLUMNS = ["rewards", "estimator", "method", "beta", "seed", "final_reward", "final_mode_arm",
-                 "escape_samples"]
+FINAL_COLUMNS = ["rewards", "estimator", "method", "beta", "seed", "final_reward", "final_mode_arm", "escape_samples"]
 
 
 def arm_rewards(n_arms: int = N_ARMS) -> np.ndarray:
@@ -86,10 +85,10 @@ class BanditConfig:
     batch_size: int = 16
     step_size: float = 0.1
     rewards: tuple[str, ...] = REWARDS  # reward variants to run
-    seed: int = 0            # base seed; seed s of the run uses default_rng([seed, s]) (and [seed, s, 1])
-    stride: int = 100        # record the curves every `stride` updates
+    seed: int = 0  # base seed; seed s of the run uses default_rng([seed, s]) (and [seed, s, 1])
+    stride: int = 100  # record the curves every `stride` updates
     final_window: int = 10_000  # final_reward = mean of R over the arms of the last `final_window` samples
-    block: int = 1000        # updates per block of pre-drawn uniforms
+    block: int = 1000  # updates per block of pre-drawn uniforms
 
     @classmethod
     def from_config(cls, cfg: dict, **overrides) -> BanditConfig:
@@ -109,8 +108,10 @@ class BanditConfig:
 
     def check(self) -> None:
         if self.updates < 1:
-            raise ValueError(f"config key theory.bandit.samples: {self.samples} samples make no batch of "
-                             f"{self.batch_size}; use samples >= batch_size")
+            raise ValueError(
+                f"config key theory.bandit.samples: {self.samples} samples make no batch of "
+                f"{self.batch_size}; use samples >= batch_size"
+            )
         bad = sorted(set(self.rewards) - set(REWARDS))
         if bad or not self.rewards:
             raise ValueError(f"config key theory.bandit.rewards: unknown variant(s) {bad}; allowed are {list(REWARDS)}")
@@ -130,14 +131,18 @@ class BanditRun:
 
 def bandit_runs(methods, variants=REWARDS) -> list[BanditRun]:
     """Every method on every reward variant it is defined for (binary-only estimators: ``bernoulli`` only)."""
-    return [BanditRun(m, v) for v in variants for m in methods
-            if v == "bernoulli" or not estimators.spec(m.estimator).binary_only]
+    return [
+        BanditRun(m, v)
+        for v in variants
+        for m in methods
+        if v == "bernoulli" or not estimators.spec(m.estimator).binary_only
+    ]
 
 
 @dataclass
 class BanditResult:
-    curves: pd.DataFrame   # CURVE_COLUMNS
-    final: pd.DataFrame    # FINAL_COLUMNS
+    curves: pd.DataFrame  # CURVE_COLUMNS
+    final: pd.DataFrame  # FINAL_COLUMNS
     logits: np.ndarray = field(repr=False)  # [runs, seeds, arms] final logits
 
 
@@ -193,8 +198,8 @@ def binary_table(fn, n: int) -> np.ndarray | None:
     if not np.allclose(adv, rev, rtol=1e-12, atol=1e-12):
         return None
     table = np.zeros((n + 1, 2))
-    table[1:, 1] = adv[1:, 0]        # a correct sample (exists for c >= 1)
-    table[:-1, 0] = adv[:-1, -1]     # an incorrect sample (exists for c <= n - 1)
+    table[1:, 1] = adv[1:, 0]  # a correct sample (exists for c >= 1)
+    table[:-1, 0] = adv[:-1, -1]  # an incorrect sample (exists for c <= n - 1)
     return table
 
 
@@ -265,22 +270,23 @@ def _simulate(cfg: BanditConfig, runs: list[BanditRun], seed_ids: list[int], pro
         if j == 0:
             m = min(cfg.block, updates - t)
             # sorted within each update: the same multiset of arms, drawn in increasing order
-            u_block = np.sort(np.stack([g.random((m, n)) for g in arm_gens], axis=1), axis=-1)   # [m, S, n]
+            u_block = np.sort(np.stack([g.random((m, n)) for g in arm_gens], axis=1), axis=-1)  # [m, S, n]
             v_block = np.stack([g.random((m, n)) for g in coin_gens], axis=1)
         pi = _softmax(logits)
         if t % cfg.stride == 0:
             record(t, pi)
-        arms = _sample(pi, u_block[j])                                      # [R, S, n]
+        arms = _sample(pi, u_block[j])  # [R, S, n]
         mean_r = rewards[arms]
         r = mean_r.copy()
         if bern_idx.size:
             r[bern_idx] = v_block[j] < mean_r[bern_idx]
-        w = advantages(r)                                                  # [R, S, n]
+        w = advantages(r)  # [R, S, n]
         if t >= updates - final_updates:
             final_sum += mean_r.sum(-1)
         # batch mean of w * (onehot(a) - pi): scatter the weights onto arms, subtract sum(w) * pi, divide by n
-        step = np.bincount((arms.reshape(R * S, n) + flat_index).ravel(), weights=w.ravel(),
-                           minlength=R * S * K).reshape(R, S, K)
+        step = np.bincount(
+            (arms.reshape(R * S, n) + flat_index).ravel(), weights=w.ravel(), minlength=R * S * K
+        ).reshape(R, S, K)
         step -= pi * w.sum(-1, keepdims=True)
         step *= cfg.step_size / n
         logits += step
@@ -293,29 +299,39 @@ def _simulate(cfg: BanditConfig, runs: list[BanditRun], seed_ids: list[int], pro
 
     steps = np.asarray(rec_steps)
     T = len(steps)
-    rew = np.stack(rec_reward, axis=-1)   # [R, S, T]
+    rew = np.stack(rec_reward, axis=-1)  # [R, S, T]
     ent = np.stack(rec_entropy, axis=-1)
     rr, ss, tt = np.meshgrid(np.arange(R), np.arange(S), np.arange(T), indexing="ij")
     variant, est, method, beta = _run_columns(runs, rr.ravel())
-    curves = pd.DataFrame({
-        "rewards": variant, "estimator": est, "method": method, "beta": beta,
-        "seed": np.asarray(seed_ids)[ss.ravel()],
-        "step": steps[tt.ravel()],
-        "samples": steps[tt.ravel()] * n,
-        "mean_reward": rew.ravel(),
-        "entropy": ent.ravel(),
-    })
+    curves = pd.DataFrame(
+        {
+            "rewards": variant,
+            "estimator": est,
+            "method": method,
+            "beta": beta,
+            "seed": np.asarray(seed_ids)[ss.ravel()],
+            "step": steps[tt.ravel()],
+            "samples": steps[tt.ravel()] * n,
+            "mean_reward": rew.ravel(),
+            "entropy": ent.ravel(),
+        }
+    )
     reached = rew >= ESCAPE_REWARD
-    first = np.where(reached.any(-1), steps[reached.argmax(-1)] * n, np.nan)   # [R, S]
+    first = np.where(reached.any(-1), steps[reached.argmax(-1)] * n, np.nan)  # [R, S]
     rf, sf = np.meshgrid(np.arange(R), np.arange(S), indexing="ij")
     variant, est, method, beta = _run_columns(runs, rf.ravel())
-    final = pd.DataFrame({
-        "rewards": variant, "estimator": est, "method": method, "beta": beta,
-        "seed": np.asarray(seed_ids)[sf.ravel()],
-        "final_reward": (final_sum / (final_updates * n)).ravel(),
-        "final_mode_arm": logits.argmax(-1).ravel(),
-        "escape_samples": first.ravel(),
-    })
+    final = pd.DataFrame(
+        {
+            "rewards": variant,
+            "estimator": est,
+            "method": method,
+            "beta": beta,
+            "seed": np.asarray(seed_ids)[sf.ravel()],
+            "final_reward": (final_sum / (final_updates * n)).ravel(),
+            "final_mode_arm": logits.argmax(-1).ravel(),
+            "escape_samples": first.ravel(),
+        }
+    )
     return BanditResult(curves=curves, final=final, logits=logits)
 
 
@@ -326,8 +342,9 @@ def _run_columns(runs: list[BanditRun], index: np.ndarray) -> tuple[np.ndarray, 
     return cols[index, 0], cols[index, 1], cols[index, 2], beta[index]
 
 
-def run_bandit(cfg: BanditConfig, runs: list[BanditRun], seed_ids=None, workers: int = 1,
-               progress: bool = False) -> BanditResult:
+def run_bandit(
+    cfg: BanditConfig, runs: list[BanditRun], seed_ids=None, workers: int = 1, progress: bool = False
+) -> BanditResult:
     """Run every (run, seed) in one vectorised loop (``workers`` processes, each a share of the runs).
 
     ``seed_ids`` picks which seeds to run (default ``range(cfg.seeds)``); a subset, or any split of the runs,
@@ -344,21 +361,22 @@ def run_bandit(cfg: BanditConfig, runs: list[BanditRun], seed_ids=None, workers:
     chunks = [list(range(k, len(runs), workers)) for k in range(workers)]
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        parts = list(pool.map(_simulate, [cfg] * workers, [[runs[i] for i in c] for c in chunks],
-                              [seed_ids] * workers))
+        parts = list(pool.map(_simulate, [cfg] * workers, [[runs[i] for i in c] for c in chunks], [seed_ids] * workers))
     position = {(run.rewards, run.method.id): i for i, run in enumerate(runs)}
 
     def in_run_order(frames: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
         df = pd.concat(frames, ignore_index=True)
         key = np.array([position[k] for k in zip(df.rewards, df.method)])
-        return df.assign(_run=key).sort_values(["_run"] + by, kind="stable").drop(columns="_run").reset_index(
-            drop=True)
+        return df.assign(_run=key).sort_values(["_run"] + by, kind="stable").drop(columns="_run").reset_index(drop=True)
 
     logits = np.empty((len(runs), len(seed_ids), N_ARMS))
     for c, part in zip(chunks, parts):
         logits[c] = part.logits
-    return BanditResult(curves=in_run_order([p.curves for p in parts], ["seed", "step"]),
-                        final=in_run_order([p.final for p in parts], ["seed"]), logits=logits)
+    return BanditResult(
+        curves=in_run_order([p.curves for p in parts], ["seed", "step"]),
+        final=in_run_order([p.final for p in parts], ["seed"]),
+        logits=logits,
+    )
 
 
 def run_bandit_single(cfg: BanditConfig, run: BanditRun, seed_id: int) -> float:

@@ -19,8 +19,10 @@ def theory_methods(cfg: dict, group_size: int) -> list[Method]:
     given = dict((cfg.get("theory") or {}).get("estimators") or {})
     unknown = sorted(set(given) - set(estimators.names()))
     if unknown:
-        raise ValueError(f"config key theory.estimators: unknown estimator(s) {unknown}; registered estimators are "
-                         f"{estimators.names()}")
+        raise ValueError(
+            f"config key theory.estimators: unknown estimator(s) {unknown}; registered estimators are "
+            f"{estimators.names()}"
+        )
     context = {"group_size": int(group_size), "prompts_per_batch": 1}
     out: list[Method] = []
     for name in estimators.names():

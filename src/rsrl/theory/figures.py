@@ -65,8 +65,11 @@ def fig2_advantage_shape(shape: pd.DataFrame):
     ax.set_ylabel("cumulative |advantage|")
     for a in axes:
         a.grid(alpha=0.3)
-    fig.suptitle("Risk-sensitive advantage A = (exp(β r) / mean exp(β r) − 1) / β: larger β gives more credit to "
-                 "the best samples and to rarely solved prompts", fontsize=12)
+    fig.suptitle(
+        "Risk-sensitive advantage A = (exp(β r) / mean exp(β r) − 1) / β: larger β gives more credit to "
+        "the best samples and to rarely solved prompts",
+        fontsize=12,
+    )
     fig.tight_layout()
     return fig
 
@@ -94,12 +97,15 @@ def fig3_bandit(curves: pd.DataFrame, final: pd.DataFrame | None = None):
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=9)
-    ax.set_title("(a) 100-armed bandit: global optimum 1.0 at x = 40,\n"
-                 "local optimum 0.6 at x = 75 where the initial policy sits")
+    ax.set_title(
+        "(a) 100-armed bandit: global optimum 1.0 at x = 40,\nlocal optimum 0.6 at x = 75 where the initial policy sits"
+    )
 
     n_seeds = curves.seed.nunique()
-    for ax, col, title, ylabel in ((axes[1], "mean_reward", "(b) Expected reward of the policy", "E_π[R]"),
-                                   (axes[2], "entropy", "(c) Policy entropy", "entropy (nats)")):
+    for ax, col, title, ylabel in (
+        (axes[1], "mean_reward", "(b) Expected reward of the policy", "E_π[R]"),
+        (axes[2], "entropy", "(c) Policy entropy", "entropy (nats)"),
+    ):
         for b, d in curves.groupby("beta"):
             g = d.groupby("samples")[col]
             mean, lo, hi = g.mean(), g.min(), g.max()
@@ -113,14 +119,20 @@ def fig3_bandit(curves: pd.DataFrame, final: pd.DataFrame | None = None):
     axes[1].axhline(1.0, color="grey", lw=0.8, ls=":")
     axes[1].axhline(0.6, color="grey", lw=0.8, ls=":")
     axes[2].legend(title="RS policy gradient", fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    sub = ("Softmax policy, batches of 16 samples, step 0.1, weight (exp(β(r − Z)) − 1)/β with "
-           "Z = log mean exp(β r) / β (β = 0: r − mean)")
+    sub = (
+        "Softmax policy, batches of 16 samples, step 0.1, weight (exp(β(r − Z)) − 1)/β with "
+        "Z = log mean exp(β r) / β (β = 0: r − mean)"
+    )
     if final is not None:
         fr = final.groupby("beta").final_reward.mean()
         sub += "\nfinal reward (last 10k samples, mean over seeds): " + ", ".join(
-            f"β={b:g}: {v:.3f}" for b, v in fr.items())
-    fig.suptitle("Risk-sensitive policy gradient escapes the local optimum of a bandit (β ≥ 4); "
-                 "the mean objective (β = 0) does not\n" + sub, fontsize=11)
+            f"β={b:g}: {v:.3f}" for b, v in fr.items()
+        )
+    fig.suptitle(
+        "Risk-sensitive policy gradient escapes the local optimum of a bandit (β ≥ 4); "
+        "the mean objective (β = 0) does not\n" + sub,
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -135,11 +147,17 @@ def fig3b_bandit_estimators(curves: pd.DataFrame, final: pd.DataFrame):
     colors = _method_colors(final.method)
     order = sorted(final.method.unique(), key=sort_key)
     variants = [v for v in ("deterministic", "bernoulli") if v in set(final.rewards)]
-    fig, axes = plt.subplots(1, len(variants) + 1, figsize=(6.2 * (len(variants) + 1), 5.2),
-                             gridspec_kw={"width_ratios": [1.2] * len(variants) + [1.0]})
+    fig, axes = plt.subplots(
+        1,
+        len(variants) + 1,
+        figsize=(6.2 * (len(variants) + 1), 5.2),
+        gridspec_kw={"width_ratios": [1.2] * len(variants) + [1.0]},
+    )
     n_seeds = final.seed.nunique()
-    titles = {"deterministic": "deterministic rewards R(x) (the paper's bandit)",
-              "bernoulli": "Bernoulli rewards, P(r = 1) = R(x)"}
+    titles = {
+        "deterministic": "deterministic rewards R(x) (the paper's bandit)",
+        "bernoulli": "Bernoulli rewards, P(r = 1) = R(x)",
+    }
     for ax, variant in zip(axes, variants):
         d = curves[curves.rewards == variant]
         for m in order:
@@ -167,8 +185,15 @@ def fig3b_bandit_estimators(curves: pd.DataFrame, final: pd.DataFrame):
                 continue
             yy = y[i] + (k - (len(variants) - 1) / 2) * 0.25
             ax.plot([f.loc[m, "min"], f.loc[m, "max"]], [yy, yy], color=colors[m], lw=1.5)
-            ax.plot(f.loc[m, "mean"], yy, marker=markers[variant], color=colors[m], ms=6, ls="none",
-                    label=variant if i == 0 else None)
+            ax.plot(
+                f.loc[m, "mean"],
+                yy,
+                marker=markers[variant],
+                color=colors[m],
+                ms=6,
+                ls="none",
+                label=variant if i == 0 else None,
+            )
     ax.set_yticks(y)
     ax.set_yticklabels([method_label(m) for m in order], fontsize=8)
     ax.invert_yaxis()
@@ -185,8 +210,11 @@ def fig3b_bandit_estimators(curves: pd.DataFrame, final: pd.DataFrame):
                 labels.append(lab)
                 handles.append(h)
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=9, frameon=False)
-    fig.suptitle("Which estimators leave the local optimum (0.6) for the global one (1.0)? Every registry estimator "
-                 "on the 100-armed bandit, batches of 16, step 0.1", fontsize=12)
+    fig.suptitle(
+        "Which estimators leave the local optimum (0.6) for the global one (1.0)? Every registry estimator "
+        "on the 100-armed bandit, batches of 16, step 0.1",
+        fontsize=12,
+    )
     rows = -(-len(labels) // 7)
     fig.tight_layout(rect=(0, 0.04 + 0.035 * rows, 1, 1))
     return fig

@@ -29,8 +29,16 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-LEMMA_COLUMNS = ["instance", "arms", "seed", "lemma", "std_pg_dpi_opt", "beta_star", "rs_dpi_opt_at_2beta_star",
-                 "holds"]
+LEMMA_COLUMNS = [
+    "instance",
+    "arms",
+    "seed",
+    "lemma",
+    "std_pg_dpi_opt",
+    "beta_star",
+    "rs_dpi_opt_at_2beta_star",
+    "holds",
+]
 
 
 def softmax(theta: np.ndarray) -> np.ndarray:
@@ -135,8 +143,13 @@ def check_instance(pi: np.ndarray, r: np.ndarray) -> dict:
     positive_above = all(h(b) > 0 for b in above)
     b2 = 2 * bstar
     d_at_2 = rs_dpi_opt(pi, r, b2)
-    return {"std_pg_dpi_opt": d_std, "beta_star": bstar, "rs_dpi_opt_at_2beta_star": d_at_2,
-            "lemma1_witness": d_std < 0, "lemma2_holds": bool(positive_above and d_at_2 > 0)}
+    return {
+        "std_pg_dpi_opt": d_std,
+        "beta_star": bstar,
+        "rs_dpi_opt_at_2beta_star": d_at_2,
+        "lemma1_witness": d_std < 0,
+        "lemma2_holds": bool(positive_above and d_at_2 > 0),
+    }
 
 
 def run_lemmas(cfg: LemmaConfig = LemmaConfig()) -> pd.DataFrame:
@@ -150,8 +163,14 @@ def run_lemmas(cfg: LemmaConfig = LemmaConfig()) -> pd.DataFrame:
 
     def add(name, seed, pi, r):
         c = check_instance(pi, r)
-        common = {"instance": name, "arms": len(r), "seed": seed, "std_pg_dpi_opt": c["std_pg_dpi_opt"],
-                  "beta_star": c["beta_star"], "rs_dpi_opt_at_2beta_star": c["rs_dpi_opt_at_2beta_star"]}
+        common = {
+            "instance": name,
+            "arms": len(r),
+            "seed": seed,
+            "std_pg_dpi_opt": c["std_pg_dpi_opt"],
+            "beta_star": c["beta_star"],
+            "rs_dpi_opt_at_2beta_star": c["rs_dpi_opt_at_2beta_star"],
+        }
         rows.append({**common, "lemma": 1, "holds": c["lemma1_witness"]})
         rows.append({**common, "lemma": 2, "holds": c["lemma2_holds"]})
 

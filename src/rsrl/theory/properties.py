@@ -35,8 +35,15 @@ from rsrl.methods import Method
 TOL = 1e-12
 DEFAULT_GROUP_SIZE = 16  # N when the config has no theory.table1.group_size
 CONTINUOUS_MEANS = tuple(round(0.1 * i, 1) for i in range(1, 10))
-PROPERTY_COLUMNS = ["continuous_rewards", "signal_when_solved_often", "no_signal_accuracies",
-                    "penalises_wrong_samples", "rewards_correct_samples", "centred", "zero_on_equal_rewards"]
+PROPERTY_COLUMNS = [
+    "continuous_rewards",
+    "signal_when_solved_often",
+    "no_signal_accuracies",
+    "penalises_wrong_samples",
+    "rewards_correct_samples",
+    "centred",
+    "zero_on_equal_rewards",
+]
 COLUMNS = ["method", "estimator", "label", "binary_only"] + PROPERTY_COLUMNS
 HEADERS = {
     "continuous_rewards": "Continuous rewards",
@@ -106,8 +113,12 @@ def to_markdown(table: pd.DataFrame, n: int) -> str:
     """Table 1 as Markdown: ✓/✗ for the yes/no properties, accuracies as c/N."""
     cols = ["label"] + PROPERTY_COLUMNS
     head = ["Method"] + [HEADERS[c] for c in PROPERTY_COLUMNS]
-    lines = [f"Estimator properties measured on single groups of N = {n} samples (rsrl.theory.properties).", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"Estimator properties measured on single groups of N = {n} samples (rsrl.theory.properties).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for _, row in table.iterrows():
         cells = []
         for c in cols:

@@ -1,10 +1,10 @@
 """Training stage command line.
 
-    python -m rsrl.train trl       --config C --model M --train-set T --method X --data D --base-model B --work W --out O
-    python -m rsrl.train openrlhf  --config C --model M --train-set T --method X --data D --base-model B --work W --out O
-                                   --nodes N --gpus-per-node G
-    python -m rsrl.train command   --config C --model M --train-set T --method X [--nodes N --gpus-per-node G]
-    python -m rsrl.train export-step --work work/train/M/T/X --step K --out results/train/M/T/X/steps/stepK
+python -m rsrl.train trl       --config C --model M --train-set T --method X --data D --base-model B --work W --out O
+python -m rsrl.train openrlhf  --config C --model M --train-set T --method X --data D --base-model B --work W --out O
+                               --nodes N --gpus-per-node G
+python -m rsrl.train command   --config C --model M --train-set T --method X [--nodes N --gpus-per-node G]
+python -m rsrl.train export-step --work work/train/M/T/X --step K --out results/train/M/T/X/steps/stepK
 """
 
 from __future__ import annotations
@@ -71,8 +71,12 @@ def main(argv=None) -> int:
         from rsrl.train.openrlhf.launch import dump_command
 
         size = cfg["size_classes"][cfg["models"][a.model]["size"]]
-        print(dump_command(cfg, a.model, a.train_set, a.method, a.nodes or size["nodes"],
-                           a.gpus_per_node or size["gpus_per_node"]), end="")
+        print(
+            dump_command(
+                cfg, a.model, a.train_set, a.method, a.nodes or size["nodes"], a.gpus_per_node or size["gpus_per_node"]
+            ),
+            end="",
+        )
     return 0
 
 

@@ -22,8 +22,16 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-COLUMNS = ["step", "reward_mean", "solve_rate", "cumulative_solve_rate", "entropy", "response_length", "kl",
-           "advantage_abs_mean"]
+COLUMNS = [
+    "step",
+    "reward_mean",
+    "solve_rate",
+    "cumulative_solve_rate",
+    "entropy",
+    "response_length",
+    "kl",
+    "advantage_abs_mean",
+]
 
 #: Where each metric is found in the trainers' logs, in order of preference.
 OPENRLHF_SCALARS = {
@@ -44,8 +52,13 @@ def prompt_key(prompt: str) -> str:
     return hashlib.sha1(prompt.encode()).hexdigest()[:16]
 
 
-def append_record(path: str | Path, step: int, groups: Iterable[tuple[str, int, int]], reward_mean: float,
-                  advantage_abs_mean: float | None = None) -> None:
+def append_record(
+    path: str | Path,
+    step: int,
+    groups: Iterable[tuple[str, int, int]],
+    reward_mean: float,
+    advantage_abs_mean: float | None = None,
+) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"step": int(step), "reward_mean": float(reward_mean)}
@@ -82,11 +95,15 @@ def solve_rates(records: dict[int, dict]) -> list[dict]:
             seen.add(key)
             if c > 0:
                 solved.add(key)
-        rows.append({"step": step,
-                     "solve_rate": sum(c > 0 for _, c, _ in groups) / len(groups) if groups else math.nan,
-                     "cumulative_solve_rate": len(solved) / len(seen) if seen else math.nan,
-                     "reward_mean": rec.get("reward_mean", math.nan),
-                     "advantage_abs_mean": rec.get("advantage_abs_mean", math.nan)})
+        rows.append(
+            {
+                "step": step,
+                "solve_rate": sum(c > 0 for _, c, _ in groups) / len(groups) if groups else math.nan,
+                "cumulative_solve_rate": len(solved) / len(seen) if seen else math.nan,
+                "reward_mean": rec.get("reward_mean", math.nan),
+                "advantage_abs_mean": rec.get("advantage_abs_mean", math.nan),
+            }
+        )
     return rows
 
 
@@ -100,8 +117,13 @@ def metrics_table(records: dict[int, dict], scalars: dict[int, dict], sources: d
     for s in steps:
         row = {"step": s, **{c: math.nan for c in COLUMNS[1:]}}
         rec = by_step.get(s, {})
-        row.update({k: rec[k] for k in ("solve_rate", "cumulative_solve_rate", "reward_mean", "advantage_abs_mean")
-                    if k in rec})
+        row.update(
+            {
+                k: rec[k]
+                for k in ("solve_rate", "cumulative_solve_rate", "reward_mean", "advantage_abs_mean")
+                if k in rec
+            }
+        )
         logged = scalars.get(s, {})
         for col, keys in sources.items():
             for k in keys:

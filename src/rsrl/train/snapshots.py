@@ -18,9 +18,11 @@ def snapshot_dir(work: str | Path, step: int) -> Path:
 def export_step(work: str | Path, step: int, out: str | Path) -> None:
     src = snapshot_dir(work, step)
     if not (src / "config.json").exists():
-        raise FileNotFoundError(f"{src}: no snapshot at step {step} (training.eval_steps lists it, but training did "
-                                "not save it: is training.max_steps smaller, or did the run end early? See "
-                                "logs/train/).")
+        raise FileNotFoundError(
+            f"{src}: no snapshot at step {step} (training.eval_steps lists it, but training did "
+            "not save it: is training.max_steps smaller, or did the run end early? See "
+            "logs/train/)."
+        )
     with atomic_path(out) as tmp:
         shutil.copytree(src, tmp)
 
@@ -36,8 +38,13 @@ def move_aside(work: str | Path, reason: str) -> Path:
     while aside.exists():
         aside = aside.with_name(f"{aside.name}-{n}")
         n += 1
-    logging.getLogger(__name__).warning("%s: %s; its state was moved aside to %s (delete it when it is no longer "
-                                        "needed) and the cell trains from scratch", work, reason, aside)
+    logging.getLogger(__name__).warning(
+        "%s: %s; its state was moved aside to %s (delete it when it is no longer "
+        "needed) and the cell trains from scratch",
+        work,
+        reason,
+        aside,
+    )
     work.rename(aside)
     return aside
 
@@ -85,7 +92,10 @@ def restart_if_exported(work: str | Path, run_key: dict, finished_step: int | No
         return False
     if json.loads(marker.read_text()).get("step") != int(finished_step):
         return False
-    move_aside(work, f"the run finished at step {finished_step} and its outputs were written before, and the job "
-                     "runs again (a forced rerun, or its outputs were removed)")
+    move_aside(
+        work,
+        f"the run finished at step {finished_step} and its outputs were written before, and the job "
+        "runs again (a forced rerun, or its outputs were removed)",
+    )
     prepare_work(work, run_key)
     return True

@@ -77,14 +77,18 @@ def source_sha256(name: str) -> str:
 def check_trl() -> None:
     version = importlib.metadata.version("trl")
     if version != TRL_VERSION:
-        raise TRLDriftError(f"trl {version} is installed; {__name__} overrides GRPOTrainer internals of trl "
-                            f"{TRL_VERSION} (envs/cpu.txt pins it). Re-read GRPOTrainer._generate_and_score_completions "
-                            "and update the override and PINNED_SOURCE_SHA256.")
+        raise TRLDriftError(
+            f"trl {version} is installed; {__name__} overrides GRPOTrainer internals of trl "
+            f"{TRL_VERSION} (envs/cpu.txt pins it). Re-read GRPOTrainer._generate_and_score_completions "
+            "and update the override and PINNED_SOURCE_SHA256."
+        )
     for name, pinned in PINNED_SOURCE_SHA256.items():
         got = source_sha256(name)
         if got != pinned:
-            raise TRLDriftError(f"trl GRPOTrainer.{name} differs from the code {__name__} was written against "
-                                f"(sha256 {got}, pinned {pinned}); re-check the override before updating the pin.")
+            raise TRLDriftError(
+                f"trl GRPOTrainer.{name} differs from the code {__name__} was written against "
+                f"(sha256 {got}, pinned {pinned}); re-check the override before updating the pin."
+            )
 
 
 def _trainer_class():
@@ -94,8 +98,7 @@ def _trainer_class():
     class RegistryGRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose advantages come from ``rsrl.estimators`` (see the module docstring)."""
 
-        def __init__(self, *args, estimator, record_path=None, steps_per_rollout: int = 1, keep_range=None,
-                     **kwargs):
+        def __init__(self, *args, estimator, record_path=None, steps_per_rollout: int = 1, keep_range=None, **kwargs):
             super().__init__(*args, **kwargs)
             self.rsrl_keep_range = keep_range  # dynamic sampling: (min, max) of a kept group's mean reward
             self.rsrl_estimator = estimator
@@ -114,15 +117,17 @@ def _trainer_class():
             if not self.model.training:
                 return output
             if self._rsrl_rewards is None:
-                raise RuntimeError("TRL did not compute rewards through _calculate_rewards; the override in "
-                                   f"{__name__} does not match this TRL version.")
+                raise RuntimeError(
+                    "TRL did not compute rewards through _calculate_rewards; the override in "
+                    f"{__name__} does not match this TRL version."
+                )
             per_func = self._rsrl_rewards
             rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
             grouped = torch.nan_to_num(rewards, nan=0.0).view(-1, self.num_generations)
             adv = self.rsrl_estimator(grouped).reshape(-1)
             n_local = len(inputs)
             start = self.accelerator.process_index * n_local
-            output["advantages"] = adv[start:start + n_local].to(output["advantages"].dtype)
+            output["advantages"] = adv[start : start + n_local].to(output["advantages"].dtype)
             if self.rsrl_keep_range is not None:
                 self._rsrl_filter(output, grouped, start, n_local)
             if self.accelerator.is_main_process:
@@ -132,7 +137,7 @@ def _trainer_class():
         def _rsrl_filter(self, output, grouped, start, n_local):
             """Dynamic sampling without refills: the dropped groups' samples leave the loss (see the module doc)."""
             keep = dapo.kept_groups(grouped, self.rsrl_keep_range).repeat_interleave(self.num_generations)
-            keep = keep[start:start + n_local].to(output["completion_mask"].dtype).unsqueeze(1)
+            keep = keep[start : start + n_local].to(output["completion_mask"].dtype).unsqueeze(1)
             loss_mask = output.get("tool_mask", torch.ones_like(output["completion_mask"])) * keep
             output["tool_mask"] = loss_mask
             output["num_items_in_batch"] = self.accelerator.gather((output["completion_mask"] * loss_mask).sum()).sum()
@@ -143,8 +148,9 @@ def _trainer_class():
             step = self.state.global_step // self.rsrl_steps_per_rollout + 1
             n = self.num_generations
             prompts = [x["prompt"] for x in inputs]
-            groups = [(tm.prompt_key(prompts[g * n]), int((grouped[g] >= 0.5).sum()), n)
-                      for g in range(grouped.shape[0])]
+            groups = [
+                (tm.prompt_key(prompts[g * n]), int((grouped[g] >= 0.5).sum()), n) for g in range(grouped.shape[0])
+            ]
             tm.append_record(self.rsrl_record_path, step, groups, float(grouped.float().mean()), advantage_abs_mean)
 
     return RegistryGRPOTrainer
@@ -169,10 +175,12 @@ def generation_stop_ids(stops: rstops.Stops, model: str) -> list[int]:
     the same ids from the policy's generation config to cut each completion after its first stop token. A stop text
     that is no special token of the tokenizer cannot be expressed as such an id, so it fails here."""
     if stops.text_only:
-        raise ValueError(f"model {model!r}: stop sequence(s) {list(stops.text_only)} are no single special token of "
-                         "its tokenizer, and the TRL trainer (transformers generate) stops on token ids only. Train "
-                         f"this model with the openrlhf trainer, or set models.{model}.stop to special tokens of its "
-                         "tokenizer.")
+        raise ValueError(
+            f"model {model!r}: stop sequence(s) {list(stops.text_only)} are no single special token of "
+            "its tokenizer, and the TRL trainer (transformers generate) stops on token ids only. Train "
+            f"this model with the openrlhf trainer, or set models.{model}.stop to special tokens of its "
+            "tokenizer."
+        )
     return list(stops.token_ids)
 
 
@@ -208,9 +216,11 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     tbs = t.get("train_batch_size", rbs * n)
     micro = t.get("micro_train_batch_size", min(tbs, 8))
     if tbs % micro or (rbs * n) % tbs:
-        raise ValueError("config key training: train_batch_size must be a multiple of micro_train_batch_size and "
-                         f"divide rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size="
-                         f"{tbs}, micro_train_batch_size={micro}.")
+        raise ValueError(
+            "config key training: train_batch_size must be a multiple of micro_train_batch_size and "
+            f"divide rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size="
+            f"{tbs}, micro_train_batch_size={micro}."
+        )
     steps_per_rollout = rbs * n // tbs
     grader = cfg["evaluation"]["grader"]
     kwargs = dict(
@@ -249,8 +259,17 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     return GRPOConfig(**kwargs), steps_per_rollout, grader
 
 
-def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, base_model: str, work: str | Path,
-          out: str | Path, threads: int | None = None) -> None:
+def train(
+    cfg: dict,
+    model: str,
+    train_set: str,
+    method: str,
+    data: str | Path,
+    base_model: str,
+    work: str | Path,
+    out: str | Path,
+    threads: int | None = None,
+) -> None:
     """Train one cell: prompts from ``data``, policy from ``base_model`` (directory or hub id), resumable state
     under ``work``, outputs (model/, metrics.csv) under ``out``."""
     import torch
@@ -266,10 +285,18 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
     estimator = estimators.get(cell.estimator, **cell.params)
     work = Path(work)
     # Longer runs (max_steps), other snapshot steps and memory-only settings resume; anything else starts afresh.
-    t = {k: v for k, v in cfg["training"].items()
-         if k not in ("max_steps", "save_steps", "eval_steps", *rsrc.TRAINING_MEMORY_ONLY)}
-    run_key = {"trainer": "trl", "training": t, "model": cfg["models"][model], "estimator": cell.estimator,
-               "params": cell.params}
+    t = {
+        k: v
+        for k, v in cfg["training"].items()
+        if k not in ("max_steps", "save_steps", "eval_steps", *rsrc.TRAINING_MEMORY_ONLY)
+    }
+    run_key = {
+        "trainer": "trl",
+        "training": t,
+        "model": cfg["models"][model],
+        "estimator": cell.estimator,
+        "params": cell.params,
+    }
     prepare_work(work, run_key)
     out = Path(out)
     source = base_model
@@ -311,8 +338,14 @@ def train(cfg: dict, model: str, train_set: str, method: str, data: str | Path, 
         steps_per_rollout=steps_per_rollout,
         keep_range=dynamic["reward_range"] if dynamic["enable"] else None,
     )
-    log.info("TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s", cell.key, cell.estimator,
-             cell.params, cfg["training"]["max_steps"], resume)
+    log.info(
+        "TRL GRPO: cell %s, estimator %s %s, %d rollouts, resume from %s",
+        cell.key,
+        cell.estimator,
+        cell.params,
+        cfg["training"]["max_steps"],
+        resume,
+    )
     if finished:
         log.info("already trained to step %d: outputs from %s", state.global_step, resume)
         trainer.state = state

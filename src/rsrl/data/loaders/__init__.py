@@ -22,9 +22,9 @@ NAMES = ("math", "dapo", "deepmath", "columns", "synthetic")
 @dataclass
 class Loaded:
     frame: pd.DataFrame
-    dropped: Counter = field(default_factory=Counter)          # reason -> rows
+    dropped: Counter = field(default_factory=Counter)  # reason -> rows
     dropped_ids: dict[str, list[str]] = field(default_factory=dict)  # reason -> ids, for reasons worth listing
-    notes: dict = field(default_factory=dict)                         # facts for the manifest
+    notes: dict = field(default_factory=dict)  # facts for the manifest
 
     def drop(self, reason: str, ids: list[str], list_ids: bool = True) -> None:
         if not ids:

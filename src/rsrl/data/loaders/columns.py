@@ -10,9 +10,15 @@ from rsrl.data.loaders import Loaded, extra_metadata, source_label
 from rsrl.data.normalize import as_text, unique_ids
 from rsrl.data.sources import Columns
 
-COLUMNS = Columns(required={"problem": "problem", "answer": "answer"},
-                  optional={"id": ("id", "unique_id", "problem_idx"), "level": ("level",),
-                            "subject": ("subject", "type"), "difficulty": ("difficulty",)})
+COLUMNS = Columns(
+    required={"problem": "problem", "answer": "answer"},
+    optional={
+        "id": ("id", "unique_id", "problem_idx"),
+        "level": ("level",),
+        "subject": ("subject", "type"),
+        "difficulty": ("difficulty",),
+    },
+)
 SELECTIVE = False
 
 
@@ -29,8 +35,12 @@ def convert(parts, name: str, src: dict) -> Loaded:
         df = pd.DataFrame({"id": ids, "source_id": ids if "id" in t.column_names else None})
         df["problem"] = as_text(t.column("problem"), "problem", where, ids=ids)
         df["answer"] = as_text(t.column("answer"), "answer", where, ids=ids, allow_numbers=True)
-        for col in ("level", "subject", "difficulty", *extra_metadata([part], {"id", "problem", "answer", "level",
-                                                                            "subject", "difficulty"})):
+        for col in (
+            "level",
+            "subject",
+            "difficulty",
+            *extra_metadata([part], {"id", "problem", "answer", "level", "subject", "difficulty"}),
+        ):
             if col in t.column_names:
                 df[col] = t.column(col).to_pylist()
         if len(parts) > 1:

@@ -18,24 +18,31 @@ from rsrl.data.normalize import as_text, stable_id, unique_ids
 from rsrl.data.schema import DataError
 from rsrl.data.sources import Columns
 
-PREFIX = ("Solve the following math problem step by step. The last line of your response should be of the form "
-          "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n")
+PREFIX = (
+    "Solve the following math problem step by step. The last line of your response should be of the form "
+    "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n"
+)
 SUFFIX = '\n\nRemember to put your answer on its own line after "Answer:".'
 
-COLUMNS = Columns(required={"prompt": "prompt", "reward_model": "reward_model"},
-                  optional={"data_source": ("data_source",), "ability": ("ability",), "extra_info": ("extra_info",)})
+COLUMNS = Columns(
+    required={"prompt": "prompt", "reward_model": "reward_model"},
+    optional={"data_source": ("data_source",), "ability": ("ability",), "extra_info": ("extra_info",)},
+)
 SELECTIVE = False
 
 
 def unwrap(content: str, where: str) -> str:
     """The problem inside DAPO's instruction wrapper; fails (naming `where`) if the wrapper differs."""
     if not content.startswith(PREFIX):
-        raise DataError(f"{where}: prompt does not start with the DAPO instruction {PREFIX[:60]!r}...; "
-                        f"it starts with {content[:80]!r}.")
+        raise DataError(
+            f"{where}: prompt does not start with the DAPO instruction {PREFIX[:60]!r}...; "
+            f"it starts with {content[:80]!r}."
+        )
     if not content.endswith(SUFFIX):
-        raise DataError(f"{where}: prompt does not end with the DAPO instruction {SUFFIX!r}; "
-                        f"it ends with {content[-80:]!r}.")
-    problem = content[len(PREFIX):len(content) - len(SUFFIX)]
+        raise DataError(
+            f"{where}: prompt does not end with the DAPO instruction {SUFFIX!r}; it ends with {content[-80:]!r}."
+        )
+    problem = content[len(PREFIX) : len(content) - len(SUFFIX)]
     if not problem.strip():
         raise DataError(f"{where}: prompt holds the DAPO instruction but no problem.")
     return problem
@@ -45,15 +52,20 @@ def _user_content(table: pa.Table, where: str) -> pa.Array:
     """The message content of each chat prompt (one user message per row), as an Arrow string array."""
     col = table.column("prompt")
     typ = col.type
-    ok = (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and pa.types.is_struct(typ.value_type) \
+    ok = (
+        (pa.types.is_list(typ) or pa.types.is_large_list(typ))
+        and pa.types.is_struct(typ.value_type)
         and {"role", "content"} <= {f.name for f in typ.value_type}
+    )
     if not ok:
         raise DataError(f"{where}: column 'prompt' must be a list of {{role, content}} messages; its type is {typ}.")
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
     bad = [i for i, n in enumerate(lengths) if n != 1]
     if bad:
-        raise DataError(f"{where}: row {bad[0]}: column 'prompt' must hold exactly one message; it has "
-                        f"{lengths[bad[0]]} ({len(bad)} such rows).")
+        raise DataError(
+            f"{where}: row {bad[0]}: column 'prompt' must hold exactly one message; it has "
+            f"{lengths[bad[0]]} ({len(bad)} such rows)."
+        )
     first = pc.list_element(col, 0)
     roles = pc.struct_field(first, "role").to_pylist()
     bad = [i for i, r in enumerate(roles) if r != "user"]
@@ -64,8 +76,9 @@ def _user_content(table: pa.Table, where: str) -> pa.Array:
 
 def _codes(values) -> np.ndarray:
     """Integer code of each value (equal values, equal codes; nulls get their own code)."""
-    enc = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values,
-                               null_encoding="encode")
+    enc = pc.dictionary_encode(
+        values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values, null_encoding="encode"
+    )
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -78,8 +91,9 @@ def convert(parts, name: str, src: dict) -> Loaded:
         content = _user_content(t, where)
         rm = t.column("reward_model")
         if not pa.types.is_struct(rm.type) or "ground_truth" not in {f.name for f in rm.type}:
-            raise DataError(f"{where}: column 'reward_model' must be a struct with 'ground_truth'; its type is "
-                            f"{rm.type}.")
+            raise DataError(
+                f"{where}: column 'reward_model' must be a struct with 'ground_truth'; its type is {rm.type}."
+            )
         gt = pc.struct_field(rm, "ground_truth")
         # De-duplicate on the prompt text in Arrow (1.8M rows -> 17k) before making any Python objects.
         ci = _codes(content)
@@ -92,8 +106,11 @@ def convert(parts, name: str, src: dict) -> Loaded:
         sub = t.take(pa.array(keep_idx, type=pa.int64()))
         sub_content = content.take(pa.array(keep_idx, type=pa.int64())).to_pylist()
         index = None
-        if "extra_info" in sub.column_names and pa.types.is_struct(sub.column("extra_info").type) and \
-                "index" in {f.name for f in sub.column("extra_info").type}:
+        if (
+            "extra_info" in sub.column_names
+            and pa.types.is_struct(sub.column("extra_info").type)
+            and "index" in {f.name for f in sub.column("extra_info").type}
+        ):
             index = pc.struct_field(sub.column("extra_info"), "index").to_pylist()
         rows = []
         for j, (i, text) in enumerate(zip(keep_idx, sub_content)):
@@ -106,18 +123,27 @@ def convert(parts, name: str, src: dict) -> Loaded:
             df["id"] = [f"{name}-{x}" for x in index]
         else:
             df["id"] = [stable_id(name, p) for p in rows]
-        df["answer"] = as_text(pc.struct_field(sub.column("reward_model"), "ground_truth"),
-                               "reward_model.ground_truth", where, ids=df["id"], allow_numbers=True)
-        for col in ("data_source", "ability", *extra_metadata([part], {"prompt", "reward_model", "data_source",
-                                                                     "ability", "extra_info"})):
+        df["answer"] = as_text(
+            pc.struct_field(sub.column("reward_model"), "ground_truth"),
+            "reward_model.ground_truth",
+            where,
+            ids=df["id"],
+            allow_numbers=True,
+        )
+        for col in (
+            "data_source",
+            "ability",
+            *extra_metadata([part], {"prompt", "reward_model", "data_source", "ability", "extra_info"}),
+        ):
             if col in sub.column_names:
                 df[col] = sub.column(col).to_pylist()
         if len(parts) > 1:
             df["split"] = part.split
         out.drop("duplicate_prompt", [None] * n_dup, list_ids=False)
         if conflicting:
-            out.notes["prompts_with_conflicting_answers"] = out.notes.get("prompts_with_conflicting_answers", 0) \
-                + conflicting
+            out.notes["prompts_with_conflicting_answers"] = (
+                out.notes.get("prompts_with_conflicting_answers", 0) + conflicting
+            )
         frames.append(df)
     df = pd.concat(frames, ignore_index=True)
     df["id"] = unique_ids(df["id"].tolist())

@@ -10,8 +10,9 @@ from rsrl.data.normalize import as_text, stable_id, unique_ids
 from rsrl.data.schema import DataError
 from rsrl.data.sources import Columns
 
-COLUMNS = Columns(required={"problem": "question", "answer": "final_answer", "difficulty": "difficulty",
-                            "subject": "topic"})
+COLUMNS = Columns(
+    required={"problem": "question", "answer": "final_answer", "difficulty": "difficulty", "subject": "topic"}
+)
 SELECTIVE = True
 
 
@@ -28,8 +29,10 @@ def convert(parts, name: str, src: dict) -> Loaded:
         try:
             df["difficulty"] = pd.array([None if d is None else float(d) for d in diff], dtype="Float64")
         except (TypeError, ValueError):
-            raise DataError(f"{where}: column 'difficulty' must hold numbers; found e.g. "
-                            f"{next(d for d in diff if not isinstance(d, (int, float)))!r}.") from None
+            raise DataError(
+                f"{where}: column 'difficulty' must hold numbers; found e.g. "
+                f"{next(d for d in diff if not isinstance(d, (int, float)))!r}."
+            ) from None
         df["subject"] = as_text(t.column("subject"), "subject (topic)", where, ids=df["id"])
         for col in extra_metadata([part], {"problem", "answer", "difficulty", "subject"}):
             df[col] = t.column(col).to_pylist()

@@ -13,8 +13,10 @@ from rsrl.data.normalize import as_text, stable_id, unique_ids
 from rsrl.data.sources import Columns
 from rsrl.grading.boxes import last_boxed
 
-COLUMNS = Columns(required={"problem": "problem", "solution": "solution"},
-                  optional={"level": ("level",), "subject": ("type", "subject")})
+COLUMNS = Columns(
+    required={"problem": "problem", "solution": "solution"},
+    optional={"level": ("level",), "subject": ("type", "subject")},
+)
 SELECTIVE = False
 
 

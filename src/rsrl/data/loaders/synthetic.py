@@ -18,8 +18,16 @@ import pandas as pd
 from rsrl.data.loaders import Loaded
 from rsrl.data.schema import DataError
 
-DEFAULTS = {"task": "add", "split": "train", "size": 1000, "seed": 0, "terms": [2, 3], "min_value": 0,
-            "max_value": 99, "test_fraction": 0.2}
+DEFAULTS = {
+    "task": "add",
+    "split": "train",
+    "size": 1000,
+    "seed": 0,
+    "terms": [2, 3],
+    "min_value": 0,
+    "max_value": 99,
+    "test_fraction": 0.2,
+}
 TASKS = ("add",)
 COLUMNS = None
 SELECTIVE = False
@@ -32,7 +40,7 @@ def summands(problem: str) -> list[int] | None:
     """The summands of a synthetic sum ("What is 7 + 5?" -> [7, 5]); None for any other text."""
     if not (problem.startswith(_PREFIX) and problem.endswith("?")):
         return None
-    parts = problem[len(_PREFIX):-1].split(" + ")
+    parts = problem[len(_PREFIX) : -1].split(" + ")
     return [int(x) for x in parts] if len(parts) >= 2 and all(x.isdigit() for x in parts) else None
 
 
@@ -50,7 +58,7 @@ def carry_free_sum(values: list[int]) -> int:
 
 def split_of(problem: str, test_fraction: float) -> str:
     """The split a problem belongs to, from its text alone."""
-    h = int.from_bytes(hashlib.sha1(problem.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+    h = int.from_bytes(hashlib.sha1(problem.encode("utf-8")).digest()[:8], "big") / 2.0**64
     return "test" if h < test_fraction else "train"
 
 
@@ -67,8 +75,9 @@ def params(name: str, src: dict) -> dict:
         raise DataError(f"{where}: split must be 'train' or 'test', not {p['split']!r}.")
     terms = p["terms"] if isinstance(p["terms"], list) else [p["terms"], p["terms"]]
     if len(terms) != 2 or not all(isinstance(t, int) for t in terms) or not 2 <= terms[0] <= terms[1]:
-        raise DataError(f"{where}: terms must be an integer >= 2 or [min, max] with 2 <= min <= max; "
-                        f"got {p['terms']!r}.")
+        raise DataError(
+            f"{where}: terms must be an integer >= 2 or [min, max] with 2 <= min <= max; got {p['terms']!r}."
+        )
     p["terms"] = terms
     if not (isinstance(p["min_value"], int) and isinstance(p["max_value"], int)) or p["min_value"] > p["max_value"]:
         raise DataError(f"{where}: min_value and max_value must be integers with min_value <= max_value.")
@@ -89,16 +98,25 @@ def generate(p: dict, name: str = "synthetic") -> pd.DataFrame:
     while len(rows) < p["size"]:
         tries += 1
         if tries > max_tries:
-            raise DataError(f"dataset {name!r}: could only draw {len(rows)} distinct {p['split']} problems of the "
-                            f"{p['size']} asked for; widen terms or the value range, or lower size.")
+            raise DataError(
+                f"dataset {name!r}: could only draw {len(rows)} distinct {p['split']} problems of the "
+                f"{p['size']} asked for; widen terms or the value range, or lower size."
+            )
         k = int(rng.integers(lo_t, hi_t + 1))
         values = rng.integers(p["min_value"], p["max_value"] + 1, size=k).tolist()
         problem = _PREFIX + " + ".join(str(v) for v in values) + "?"
         if problem in seen or split_of(problem, p["test_fraction"]) != p["split"]:
             continue
         seen.add(problem)
-        rows.append({"id": f"{name}-{len(rows):05d}", "problem": problem, "answer": str(sum(values)),
-                     "difficulty": float(k), "split": p["split"]})
+        rows.append(
+            {
+                "id": f"{name}-{len(rows):05d}",
+                "problem": problem,
+                "answer": str(sum(values)),
+                "difficulty": float(k),
+                "split": p["split"],
+            }
+        )
     df = pd.DataFrame(rows)
     assert all(split_of(q, p["test_fraction"]) == p["split"] for q in df["problem"]), "split assignment broken"
     return df

@@ -34,8 +34,11 @@ def cases() -> list[tuple[str, dict, bool]]:
     """(estimator, params, binary_only) for every registered estimator and each of its example parameter sets."""
     from rsrl import estimators
 
-    return [(name, ex, estimators.spec(name).binary_only) for name in estimators.names()
-            for ex in estimators.spec(name).examples]
+    return [
+        (name, ex, estimators.spec(name).binary_only)
+        for name in estimators.names()
+        for ex in estimators.spec(name).examples
+    ]
 
 
 class _StubModule(ModuleType):
@@ -75,10 +78,15 @@ def stub_missing(names=STUBBED) -> list[str]:
 
 def _args(n_samples: int, dynamic: bool, micro: int):
     return SimpleNamespace(
-        rollout=SimpleNamespace(n_samples_per_prompt=n_samples, micro_batch_size=micro, max_new_tokens=64,
-                                max_tokens_per_gpu=96),
-        reward=SimpleNamespace(clip_range=(-1e4, 1e4), overlong_buffer_len=None, overlong_penalty_factor=1.0,
-                               stop_properly_penalty_coef=None),
+        rollout=SimpleNamespace(
+            n_samples_per_prompt=n_samples, micro_batch_size=micro, max_new_tokens=64, max_tokens_per_gpu=96
+        ),
+        reward=SimpleNamespace(
+            clip_range=(-1e4, 1e4),
+            overlong_buffer_len=None,
+            overlong_penalty_factor=1.0,
+            stop_properly_penalty_coef=None,
+        ),
         data=SimpleNamespace(max_len=128),
         algo=SimpleNamespace(advantage=SimpleNamespace(estimator="dr_grpo", gamma=1.0, lambd=1.0, no_std_norm=False)),
         train=SimpleNamespace(dynamic_batch_enable=dynamic),
@@ -114,15 +122,30 @@ def make_rollout(n_prompts: int, n_samples: int, seed: int, binary: bool = True)
             response = {
                 "observation_tokens": prompt_tokens + resp,
                 "action_ranges": [(prompt_len, prompt_len + resp_len)],
-                "reward": r, "scores": r, "prompt": f"prompt {i}", "label": str(i),
-                "rollout_log_probs": None, "truncated": resp_len >= 39, "extra_logs": {},
+                "reward": r,
+                "scores": r,
+                "prompt": f"prompt {i}",
+                "label": str(i),
+                "rollout_log_probs": None,
+                "truncated": resp_len >= 39,
+                "extra_logs": {},
             }
             samples.append(SamplesGenerator._process_response_into_experience(None, response, max_len=128))
     return samples, rewards
 
 
-def run_case(estimator: str, params: dict, *, patched: bool, dynamic: bool, n_prompts=6, n_samples=8, seed=0,
-             binary=True, micro=5) -> dict:
+def run_case(
+    estimator: str,
+    params: dict,
+    *,
+    patched: bool,
+    dynamic: bool,
+    n_prompts=6,
+    n_samples=8,
+    seed=0,
+    binary=True,
+    micro=5,
+) -> dict:
     """One rollout through OpenRLHF's code; returns the largest deviation from the registry's advantages."""
     import torch
     from openrlhf.trainer.ppo_utils import experience_maker as em
@@ -155,8 +178,15 @@ def run_case(estimator: str, params: dict, *, patched: bool, dynamic: bool, n_pr
         for row, idx in enumerate(e.index):
             adv = e.advantages[row][mask[row]]
             worst = max(worst, float((adv - expected[idx]).abs().max()))
-    return {"estimator": estimator, "params": params, "patched": patched, "dynamic_batch": dynamic,
-            "binary": binary, "micro_batches": len(experiences), "max_abs_diff": worst}
+    return {
+        "estimator": estimator,
+        "params": params,
+        "patched": patched,
+        "dynamic_batch": dynamic,
+        "binary": binary,
+        "micro_batches": len(experiences),
+        "max_abs_diff": worst,
+    }
 
 
 def check_hook(record: str) -> dict:
@@ -224,21 +254,27 @@ def main(argv=None) -> int:
             for est, params, binary_only in cases():
                 if binary_only and not binary:
                     continue
-                results.append(run_case(est, params, patched=True, dynamic=dynamic, binary=binary,
-                                        seed=len(results)))
+                results.append(run_case(est, params, patched=True, dynamic=dynamic, binary=binary, seed=len(results)))
     from rsrl.estimators.group_baselines import GRPO
 
     control = run_case(GRPO, {}, patched=False, dynamic=False)
     ok = all(r["max_abs_diff"] <= a.atol for r in results)
     control_ok = control["max_abs_diff"] > 0.1
-    report = {"ok": ok and control_ok and hook["ok"], "stubbed": stubbed, "cases": results,
-              "negative_control": control, "hook": hook}
+    report = {
+        "ok": ok and control_ok and hook["ok"],
+        "stubbed": stubbed,
+        "cases": results,
+        "negative_control": control,
+        "hook": hook,
+    }
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=2)
     for r in results + [control]:
-        print(f"{r['estimator']:7s} {json.dumps(r['params']):16s} patched={r['patched']!s:5s} "
-              f"dynamic={r['dynamic_batch']!s:5s} binary={r['binary']!s:5s} max|diff|={r['max_abs_diff']:.3g}")
+        print(
+            f"{r['estimator']:7s} {json.dumps(r['params']):16s} patched={r['patched']!s:5s} "
+            f"dynamic={r['dynamic_batch']!s:5s} binary={r['binary']!s:5s} max|diff|={r['max_abs_diff']:.3g}"
+        )
     print(f"worker hook: installed={hook['hook_installed']} ok={hook['ok']}")
     print("OK" if report["ok"] else "MISMATCH")
     return 0 if report["ok"] else 1

@@ -71,8 +71,15 @@ def prompt_rows(training: dict) -> int:
     return math.ceil(rows * ds["prompt_factor"]) if ds["enable"] else rows
 
 
-def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: int, max_context: int | None = None,
-                  tensor_parallel: int = 1) -> list[str]:
+def openrlhf_args(
+    cfg: dict,
+    cell,
+    paths: RunPaths,
+    nodes: int,
+    gpus_per_node: int,
+    max_context: int | None = None,
+    tensor_parallel: int = 1,
+) -> list[str]:
     """Arguments for ``python -m openrlhf.cli.train_ppo_ray`` (without the interpreter and module)."""
     t = grid.for_cell(cfg, cell)["training"]  # training.seed: the cell's
     check_openrlhf_training(t)
@@ -148,8 +155,9 @@ def openrlhf_args(cfg: dict, cell, paths: RunPaths, nodes: int, gpus_per_node: i
     flag("logger.tensorboard_dir", paths.tensorboard)
     flag("logger.wandb.run_name", cell.run_id)
     # The config's tracking block (off by default): W&B or TensorBoard flags for the cell's run, last flag wins.
-    a += tracking.openrlhf_flags(cfg, tracking.run_name(cell.model, cell.train_set, cell.run_id),
-                                 f"{cell.model}.{cell.train_set}")
+    a += tracking.openrlhf_flags(
+        cfg, tracking.run_name(cell.model, cell.train_set, cell.run_id), f"{cell.model}.{cell.train_set}"
+    )
     return a
 
 
@@ -172,13 +180,18 @@ def render(argv: list[str]) -> str:
     return " \\\n".join(lines) + "\n"
 
 
-def default_paths(cfg: dict, cell, root: str | Path = ".", work: str | Path | None = None,
-                  base_model: str | None = None) -> RunPaths:
+def default_paths(
+    cfg: dict, cell, root: str | Path = ".", work: str | Path | None = None, base_model: str | None = None
+) -> RunPaths:
     """A cell's run paths: its work directory and base policy (defaults: the grid layout's, under ``root``)."""
     root = Path(root)
     work = Path(work) if work is not None else root / grid.work_dir(cell.model, cell.train_set, cell.run_id)
     model = base_model if base_model is not None else grid.model_source(cfg, cell.model)
     if "build" in cfg["models"][cell.model] and not Path(model).is_absolute():
         model = str(root / model)
-    return RunPaths(model=model, prompts=str(work / "prompts.jsonl"),
-                    reward_file=str(Path(__file__).with_name("reward.py").resolve()), work=str(work))
+    return RunPaths(
+        model=model,
+        prompts=str(work / "prompts.jsonl"),
+        reward_file=str(Path(__file__).with_name("reward.py").resolve()),
+        work=str(work),
+    )

@@ -42,8 +42,9 @@ from rsrl.train.snapshots import prepare_work, snapshot_dir
 log = logging.getLogger(__name__)
 
 
-def write_prompts(train_parquet: str | Path, out: str | Path, rows: int, seed: int, cfg: dict | None = None,
-                  model: str | None = None) -> None:
+def write_prompts(
+    train_parquet: str | Path, out: str | Path, rows: int, seed: int, cfg: dict | None = None, model: str | None = None
+) -> None:
     """`rows` prompts (prompt, answer, id) cycling through reshuffled passes over the training set; prompts in
     `model`'s template (:func:`rsrl.prompts.for_model`) when `cfg` is given."""
     out = Path(out)
@@ -86,8 +87,9 @@ def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int], tens
     collect_snapshots(paths, eval_steps)
     final = Path(paths.final)
     if not (final / "config.json").exists():
-        raise FileNotFoundError(f"{final}: OpenRLHF finished without saving the final model (no config.json); "
-                                "see the log above.")
+        raise FileNotFoundError(
+            f"{final}: OpenRLHF finished without saving the final model (no config.json); see the log above."
+        )
     with atomic_path(out / "model") as tmp:
         shutil.copytree(final, tmp)
     records = tm.read_records(paths.rollouts)
@@ -96,8 +98,18 @@ def export(paths: command.RunPaths, out: str | Path, eval_steps: list[int], tens
     write_table(out / "metrics.csv", tm.metrics_table(records, scalars, tm.OPENRLHF_SCALARS))
 
 
-def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_model: str, work: str, out: str,
-        nodes: int, gpus_per_node: int) -> None:
+def run(
+    cfg: dict,
+    model: str,
+    train_set: str,
+    method: str,
+    data: str,
+    base_model: str,
+    work: str,
+    out: str,
+    nodes: int,
+    gpus_per_node: int,
+) -> None:
     """Train one cell: prompts from ``data``, policy from ``base_model`` (directory or hub id), resumable state
     under ``work``, outputs (model/, metrics.csv) under ``out``."""
     import ray
@@ -113,20 +125,30 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     # The prompt file's length and OpenRLHF's data order depend on max_steps, so only snapshot steps may change
     # on a resume.
     keep = ("eval_steps", *rsrc.TRAINING_MEMORY_ONLY)
-    prepare_work(paths.work, {"trainer": "openrlhf", "training": {k: v for k, v in t.items() if k not in keep},
-                              "model": cfg["models"][model], "estimator": cell.estimator, "params": cell.params,
-                              "nodes": nodes, "gpus_per_node": gpus_per_node})
-    write_prompts(data, paths.prompts, command.prompt_rows(t), t["seed"],
-                  cfg, model)
+    prepare_work(
+        paths.work,
+        {
+            "trainer": "openrlhf",
+            "training": {k: v for k, v in t.items() if k not in keep},
+            "model": cfg["models"][model],
+            "estimator": cell.estimator,
+            "params": cell.params,
+            "nodes": nodes,
+            "gpus_per_node": gpus_per_node,
+        },
+    )
+    write_prompts(data, paths.prompts, command.prompt_rows(t), t["seed"], cfg, model)
     patch.check_openrlhf()
     # Pre-flight: OpenRLHF's own advantage code with the seam must reproduce the registry (a few seconds).
     pre = subprocess.run([sys.executable, "-m", "rsrl.train.openrlhf.check"], capture_output=True, text=True)
     log.info("advantage seam check:\n%s", pre.stdout[-3000:])
     if pre.returncode != 0:
-        raise RuntimeError(f"the advantage seam check failed; not starting the run:\n{pre.stdout[-3000:]}"
-                           f"{pre.stderr[-3000:]}")
-    argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node,
-                                 cfg["models"][model].get("max_context"), size.get("tensor_parallel", 1))
+        raise RuntimeError(
+            f"the advantage seam check failed; not starting the run:\n{pre.stdout[-3000:]}{pre.stderr[-3000:]}"
+        )
+    argv = command.openrlhf_args(
+        cfg, cell, paths, nodes, gpus_per_node, cfg["models"][model].get("max_context"), size.get("tensor_parallel", 1)
+    )
     log.info("OpenRLHF command:\n%s", command.render(argv))
     grader = cfg["evaluation"]["grader"]
     env = {
@@ -139,8 +161,9 @@ def run(cfg: dict, model: str, train_set: str, method: str, data: str, base_mode
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     tensorboard = _open_tracking(cfg, cell, env)
-    runtime_env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, env,
-                                    stops=command.rollout_stops(cfg, model, paths))
+    runtime_env = patch.runtime_env(
+        cell.estimator, cell.params, paths.rollouts, env, stops=command.rollout_stops(cfg, model, paths)
+    )
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), runtime_env=runtime_env)
     try:
         sys.argv = ["openrlhf.cli.train_ppo_ray", *argv]
@@ -160,23 +183,30 @@ def _open_tracking(cfg: dict, cell, env: dict) -> str | None:
     name = tracking.run_name(cell.model, cell.train_set, cell.run_id)
     env.update(tracking.env(cfg, name))
     os.environ.update(tracking.env(cfg, name))
-    run = tracking.open_run(cfg, name, tracking.run_config(cfg, cell.model, cell.train_set, cell.run_id,
-                                                           cell.estimator, cell.params),
-                            group=f"{cell.model}.{cell.train_set}")
+    run = tracking.open_run(
+        cfg,
+        name,
+        tracking.run_config(cfg, cell.model, cell.train_set, cell.run_id, cell.estimator, cell.params),
+        group=f"{cell.model}.{cell.train_set}",
+    )
     run.finish()
     if tracking.settings(cfg)["backend"] == "tensorboard":
         return str(tracking.tensorboard_dir(cfg, name).resolve())
     return None
 
 
-def dump_command(cfg: dict, model: str, train_set: str, method: str, nodes: int, gpus_per_node: int,
-                 root: str | Path = ".") -> str:
+def dump_command(
+    cfg: dict, model: str, train_set: str, method: str, nodes: int, gpus_per_node: int, root: str | Path = "."
+) -> str:
     """The OpenRLHF command line of a cell (for inspection and the golden test); touches nothing."""
     cell = grid.cell(cfg, model, train_set, method)
     paths = command.default_paths(cfg, cell, root)
     size = cfg["size_classes"][cfg["models"][model]["size"]]
-    argv = command.openrlhf_args(cfg, cell, paths, nodes, gpus_per_node, cfg["models"][model].get("max_context"),
-                                 size.get("tensor_parallel", 1))
+    argv = command.openrlhf_args(
+        cfg, cell, paths, nodes, gpus_per_node, cfg["models"][model].get("max_context"), size.get("tensor_parallel", 1)
+    )
     env = patch.runtime_env(cell.estimator, cell.params, paths.rollouts, stops=command.rollout_stops(cfg, model, paths))
-    return (f"# ray runtime_env: {json.dumps(env, sort_keys=True)}\n"
-            f"python -m openrlhf.cli.train_ppo_ray \\\n" + command.render(argv))
+    return (
+        f"# ray runtime_env: {json.dumps(env, sort_keys=True)}\n"
+        f"python -m openrlhf.cli.train_ppo_ray \\\n" + command.render(argv)
+    )

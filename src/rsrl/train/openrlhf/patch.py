@@ -123,10 +123,11 @@ def method_fingerprint(source: str, cls: str = TARGET_CLASS, method: str = TARGE
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == method:
                     first = min([item.lineno] + [d.lineno for d in item.decorator_list])
-                    text = "\n".join(lines[first - 1:item.end_lineno])
+                    text = "\n".join(lines[first - 1 : item.end_lineno])
                     return hashlib.sha256(text.encode()).hexdigest()
-    raise OpenRLHFDriftError(f"{cls}.{method} not found in the OpenRLHF source; the seam in {__name__} needs "
-                             f"OpenRLHF {OPENRLHF_VERSION}.")
+    raise OpenRLHFDriftError(
+        f"{cls}.{method} not found in the OpenRLHF source; the seam in {__name__} needs OpenRLHF {OPENRLHF_VERSION}."
+    )
 
 
 def target_source_path(module: str = TARGET_MODULE) -> Path:
@@ -142,9 +143,11 @@ def check_stop_target(path: str | Path | None = None) -> None:
     path = Path(path) if path else target_source_path(STOP_MODULE)
     fp = method_fingerprint(path.read_text(), STOP_CLASS, STOP_METHOD)
     if fp != STOP_FINGERPRINT:
-        raise OpenRLHFDriftError(f"{path}: {STOP_CLASS}.{STOP_METHOD} differs from the code the stop seam was written "
-                                 f"against (source fingerprint {fp}, pinned {STOP_FINGERPRINT}); re-check the seam in "
-                                 f"{__name__} before updating the fingerprint.")
+        raise OpenRLHFDriftError(
+            f"{path}: {STOP_CLASS}.{STOP_METHOD} differs from the code the stop seam was written "
+            f"against (source fingerprint {fp}, pinned {STOP_FINGERPRINT}); re-check the seam in "
+            f"{__name__} before updating the fingerprint."
+        )
 
 
 def check_openrlhf(path: str | Path | None = None) -> None:
@@ -153,19 +156,24 @@ def check_openrlhf(path: str | Path | None = None) -> None:
     try:
         version = importlib.metadata.version("openrlhf")
     except importlib.metadata.PackageNotFoundError:
-        raise OpenRLHFDriftError(f"openrlhf is not installed; install openrlhf=={OPENRLHF_VERSION} "
-                                 "(envs/openrlhf-gpu.txt).") from None
+        raise OpenRLHFDriftError(
+            f"openrlhf is not installed; install openrlhf=={OPENRLHF_VERSION} (envs/openrlhf-gpu.txt)."
+        ) from None
     if version != OPENRLHF_VERSION:
-        raise OpenRLHFDriftError(f"openrlhf {version} is installed but the advantage seam ({__name__}) was written "
-                                 f"against {OPENRLHF_VERSION}; re-read {TARGET_MODULE}.{TARGET_CLASS}."
-                                 f"{TARGET_METHOD}, update the seam and PINNED_FINGERPRINT.")
+        raise OpenRLHFDriftError(
+            f"openrlhf {version} is installed but the advantage seam ({__name__}) was written "
+            f"against {OPENRLHF_VERSION}; re-read {TARGET_MODULE}.{TARGET_CLASS}."
+            f"{TARGET_METHOD}, update the seam and PINNED_FINGERPRINT."
+        )
     installed = not path
     path = Path(path) if path else target_source_path()
     fp = method_fingerprint(path.read_text())
     if fp != PINNED_FINGERPRINT:
-        raise OpenRLHFDriftError(f"{path}: {TARGET_CLASS}.{TARGET_METHOD} differs from the code the seam was written "
-                                 f"against (source fingerprint {fp}, pinned {PINNED_FINGERPRINT}); re-check the seam in "
-                                 f"{__name__} before updating the fingerprint.")
+        raise OpenRLHFDriftError(
+            f"{path}: {TARGET_CLASS}.{TARGET_METHOD} differs from the code the seam was written "
+            f"against (source fingerprint {fp}, pinned {PINNED_FINGERPRINT}); re-check the seam in "
+            f"{__name__} before updating the fingerprint."
+        )
     if installed:
         check_stop_target()
 
@@ -197,8 +205,9 @@ class _Pending:
         self.queue: deque = deque()
 
 
-def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
-                              pending: _Pending | None = None) -> Any:
+def apply_registry_advantages(
+    experiences: list, args: Any, estimator: Callable, pending: _Pending | None = None
+) -> Any:
     """Overwrite each ``experience.rewards`` with the registry advantages of its group; return them [G, N].
 
     The carrier then subtracts each group's mean: nothing for a centred estimator up to float rounding, the group
@@ -207,20 +216,26 @@ def apply_registry_advantages(experiences: list, args: Any, estimator: Callable,
     experience order, so OpenRLHF trains on the registry's values bit for bit.
     """
     if args.algo.advantage.estimator != CARRIER_ESTIMATOR:
-        raise RuntimeError(f"the rsrl advantage seam needs --algo.advantage.estimator {CARRIER_ESTIMATOR}; got "
-                           f"{args.algo.advantage.estimator!r} (see {__name__}).")
+        raise RuntimeError(
+            f"the rsrl advantage seam needs --algo.advantage.estimator {CARRIER_ESTIMATOR}; got "
+            f"{args.algo.advantage.estimator!r} (see {__name__})."
+        )
     rewards, indices, lengths = grouped_rewards(experiences, args.rollout.n_samples_per_prompt)
     adv = estimator(rewards)
     if adv.shape != rewards.shape or adv.dtype != rewards.dtype:
-        raise RuntimeError(f"estimator {getattr(estimator, '__name__', estimator)} returned {tuple(adv.shape)} "
-                           f"{adv.dtype} for rewards {tuple(rewards.shape)} {rewards.dtype}")
+        raise RuntimeError(
+            f"estimator {getattr(estimator, '__name__', estimator)} returned {tuple(adv.shape)} "
+            f"{adv.dtype} for rewards {tuple(rewards.shape)} {rewards.dtype}"
+        )
     mean = adv.double().mean(-1).abs().max().item() if adv.numel() else 0.0
     scale = 1.0 + (adv.double().abs().max().item() if adv.numel() else 0.0)
     centred = mean <= CENTRED_ATOL * scale
     if not centred and pending is None:
-        raise RuntimeError(f"estimator {getattr(estimator, '__name__', estimator)} is not centred (largest |group "
-                           f"mean| {mean:.3g}); OpenRLHF's {CARRIER_ESTIMATOR} would re-centre it unless the "
-                           "compute_reward half of the seam is installed (patch() installs both).")
+        raise RuntimeError(
+            f"estimator {getattr(estimator, '__name__', estimator)} is not centred (largest |group "
+            f"mean| {mean:.3g}); OpenRLHF's {CARRIER_ESTIMATOR} would re-centre it unless the "
+            "compute_reward half of the seam is installed (patch() installs both)."
+        )
     per_exp = adv.reshape(-1)[indices].split(lengths)
     for e, a in zip(experiences, per_exp):
         e.rewards = a.clone()
@@ -240,12 +255,15 @@ def make_reward_seam(original: Callable, pending: _Pending) -> Callable:
 
         if pending.queue:
             exact, carried = pending.queue.popleft()
-            if carried.shape != reward.shape or not torch.allclose(carried.double(), reward.double(), rtol=1e-5,
-                                                                   atol=1e-6):
+            if carried.shape != reward.shape or not torch.allclose(
+                carried.double(), reward.double(), rtol=1e-5, atol=1e-6
+            ):
                 pending.queue.clear()
-                raise RuntimeError("the rsrl advantage seam lost track of OpenRLHF's experience order (compute_reward "
-                                   "received other rewards than the carrier's); re-check the seam against the "
-                                   f"pinned OpenRLHF {OPENRLHF_VERSION}.")
+                raise RuntimeError(
+                    "the rsrl advantage seam lost track of OpenRLHF's experience order (compute_reward "
+                    "received other rewards than the carrier's); re-check the seam against the "
+                    f"pinned OpenRLHF {OPENRLHF_VERSION}."
+                )
             reward = exact.to(reward.dtype)
         return original(reward, *args, **kwargs)
 
@@ -286,13 +304,15 @@ class _Recorder:
             for i, p in zip(e.index, e.prompts or [""] * len(e.index)):
                 prompts[i] = p
         # A reward of at least 0.5 counts as solved (the reward is 1 for a correct answer, 0 otherwise).
-        groups = [(prompt_key(prompts[g * n]), int((rewards[g] >= 0.5).sum().item()), n)
-                  for g in range(rewards.shape[0])]
+        groups = [
+            (prompt_key(prompts[g * n]), int((rewards[g] >= 0.5).sum().item()), n) for g in range(rewards.shape[0])
+        ]
         append_record(self.path, self.step, groups, float(rewards.float().mean().item()), advantage_abs_mean)
 
 
-def make_seam(original: Callable, estimator: Callable, record: str | Path | None = None,
-              pending: _Pending | None = None) -> Callable:
+def make_seam(
+    original: Callable, estimator: Callable, record: str | Path | None = None, pending: _Pending | None = None
+) -> Callable:
     """The replacement for ``experience_maker.apply_length_penalties``."""
     recorder = _Recorder(record) if record else None
 
@@ -313,8 +333,13 @@ def make_seam(original: Callable, estimator: Callable, record: str | Path | None
     return apply_length_penalties_then_registry_advantages
 
 
-def patch(module: ModuleType | None = None, estimator: str | None = None, params: dict | None = None,
-          record: str | Path | None = None, check: bool = True) -> ModuleType:
+def patch(
+    module: ModuleType | None = None,
+    estimator: str | None = None,
+    params: dict | None = None,
+    record: str | Path | None = None,
+    check: bool = True,
+) -> ModuleType:
     """Install the seam in `module` (default: the imported OpenRLHF experience maker). Idempotent.
 
     `estimator`/`params` default to the environment (``RSRL_ADVANTAGE_ESTIMATOR``, ``RSRL_ADVANTAGE_PARAMS``).
@@ -327,8 +352,10 @@ def patch(module: ModuleType | None = None, estimator: str | None = None, params
         check_openrlhf(getattr(module, "__file__", None))
     name = estimator or os.environ.get(ENV_ESTIMATOR)
     if not name:
-        raise ValueError(f"no estimator given (set {ENV_ESTIMATOR} to a registry name, one of "
-                         f"{estimators.names()}, and {ENV_PARAMS} to its parameters as JSON).")
+        raise ValueError(
+            f"no estimator given (set {ENV_ESTIMATOR} to a registry name, one of "
+            f"{estimators.names()}, and {ENV_PARAMS} to its parameters as JSON)."
+        )
     if params is None:
         params = json.loads(os.environ.get(ENV_PARAMS) or "{}")
     record = record if record is not None else os.environ.get(ENV_RECORD) or None
@@ -428,8 +455,9 @@ def install() -> None:
         _install_one(STOP_MODULE, patch_stops)
 
 
-def runtime_env(estimator: str, params: dict, record: str | Path | None = None, extra_env: dict | None = None,
-                stops=None) -> dict:
+def runtime_env(
+    estimator: str, params: dict, record: str | Path | None = None, extra_env: dict | None = None, stops=None
+) -> dict:
     """Ray job ``runtime_env`` carrying the seams to every worker process (`stops`: :class:`rsrl.stops.Stops`)."""
     env = {ENV_ESTIMATOR: estimator, ENV_PARAMS: json.dumps(params, sort_keys=True)}
     if record:

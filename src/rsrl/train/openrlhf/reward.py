@@ -36,10 +36,10 @@ _TAIL = 64
 def response_text(query: str, prompt: str) -> str:
     """The generated part of a decoded query (prompt + response)."""
     if query.startswith(prompt):
-        return query[len(prompt):]
+        return query[len(prompt) :]
     tail = prompt[-_TAIL:]
     i = query.rfind(tail) if tail else -1
-    return query[i + len(tail):] if i >= 0 else query
+    return query[i + len(tail) :] if i >= 0 else query
 
 
 def score(query: str, prompt: str, label: str) -> float:
