@@ -43,6 +43,23 @@ def test_pooled_seeds_are_the_mean_and_t_interval_of_the_runs(run):
     assert single["ci_low"].isna().all() and (single["n_seeds"] == 1).all()
 
 
+def test_bands_are_clipped_to_each_quantitys_range_only(run):
+    """Shares (reward, solve rate) are clipped to [0, 1]; a response length, an entropy or a mean |advantage| is
+    only non-negative, so its band is the plain t-interval above zero."""
+    cfg, root, files = run
+    table = curves(cfg, files)
+    runs = {c.run_id: pd.read_csv(f) for c, f in zip(grid.cells(cfg), files)}
+    for q in ("advantage_abs_mean", "reward_mean", "solve_rate"):
+        band = table[(table["method"] == "grpo") & (table["quantity"] == q)].set_index("step")
+        seeds = np.stack([runs[f"grpo.seed{s}"][q].to_numpy(dtype=float) for s in (1, 2, 3)])
+        lo, hi = stats.t.interval(0.95, 2, loc=seeds.mean(0), scale=seeds.std(0, ddof=1) / np.sqrt(3))
+        top, floor = (1.0, 0.0) if q != "advantage_abs_mean" else (np.inf, 0.0)
+        assert band["ci_high"].to_numpy() == pytest.approx(np.minimum(hi, top))
+        assert band["ci_low"].to_numpy() == pytest.approx(np.maximum(lo, floor))
+        if q == "advantage_abs_mean":
+            assert (hi > 1).any()  # the data reach above 1, where a share would have been clipped
+
+
 def test_every_trained_cell_needs_its_metrics_file(run):
     cfg, _, files = run
     with pytest.raises(ValueError, match="not those of the grid's trained cells"):

@@ -28,6 +28,10 @@ QUANTITIES = [
     ("entropy", "Entropy", "policy entropy per token"),
     ("advantage_abs_mean", "Mean |advantage|", "mean |advantage| per sample"),
 ]
+#: The range each quantity can take: its band over seeds is clipped to it (a reward of 0 or 1 and a solve rate
+#: are shares; lengths, entropies and |advantage| are only non-negative).
+RANGES = {"reward_mean": (0.0, 1.0), "solve_rate": (0.0, 1.0)}
+NON_NEGATIVE = (0.0, float("inf"))
 PERCENT = {"solve_rate"}
 CURVE_COLUMNS = ["model", "train_set", "method", "quantity", "step", "value", "ci_low", "ci_high", "n_seeds"]
 
@@ -66,7 +70,7 @@ def curves(cfg: dict, files: list[str]) -> pd.DataFrame:
                     y = y.astype(float).rolling(window, min_periods=1, center=True).mean()
                     parts.append(pd.DataFrame({"step": df["step"].astype(int), "value": y, "seed": seed_index}))
                 rows = pd.concat(parts, ignore_index=True)
-                s = summarize(rows, "value", by=["step"]).rename(
+                s = summarize(rows, "value", by=["step"], limits=RANGES.get(col, NON_NEGATIVE)).rename(
                     columns={"value_ci_low": "ci_low", "value_ci_high": "ci_high"}
                 )
                 out.append(s.assign(model=model, train_set=ts, method=series.key, quantity=col))
@@ -85,7 +89,7 @@ def make_figure(cfg: dict, table: pd.DataFrame):
     apply_style()
     rows = grid.rows(cfg)
     n = max(1, len(rows))
-    fig, axes = plt.subplots(n, len(QUANTITIES), figsize=(3.4 * len(QUANTITIES), 2.8 * n + 0.8), squeeze=False)
+    fig, axes = plt.subplots(n, len(QUANTITIES), figsize=(3.4 * len(QUANTITIES), 2.8 * n + 1.4), squeeze=False)
     if not rows:
         for ax in axes.flat:
             note(ax, "the configured grid has no trained cells")
@@ -122,11 +126,19 @@ def make_figure(cfg: dict, table: pd.DataFrame):
             ax.set_title(f"{title} — {model} / {ts}", fontsize=9)
             ax.set_xlabel("training step")
             ax.set_ylabel(ylabel)
-        handles, labels = axes[i, 0].get_legend_handles_labels()
-        if handles:
-            axes[i, 0].legend(handles, labels, fontsize=7, frameon=False)
-    fig.suptitle("Training curves per (model, training set); seeds pooled: mean and 95 % interval over seeds")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    legend: dict = {}  # one legend for the figure: every row's methods, first appearance first
+    for ax in axes[:, 0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    fig.suptitle(
+        "Training curves per (model, training set); seeds pooled: mean and 95 % interval over seeds "
+        "(bands clipped to each quantity's range)"
+    )
+    ncol = min(4, max(1, len(legend)))
+    bottom = (0.25 * -(-len(legend) // ncol) + 0.2) / fig.get_figheight() if legend else 0.0
+    if legend:
+        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1 - 0.4 / fig.get_figheight()))
     return fig
 
 
