@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from conftest import REPO
 from rsrl import config as rcfg
@@ -302,3 +303,86 @@ def test_load_merges_files_and_reports_missing(tmp_path, repo):
     extra.write_text("data_source: local\n")
     cfg = rcfg.load(repo / "config" / "config.yaml", extra)
     assert cfg["data_source"] == "local"
+
+
+def test_config_files_merge_key_by_key_as_snakemake_merges_them(tmp_path, repo):
+    from snakemake.utils import update_config
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("training: {learning_rate: 2.0e-6}\nevaluation: {grader: {workers: 1}}\n")
+    cfg = rcfg.load(repo / "config" / "config.yaml", extra)
+    base = rcfg.read_yaml(repo / "config" / "config.yaml")
+    snake = copy.deepcopy(base)
+    update_config(snake, rcfg.read_yaml(extra))
+    assert cfg == rcfg.validate(snake)
+    assert cfg["training"]["learning_rate"] == 2.0e-6 and cfg["training"]["max_steps"] == base["training"]["max_steps"]
+    assert cfg["evaluation"]["grader"]["workers"] == 1 and cfg["evaluation"]["grader"]["timeout_s"] == 5
+
+
+def test_a_number_yaml_reads_as_text_is_named(tmp_path, paper_config):
+    p = tmp_path / "lr.yaml"
+    p.write_text(yaml.safe_dump(paper_config).replace("learning_rate: 1.0e-06", "learning_rate: 1e-3"))
+    assert rcfg.read_yaml(p)["training"]["learning_rate"] == "1e-3"  # YAML 1.1: no dot, so text
+    with pytest.raises(rcfg.ConfigError, match=r"training.learning_rate: '1e-3' is text.*write it as 0.001"):
+        rcfg.load(p)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("training/learning_rate", float("nan")),
+        ("training/learning_rate", float("inf")),
+        ("evaluation/grader/timeout_s", float("inf")),
+        ("evaluation/top_p", float("nan")),
+    ],
+)
+def test_nan_and_infinity_are_refused_everywhere(paper_config, key, value):
+    cfg = copy.deepcopy(paper_config)
+    _set(cfg, key, value)
+    with pytest.raises(rcfg.ConfigError, match=key.replace("/", ".")):
+        rcfg.validate(cfg)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"temperature": 0.0}, r"evaluation.temperature: temperature 0.*identical samples"),
+        ({"temperature": 3.0}, r"evaluation.temperature: temperature 3.0.*above 2"),
+        ({"grader": {"timeout_s": 20, "deadline_s": 30}}, r"evaluation.grader.deadline_s: 30 s is less than twice"),
+    ],
+)
+def test_evaluation_settings_that_make_results_meaningless_are_refused(paper_config, change, match):
+    cfg = copy.deepcopy(paper_config)
+    for k, v in change.items():
+        cfg["evaluation"][k] = {**cfg["evaluation"].get(k, {}), **v} if isinstance(v, dict) else v
+    with pytest.raises(rcfg.ConfigError, match=match):
+        rcfg.validate(cfg)
+
+
+def test_greedy_evaluation_with_one_sample_is_allowed(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg["evaluation"]["temperature"] = 0.0
+    cfg["evaluation"]["n"] = 1
+    cfg["evaluation"]["per_benchmark"] = {}
+    cfg["report"]["k_table"] = [1]
+    assert rcfg.validate(cfg)["evaluation"]["temperature"] == 0.0
+
+
+def test_a_config_path_that_is_no_yaml_file_is_named(tmp_path):
+    from rsrl import cli
+    from rsrl.io import load_config_json
+
+    (tmp_path / "bin.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    for bad, why in (
+        (tmp_path, "not a file"),
+        (tmp_path / "bin.yaml", "not text"),
+        (tmp_path / "nope.yaml", "does not exist"),
+    ):
+        with pytest.raises(rcfg.ConfigError, match=why):
+            rcfg.read_yaml(bad)
+        assert cli.main(["plan", "--config", str(bad)]) == 2
+    with pytest.raises(rcfg.ConfigError, match="does not exist"):
+        load_config_json(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(rcfg.ConfigError, match="not the JSON of a config"):
+        load_config_json(tmp_path / "bad.json")

@@ -11,7 +11,9 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -52,8 +54,21 @@ def _subschema(schema: dict, path: Iterable[Any], root: dict) -> dict:
     return node
 
 
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def _format_error(err: jsonschema.ValidationError, root: dict) -> str:
     where = _key_path(err.absolute_path)
+    expected = err.validator_value if err.validator == "type" else None
+    numeric = expected in ("number", "integer") or (
+        isinstance(expected, list) and {"number", "integer"} & set(expected)
+    )
+    if numeric and isinstance(err.instance, str) and _NUMBER_TEXT.fullmatch(err.instance.strip()):
+        return (
+            f"config key {where}: {err.instance!r} is text, not a number, to YAML (YAML reads a number in "
+            f"exponent form only with a dot and a signed exponent, e.g. 1.0e-3); write it as "
+            f"{float(err.instance)!r}."
+        )
     schema = _subschema(err.schema, err.absolute_schema_path, root)
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = sorted(schema.get("properties", {}))
@@ -199,6 +214,49 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
                 )
 
 
+def _check_finite(value: Any, path: tuple = ()) -> None:
+    """No NaN or infinity anywhere in a config: no setting means either (a learning rate, a timeout, a β)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, (*path, i))
+    elif isinstance(value, float) and not math.isfinite(value):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        raise ConfigError(f"config key {where}: {value} is not a finite number; give a finite value.")
+
+
+def _check_evaluation(cfg: dict) -> None:
+    """Sampling and grading settings that would make results meaningless or grading impossible."""
+    for b in cfg["benchmarks"]:
+        st = benchmark_settings(cfg, b)
+        where = (
+            f"evaluation.per_benchmark.{b}.temperature"
+            if "temperature" in cfg["evaluation"].get("per_benchmark", {}).get(b, {})
+            else "evaluation.temperature"
+        )
+        if st["temperature"] == 0 and st["n"] > 1:
+            raise ConfigError(
+                f"config key {where}: temperature 0 (greedy decoding) with n = {st['n']} samples of "
+                f"benchmark {b!r} gives {st['n']} identical samples, so pass@k for k > 1 equals pass@1. "
+                "Sample at a temperature above 0, or set n: 1 for greedy evaluation."
+            )
+        if st["temperature"] > 2:
+            raise ConfigError(
+                f"config key {where}: temperature {st['temperature']} for benchmark {b!r} is above 2, "
+                "where sampling is close to uniform over the vocabulary; use a value in (0, 2]."
+            )
+    g = cfg["evaluation"]["grader"]
+    if g["deadline_s"] < 2 * g["timeout_s"]:
+        raise ConfigError(
+            f"config key evaluation.grader.deadline_s: {g['deadline_s']} s is less than twice "
+            f"timeout_s ({g['timeout_s']} s): a grading task parses and verifies, each up to timeout_s, "
+            "so its worker would be killed before it can answer. Raise deadline_s to at least "
+            f"{2 * g['timeout_s']}."
+        )
+
+
 def check_training_steps(training: dict, where: str = "training") -> None:
     """Snapshot steps within the run; raises :class:`ConfigError` naming the key."""
     t = training
@@ -257,7 +315,9 @@ def validate(cfg: dict) -> dict:
         raise ConfigError(_format_error(err, schema))
     explicit_k_table = "k_table" in (cfg.get("report") or {})
     _fill_defaults(cfg, schema, schema)
-    _check_references(cfg, explicit_k_table)
+    _check_references(cfg, explicit_k_table)  # names a non-finite estimator parameter with its allowed range
+    _check_finite(cfg)
+    _check_evaluation(cfg)
     check_training_steps(cfg["training"])
     if cfg.get("setup_record"):
         empty = {b: {} for b in setup_record.BLOCKS}
@@ -297,7 +357,17 @@ def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist.")
-    loader = _StrictLoader(path.read_text())
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} is not a file (a directory?); name a YAML file such as config/config.yaml."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {path} is not text (a binary file?); name a YAML file such as config/config.yaml."
+        ) from None
+    loader = _StrictLoader(text)
     loader.source_path = str(path)
     try:
         return loader.get_single_data() or {}
@@ -312,13 +382,26 @@ def read_yaml(path: str | Path) -> dict:
         loader.dispose()
 
 
+def merge(base: dict, update: dict) -> dict:
+    """``base`` updated by ``update`` as Snakemake merges config files: mappings key by key, at every depth; any
+    other value (a list included) replaced whole."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load(*paths: str | Path, overrides: dict | None = None) -> dict:
-    """Load one or more YAML files (later ones update earlier ones, top-level key by key), validate, return."""
+    """Load one or more YAML files (later ones update earlier ones key by key at every depth, as Snakemake merges
+    ``--configfile``s), validate, return."""
     cfg: dict = {}
     for p in paths:
-        cfg.update(read_yaml(p))
+        cfg = merge(cfg, read_yaml(p))
     if overrides:
-        cfg.update(overrides)
+        cfg = merge(cfg, overrides)
     return validate(cfg)
 
 

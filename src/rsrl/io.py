@@ -89,6 +89,15 @@ def setup_logging(log_file: str | os.PathLike | None = None, level: int = loggin
 
 def load_config_json(path: str | os.PathLike) -> dict:
     """Load the validated config a Snakemake rule hands to a job (see workflow/rules/common.smk)."""
-    from rsrl.config import validate
+    from rsrl.config import ConfigError, validate
 
-    return validate(json.loads(Path(path).read_text()))
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"config snapshot {p} does not exist (or is not a file): a job reads the config JSON its "
+            "workflow wrote (.snakemake/rsrl/config/, named by $RSRL_CONFIG); run it through Snakemake."
+        )
+    try:
+        return validate(json.loads(p.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config snapshot {p} is not the JSON of a config ({exc}).") from None
