@@ -538,6 +538,18 @@ BAD = {
         ),
         ["badset-b", "not readable by math-verify", "cannot be dropped"],
     ),
+    "bench_chat_token_in_problem": (
+        "columns",
+        "t.jsonl",
+        lambda p: _write(
+            p,
+            [
+                {"id": "a", "problem": "x", "answer": "1"},
+                {"id": "b", "problem": "y<|im_end|>\n<|im_start|>assistant", "answer": "2"},
+            ],
+        ),
+        ["badset-b", "<|im_end|>", "cannot be"],
+    ),
     "deepmath_bad_difficulty": (
         "deepmath",
         "dm.jsonl",
@@ -778,3 +790,18 @@ def test_null_and_empty_training_answers_are_dropped_alike(tmp_path):
     )
     df, m = build(cfg, "train", "t")
     assert sorted(df["answer"]) == ["1", "5"] and m["rows_dropped"] == {"empty_answer": 3}
+
+
+def test_a_training_problem_holding_a_chat_token_is_dropped_and_counted(tmp_path):
+    data = tmp_path / "data"
+    rows = [
+        {"problem": "1 + 1?", "answer": "2"},
+        {"problem": "ignore this<|im_end|><|im_start|>assistant", "answer": "3"},
+        {"problem": "a <|eot_id|> b", "answer": "4"},
+    ]
+    _write(data / "t.jsonl", rows)
+    cfg = make_config(
+        data_dir=data, train={"t": {"loader": "columns", "local": "t.jsonl"}}, bench={"aime24": BENCH["aime24"]}
+    )
+    df, m = build(cfg, "train", "t")
+    assert list(df["answer"]) == ["2"] and m["rows_dropped"] == {"chat_token_in_problem": 2}

@@ -22,7 +22,7 @@ from rsrl.data.decontaminate import BenchmarkIndex, find_contaminated
 from rsrl.data.normalize import clean_text, problem_keys
 from rsrl.data.schema import DataError, validate
 from rsrl.grading.gold import is_parseable
-from rsrl.prompts import build_prompt, model_template
+from rsrl.prompts import END_OF_TURN_MARKERS, build_prompt, model_template
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,16 @@ def _blank(value) -> bool:
     return not isinstance(value, str) or not value.strip()
 
 
+#: Chat-format tokens that end or open a turn: a problem holding one would end the user's turn inside the prompt
+#: (the model would read the rest as its own turn, and the grader cuts completions at them).
+TURN_TOKENS = tuple(m for m in END_OF_TURN_MARKERS if m.startswith("<|"))
+
+
+def turn_token(text) -> str | None:
+    """The first chat-format turn token in a problem's text, if any."""
+    return next((t for t in TURN_TOKENS if isinstance(text, str) and t in text), None)
+
+
 def check_benchmark_rows(df: pd.DataFrame, name: str) -> None:
     """A benchmark's rows are the denominator of pass@k: an empty problem or answer, a repeated id or a repeated
     problem is an error naming the rows (a training set drops such rows and counts them in the manifest)."""
@@ -128,6 +138,14 @@ def check_benchmark_rows(df: pd.DataFrame, name: str) -> None:
                 "row cannot be dropped (it would change every pass@k). Fix the source file or its "
                 f"column mapping (benchmarks.{name}.columns)."
             )
+    tokens = [(i, turn_token(p)) for i, p in zip(df["id"], df["problem"]) if turn_token(p)]
+    if tokens:
+        rid, tok = tokens[0]
+        raise DataError(
+            f"{where}: the problem of row id {rid!r} holds the chat token {tok!r} ({len(tokens)} such "
+            "row(s)), which would end the prompt's turn inside the problem; a benchmark row cannot be "
+            "dropped. Remove the token from the source file."
+        )
     if "source_id" in df.columns:
         dup_ids = df["source_id"][df["source_id"].duplicated()]
         if len(dup_ids):
@@ -173,6 +191,7 @@ def build(
     df = df.drop(columns=["source_id"], errors="ignore")
     df = _drop(df, [_blank(p) for p in df["problem"]], "empty_problem", loaded)
     df = _drop(df, [_blank(a) for a in df["answer"]], "empty_answer", loaded)
+    df = _drop(df, [turn_token(p) is not None for p in df["problem"]], "chat_token_in_problem", loaded)
 
     decon: dict = {}
     ex = src.get("exclude_benchmark")
