@@ -254,7 +254,7 @@ BAD = [
     (
         "k_table entry that is not computed",
         lambda c: _set(c, "report/k_table", [1, 10]),
-        ["report.k_table", "pass@10", "power of two"],
+        ["report.k_table", "pass@10", "1, 2, 4", "n itself"],
     ),
     (
         "k_table entry above every n",
@@ -386,3 +386,13 @@ def test_a_config_path_that_is_no_yaml_file_is_named(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(rcfg.ConfigError, match="not the JSON of a config"):
         load_config_json(tmp_path / "bad.json")
+
+
+def test_pass_at_n_itself_may_be_tabled(paper_config):
+    cfg = copy.deepcopy(paper_config)
+    cfg["evaluation"]["per_benchmark"]["math500"]["n"] = 24
+    cfg["report"]["k_table"] = [1, 24]
+    assert rcfg.validate(cfg)["report"]["k_table"] == [1, 24]
+    cfg["report"]["k_table"] = [1, 12]
+    with pytest.raises(rcfg.ConfigError, match="pass@12 is not computed"):
+        rcfg.validate(cfg)

@@ -176,11 +176,12 @@ def _check_references(cfg: dict, explicit_k_table: bool = True) -> None:
             )
     ns = [benchmark_settings(cfg, b)["n"] for b in cfg["benchmarks"]]
     for k in cfg["report"]["k_table"] if explicit_k_table else []:
-        if k & (k - 1) or k > max(ns):
+        # the evaluation reports pass@k for k = 1, 2, 4, ... up to each benchmark's n, and at n itself
+        if (k & (k - 1) and k not in ns) or k > max(ns):
             raise ConfigError(
                 f"config key report.k_table: pass@{k} is not computed; the evaluation reports pass@k "
-                f"for k = 1, 2, 4, ... up to each benchmark's n (largest n configured: {max(ns)}). "
-                "Use a power of two no larger than that, or raise evaluation.per_benchmark.<b>.n."
+                f"for k = 1, 2, 4, ... up to each benchmark's n and at n itself (n configured: {sorted(set(ns))}). "
+                "Use one of those, or raise evaluation.per_benchmark.<b>.n."
             )
     pm = cfg["report"]["paper_methods"]
     for role, label in cfg["report"]["roles"].items():
