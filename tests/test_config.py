@@ -396,3 +396,17 @@ def test_pass_at_n_itself_may_be_tabled(paper_config):
     cfg["report"]["k_table"] = [1, 12]
     with pytest.raises(rcfg.ConfigError, match="pass@12 is not computed"):
         rcfg.validate(cfg)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"entropy_coef": 0.01}, r"training.entropy_coef: the TRL trainer has no entropy bonus"),
+        ({"train_batch_size": 48}, r"train_batch_size must be a multiple of micro_train_batch_size and divide"),
+    ],
+)
+def test_a_trl_setting_only_its_trainer_used_to_check_fails_when_the_dag_is_built(repo, change, match):
+    cfg = rcfg.read_yaml(repo / "config" / "demo.yaml")  # every cell trains with TRL
+    cfg["training"].update(change)
+    with pytest.raises(rcfg.ConfigError, match=match):
+        grid.validate(cfg)

@@ -269,6 +269,24 @@ def check_training_steps(training: dict, where: str = "training") -> None:
         )
 
 
+def check_trl_training(training: dict, where: str = "training") -> None:
+    """What the TRL trainer needs of the training settings; raises :class:`ConfigError` naming the keys. Checked
+    for every config whose grid trains a cell with TRL (:func:`rsrl.grid.validate`), and again by the trainer."""
+    t = training
+    n = t["n_samples_per_prompt"]
+    rbs = t.get("rollout_batch_size", 1)
+    tbs = t.get("train_batch_size", rbs * n)
+    micro = t.get("micro_train_batch_size", min(tbs, 8))
+    if tbs % micro or (rbs * n) % tbs:
+        raise ConfigError(
+            f"config key {where}: train_batch_size must be a multiple of micro_train_batch_size and divide "
+            f"rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size={tbs}, "
+            f"micro_train_batch_size={micro}."
+        )
+    if t.get("entropy_coef"):
+        raise ConfigError(f"config key {where}.entropy_coef: the TRL trainer has no entropy bonus; set it to 0.")
+
+
 def check_openrlhf_training(training: dict, where: str = "training") -> None:
     """What OpenRLHF's batch arithmetic needs of the training settings; raises :class:`ConfigError` naming the
     keys. Checked for every config whose grid trains a cell with OpenRLHF (:func:`rsrl.grid.validate`), and again

@@ -81,8 +81,14 @@ def validate(cfg: dict) -> dict:
                 "may appear once."
             )
         seen.add(key)
-    if any(c.trainer == "openrlhf" for c in all_cells):
-        rcfg.check_openrlhf_training(cfg["training"])
+    checks = {"openrlhf": rcfg.check_openrlhf_training, "trl": rcfg.check_trl_training}
+    seen_settings = set()
+    for c in all_cells:  # each trainer's needs, on the settings each cell trains with (its seed, its group size)
+        t = for_cell(cfg, c)["training"]
+        key = (c.trainer, repr(sorted(t.items())))
+        if c.trainer in checks and key not in seen_settings:
+            seen_settings.add(key)
+            checks[c.trainer](t)
     return cfg
 
 

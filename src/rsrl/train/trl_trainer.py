@@ -36,6 +36,7 @@ from rsrl import dapo, estimators, grid, tracking
 from rsrl import prompts as templates
 from rsrl import resources as rsrc
 from rsrl import stops as rstops
+from rsrl.config import check_trl_training
 from rsrl.io import atomic_path, write_table
 from rsrl.train import progress as tm
 from rsrl.train.snapshots import mark_exported, prepare_work, restart_if_exported
@@ -215,12 +216,7 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
     rbs = t.get("rollout_batch_size", 1)
     tbs = t.get("train_batch_size", rbs * n)
     micro = t.get("micro_train_batch_size", min(tbs, 8))
-    if tbs % micro or (rbs * n) % tbs:
-        raise ValueError(
-            "config key training: train_batch_size must be a multiple of micro_train_batch_size and "
-            f"divide rollout_batch_size * n_samples_per_prompt ({rbs} * {n}); got train_batch_size="
-            f"{tbs}, micro_train_batch_size={micro}."
-        )
+    check_trl_training(t)
     steps_per_rollout = rbs * n // tbs
     grader = cfg["evaluation"]["grader"]
     kwargs = dict(
@@ -254,8 +250,6 @@ def grpo_config(cfg: dict, work: Path, use_cpu: bool):
         gradient_checkpointing=t.get("gradient_checkpointing", True),
         use_vllm=False,  # transformers' generate (see hide_vllm_from_trl)
     )
-    if t.get("entropy_coef"):
-        raise ValueError("config key training.entropy_coef: the TRL trainer has no entropy bonus; set it to 0.")
     return GRPOConfig(**kwargs), steps_per_rollout, grader
 
 
