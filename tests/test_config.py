@@ -410,3 +410,22 @@ def test_a_trl_setting_only_its_trainer_used_to_check_fails_when_the_dag_is_buil
     cfg["training"].update(change)
     with pytest.raises(rcfg.ConfigError, match=match):
         grid.validate(cfg)
+
+
+def test_whole_numbers_written_as_floats_fingerprint_as_integers(paper_config):
+    from rsrl import resources as rsrc
+
+    cfg = rcfg.validate(paper_config)
+    spelled = copy.deepcopy(paper_config)
+    spelled["training"]["max_steps"] = float(spelled["training"]["max_steps"])
+    spelled["training"]["n_samples_per_prompt"] = 16.0
+    other = rcfg.validate(spelled)
+    assert other == cfg and isinstance(other["training"]["max_steps"], int)
+    c = grid.cells(cfg)[0]
+    assert rsrc.train_fingerprint(other, c) == rsrc.train_fingerprint(cfg, c)
+    assert (
+        rcfg.validate({**spelled, "training": {**spelled["training"], "learning_rate": 1.0}})["training"][
+            "learning_rate"
+        ]
+        == 1.0
+    )  # a number setting keeps its float

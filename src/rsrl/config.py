@@ -108,6 +108,25 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
                 _fill_defaults(value, extra, root)
 
 
+def _integers(instance: Any, schema: dict, root: dict) -> Any:
+    """``instance`` with every whole float where the schema asks for an integer written as an int (YAML's ``60.0``
+    for ``max_steps`` is 60), so that job fingerprints follow values, not their spelling."""
+    schema = _subschema(schema, (), root)
+    if schema.get("type") == "integer" and isinstance(instance, float) and instance.is_integer():
+        return int(instance)
+    if isinstance(instance, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {
+            k: _integers(v, props[k], root)
+            if k in props
+            else (_integers(v, extra, root) if isinstance(extra, dict) else v)
+            for k, v in instance.items()
+        }
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        return [_integers(v, schema["items"], root) for v in instance]
+    return instance
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Cross-reference checks a JSON schema cannot express
 
@@ -333,6 +352,7 @@ def validate(cfg: dict) -> dict:
         err = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_format_error(err, schema))
     explicit_k_table = "k_table" in (cfg.get("report") or {})
+    cfg = _integers(cfg, schema, schema)
     _fill_defaults(cfg, schema, schema)
     _check_references(cfg, explicit_k_table)  # names a non-finite estimator parameter with its allowed range
     _check_finite(cfg)
