@@ -429,3 +429,17 @@ def test_whole_numbers_written_as_floats_fingerprint_as_integers(paper_config):
         ]
         == 1.0
     )  # a number setting keeps its float
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"training": {"max_new_tokens": 4000}}, r"models.Qwen2.5-Math-1.5B.max_context: 4096 tokens cannot hold"),
+    ],
+)
+def test_a_model_context_too_short_for_its_prompts_and_completions_fails_early(paper_config, change, match):
+    cfg = copy.deepcopy(paper_config)
+    for block, values in change.items():
+        cfg[block].update(values)
+    with pytest.raises(rcfg.ConfigError, match=match):
+        grid.validate(cfg)

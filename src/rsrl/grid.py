@@ -81,6 +81,7 @@ def validate(cfg: dict) -> dict:
                 "may appear once."
             )
         seen.add(key)
+    _check_contexts(cfg)
     checks = {"openrlhf": rcfg.check_openrlhf_training, "trl": rcfg.check_trl_training}
     seen_settings = set()
     for c in all_cells:  # each trainer's needs, on the settings each cell trains with (its seed, its group size)
@@ -90,6 +91,22 @@ def validate(cfg: dict) -> dict:
             seen_settings.add(key)
             checks[c.trainer](t)
     return cfg
+
+
+def _check_contexts(cfg: dict) -> None:
+    """Every trained model's context holds a training prompt and its completion (an evaluation prompt that does not
+    fit is named by the sampling job, with its problem)."""
+    t = cfg["training"]
+    for model in models(cfg):
+        ctx = cfg["models"][model].get("max_context")
+        if not ctx:
+            continue
+        need = t.get("max_prompt_len", 0) + t.get("max_new_tokens", 0)
+        if need > ctx:
+            raise rcfg.ConfigError(
+                f"config key models.{model}.max_context: {ctx} tokens cannot hold training.max_prompt_len + "
+                f"training.max_new_tokens = {need}; lower those or raise max_context if the model allows it."
+            )
 
 
 def load(*paths, overrides: dict | None = None) -> dict:
