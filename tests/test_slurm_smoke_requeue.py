@@ -41,7 +41,17 @@ def test_smoke_target_runs_every_engine_path_through_slurm(slurm_cluster, tmp_pa
     from rsrl import grid, smoke
 
     wd = copy_repo(tmp_path / "repo")
-    (wd / "config/smoke-test.yaml").write_text(yaml.safe_dump(_demo()))
+    demo_cfg = _demo()
+    # Three estimator families of the demo (group baseline, RS-GRPO, a pass@k method) keep the run short; the
+    # smoke run's one-cell-per-(trainer, estimator) rule is checked against this grid below.
+    demo_cfg["grid"] = [
+        {**demo_cfg["grid"][0], "methods": [{"estimator": "grpo"}], "seeds": [1]},
+        {
+            **demo_cfg["grid"][1],
+            "methods": [{"estimator": "rs", "params": {"beta": 2}}, {"estimator": "pkpo", "params": {"k": 4}}],
+        },
+    ]
+    (wd / "config/smoke-test.yaml").write_text(yaml.safe_dump(demo_cfg))
     # The nested run's profile (RSRL_SMOKE_PROFILE): the slurm profile, with the test cluster's settings that
     # snakemake_args gives the outer run (quick status checks, threads capped at the node's CPUs).
     profile = yaml.safe_load((wd / "slurm/config.yaml").read_text())
@@ -119,6 +129,13 @@ def test_requeued_training_job_resumes_without_lost_or_repeated_steps(slurm_clus
     assert job is not None, "the training job never reached a checkpoint while running"
     trained_before = len((work / "rollouts.jsonl").read_text().splitlines())
     subprocess.run(["scontrol", "requeue", job], check=True)
+    # Slurm holds a requeued job back for a while (its BeginTime); release it as soon as it is pending again.
+    hold_deadline = time.monotonic() + 60
+    while time.monotonic() < hold_deadline and proc.poll() is None:
+        if any(r[0] == job and r[1] == "PENDING" for r in squeue("%i|%T|%k")):
+            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
+            break
+        time.sleep(0.5)
     out, _ = proc.communicate(timeout=1500)
     assert proc.returncode == 0, out[-6000:]
     assert trained_before < steps, "the job had finished before it was requeued"
