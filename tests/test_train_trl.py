@@ -39,7 +39,8 @@ def test_trl_trainer_imports_without_vllm():
     env = {**os.environ, "PYTHONPATH": str(Path(rsrl.__file__).parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "False", out.stderr[-2000:]
+    # the last line: a tracking library may print a notice on import (e.g. W&B's offline mode)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
 
 
 def _tiny(tmp_path):
