@@ -241,20 +241,10 @@ EVAL_METRICS = [grid.eval_file(grid.EVAL_METRICS_PATTERN, c, b) for c, b in EVAL
 EVAL_PROBLEMS = [grid.eval_file(grid.PROBLEMS_PATTERN, c, b) for c, b in EVAL_TARGETS]
 
 
-def stage_outputs(prefix, **wildcards):
+def stage_outputs(prefix):
     """The outputs of every rule whose name starts with ``prefix``, among those defined so far, so that an aggregate
-    target lists no path by hand; one with wildcards is expanded over ``wildcards`` (nothing for an empty list)."""
-    out = []
-    for r in workflow.rules:
-        if not r.name.startswith(prefix):
-            continue
-        if r.has_wildcards():
-            if all(wildcards.get(w) for w in r.wildcard_names):
-                patterns = [strip_wildcard_constraints(str(f)) for f in r.output]
-                out += expand(patterns, **{w: wildcards[w] for w in r.wildcard_names})
-        else:
-            out += list(r.output)
-    return out
+    target lists no path by hand."""
+    return [f for r in workflow.rules if r.name.startswith(prefix) for f in r.output]
 
 
 def report_outputs():

@@ -9,7 +9,6 @@ report: "../report/workflow.rst"
 
 from rsrl.report import paired as paired_report  # noqa: E402
 
-REPORT_MODELS = grid.models(CFG)
 FOCUS_CELL = grid.focus_cell(CFG)
 FOCUS_TRAIN_METRICS = [grid.train_metrics(*FOCUS_CELL, m) for m in grid.ablation_methods(CFG)] if FOCUS_CELL else []
 ALL_TRAIN_METRICS = [grid.train_metrics(c.model, c.train_set, c.run_id) for c in CELLS]
